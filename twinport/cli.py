@@ -1,0 +1,58 @@
+"""The `twinport` command: one entry point, one subcommand module per concern.
+
+Each module in `twinport.commands` has `register(subparsers)`; it adds its parser and sets
+`func` on it. Heavy imports (TensorFlow, Chainer) happen inside the command functions, so
+`twinport --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+
+from twinport.errors import UserError
+
+COMMAND_MODULES = (
+    "twinport.commands.data_cmd",
+    "twinport.commands.model_cmd",
+    "twinport.commands.weights_cmd",
+)
+
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter):
+    """Shows defaults in every --help and keeps description line breaks."""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="twinport",
+        description="Keep a TensorFlow reference and a Chainer port numerically in step.",
+        formatter_class=HelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        importlib.import_module(name).register(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        status = args.func(args)
+    except UserError as error:
+        if args.debug:
+            traceback.print_exc()
+        print(f"twinport: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("twinport: interrupted", file=sys.stderr)
+        return 130
+    return int(status or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,142 @@
+"""A training run's folder: config, loss log, checkpoints and the empirical z.
+
+RUN_DIR/
+  config.json                 what the run was started with (backend, preset, data, ...)
+  loss.csv                    step, loss, l2, kl, lr, seconds: one row per finished step
+  checkpoints/step-00000100/  weights.npz (interchange format) + state.json + z_stats.npz
+  checkpoints/latest          the name of the newest complete checkpoint
+
+A checkpoint folder is written under a temporary name and renamed into place, and `latest`
+is replaced atomically after it, so a run killed at any moment leaves its previous checkpoint
+intact. Data position and noise are pure functions of the step (`Dataset.batches(start_step=)`,
+`twinport.noise.epsilon_for`), so the step is all the state a resume needs besides weights.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from twinport.atomic import atomic_path
+from twinport.errors import UserError
+
+LOSS_COLUMNS = ("step", "loss", "l2", "kl", "lr", "seconds")
+KEEP_CHECKPOINTS = 2
+
+
+@dataclass
+class RunConfig:
+    backend: str
+    preset: str
+    data: str
+    steps: int
+    batch_size: int
+    seed: int
+    checkpoint_every: int
+    init: str | None = None
+    device: str = "cpu"
+
+
+@dataclass
+class Checkpoint:
+    """The newest complete checkpoint of a run."""
+
+    step: int
+    weights_path: Path
+    z_sum: np.ndarray
+    z_log_sum: np.ndarray
+    z_count: int
+
+    def empirical_z(self) -> tuple[np.ndarray, np.ndarray]:
+        """The seed's empirical z: z_mean and z_stddev_log averaged over training steps."""
+        if self.z_count == 0:
+            raise UserError(f"{self.weights_path.parent}: checkpoint has no z statistics yet")
+        return self.z_sum / self.z_count, self.z_log_sum / self.z_count
+
+
+class RunDir:
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+        self.checkpoints = self.path / "checkpoints"
+        self.loss_csv = self.path / "loss.csv"
+        self.config_json = self.path / "config.json"
+
+    # config ---------------------------------------------------------------------------------
+    def write_config(self, config: RunConfig) -> None:
+        self.path.mkdir(parents=True, exist_ok=True)
+        with atomic_path(self.config_json) as tmp:
+            tmp.write_text(json.dumps(asdict(config), indent=2) + "\n")
+
+    def read_config(self) -> RunConfig:
+        try:
+            return RunConfig(**json.loads(self.config_json.read_text()))
+        except FileNotFoundError:
+            raise UserError(f"{self.path}: not a training run (no config.json)") from None
+        except (ValueError, TypeError) as error:
+            raise UserError(f"{self.config_json}: unreadable run config ({error})") from None
+
+    # loss log -------------------------------------------------------------------------------
+    def start_loss_log(self, keep_before_step: int) -> None:
+        """Start loss.csv, keeping only rows of steps already covered by the checkpoint."""
+        rows = [row for row in self.read_losses() if int(row["step"]) < keep_before_step]
+        with atomic_path(self.loss_csv) as tmp, open(tmp, "w", newline="") as handle:
+            writer = csv.DictWriter(handle, LOSS_COLUMNS)
+            writer.writeheader()
+            writer.writerows(rows)
+
+    def append_loss(self, row: dict) -> None:
+        with open(self.loss_csv, "a", newline="") as handle:
+            csv.DictWriter(handle, LOSS_COLUMNS).writerow(row)
+
+    def read_losses(self) -> list[dict]:
+        if not self.loss_csv.exists():
+            return []
+        with open(self.loss_csv, newline="") as handle:
+            return list(csv.DictReader(handle))
+
+    # checkpoints ----------------------------------------------------------------------------
+    def save_checkpoint(self, step: int, weights_writer, z_sum: np.ndarray,
+                        z_log_sum: np.ndarray, z_count: int) -> None:
+        """Write checkpoint `step` whole, point `latest` at it, drop the oldest ones."""
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        name = f"step-{step:08d}"
+        tmp = Path(tempfile.mkdtemp(dir=self.checkpoints, prefix=f".{name}."))
+        try:
+            weights_writer(tmp / "weights.npz")
+            np.savez(tmp / "z_stats.npz", z_sum=z_sum, z_log_sum=z_log_sum,
+                     z_count=np.int64(z_count))
+            (tmp / "state.json").write_text(json.dumps({"step": step}) + "\n")
+            final = self.checkpoints / name
+            shutil.rmtree(final, ignore_errors=True)
+            os.replace(tmp, final)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+        with atomic_path(self.checkpoints / "latest") as pointer:
+            pointer.write_text(name + "\n")
+        self._prune(keep=name)
+
+    def _prune(self, keep: str) -> None:
+        complete = sorted(p for p in self.checkpoints.glob("step-*") if p.is_dir())
+        for old in complete[:-KEEP_CHECKPOINTS]:
+            if old.name != keep:
+                shutil.rmtree(old, ignore_errors=True)
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        pointer = self.checkpoints / "latest"
+        if not pointer.exists():
+            return None
+        folder = self.checkpoints / pointer.read_text().strip()
+        try:
+            state = json.loads((folder / "state.json").read_text())
+            with np.load(folder / "z_stats.npz") as stats:
+                return Checkpoint(int(state["step"]), folder / "weights.npz",
+                                  stats["z_sum"], stats["z_log_sum"], int(stats["z_count"]))
+        except (OSError, ValueError, KeyError) as error:
+            raise UserError(f"{folder}: damaged checkpoint ({error})") from None
