@@ -1,0 +1,121 @@
+"""`twinport data ...`: make, import, check and look at datasets (format: docs/data.md).
+
+The `data` package is imported inside the command functions so `twinport --help` stays fast;
+only `from-tfrecord` imports TensorFlow.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from twinport.commands.common import add_command
+
+
+def register(subparsers) -> None:
+    group = add_command(subparsers, "data", "make, import, verify and preview datasets")
+    commands = group.add_subparsers(dest="data_command", metavar="SUBCOMMAND", required=True)
+
+    p = add_command(commands, "moving-objects",
+                    "generate the seed's moving triangle and square (64x64x3 uint8 0/1)")
+    _add_out(p)
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
+    p.add_argument("--count", type=int, default=None,
+                   help="keep the first N sequences of the shuffled grid; None keeps all 38416")
+    p.add_argument("--seq-len", type=int, default=2, help="frames per sequence")
+    p.set_defaults(func=moving_objects)
+
+    p = add_command(commands, "from-tfrecord",
+                    "import the seed's tf.SequenceExample records (float32 shards)")
+    p.add_argument("pattern", metavar="PATTERN",
+                   help="glob of record files; a file name containing 'test' is test data")
+    _add_out(p)
+    p.add_argument("--feature", default="moving_objs", help="feature_lists key of the frames")
+    p.add_argument("--image-size", type=int, default=64, help="frame height and width")
+    p.add_argument("--seq-len", type=int, default=2, help="frames per record")
+    p.add_argument("--norm-scale", type=float, default=1.0,
+                   help="stored values / norm_scale are in [0, 1]")
+    p.set_defaults(func=from_tfrecord)
+
+    p = add_command(commands, "sprites",
+                    "import image_<character>_<pose>_<frame>.jpg files as frame pairs")
+    p.add_argument("src_dir", metavar="SRC_DIR", help="folder of the sprite JPEGs")
+    _add_out(p)
+    p.add_argument("--seed", type=int, default=0, help="seed of the train split's shuffle")
+    p.set_defaults(func=sprites)
+
+    p = add_command(commands, "verify",
+                    "check map.csv and every shard's shape, dtype, size and sha256")
+    p.add_argument("dir", metavar="DIR", help="dataset folder")
+    p.set_defaults(func=verify)
+
+    p = add_command(commands, "preview",
+                    "draw sequences and their frame differences into a PNG grid")
+    p.add_argument("dir", metavar="DIR", help="dataset folder")
+    p.add_argument("--split", default="test", help="split to draw from")
+    p.add_argument("--n", type=int, default=16, help="number of sequences (the first N)")
+    p.add_argument("-o", "--output", required=True, default=argparse.SUPPRESS, metavar="PNG",
+                   help="output image")
+    p.set_defaults(func=preview)
+
+
+def _add_out(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--out", required=True, default=argparse.SUPPRESS, metavar="DIR",
+                        help="dataset folder to write")
+    parser.add_argument("--overwrite", action="store_true",
+                        help="replace an existing non-empty --out folder")
+
+
+def _report(out: str, rows) -> None:
+    from data.summary import split_table
+
+    print(f"wrote {out}")
+    print(split_table(rows))
+
+
+def moving_objects(args: argparse.Namespace) -> int:
+    from data.moving_objects import write_moving_objects
+
+    rows = write_moving_objects(args.out, seed=args.seed, count=args.count,
+                                seq_len=args.seq_len, overwrite=args.overwrite)
+    _report(args.out, rows)
+    return 0
+
+
+def from_tfrecord(args: argparse.Namespace) -> int:
+    from data.tfrecord import write_tfrecords
+
+    rows = write_tfrecords(args.pattern, args.out, feature=args.feature,
+                           image_size=args.image_size, seq_len=args.seq_len,
+                           norm_scale=args.norm_scale, overwrite=args.overwrite)
+    _report(args.out, rows)
+    return 0
+
+
+def sprites(args: argparse.Namespace) -> int:
+    from data.sprites import write_sprites
+
+    rows = write_sprites(args.src_dir, args.out, seed=args.seed, overwrite=args.overwrite)
+    _report(args.out, rows)
+    return 0
+
+
+def verify(args: argparse.Namespace) -> int:
+    from data.summary import split_table
+    from data.verify import verify as verify_dataset
+
+    rows = verify_dataset(args.dir)
+    print(f"{args.dir}: OK, {len(rows)} shards match map.csv (shape, dtype, size, sha256)")
+    print(split_table(rows))
+    return 0
+
+
+def preview(args: argparse.Namespace) -> int:
+    from data.dataset import Dataset
+    from data.preview import write_preview
+    from twinport.errors import UserError
+
+    if args.n < 1:
+        raise UserError(f"--n must be at least 1, got {args.n}")
+    shown = write_preview(Dataset(args.dir, args.split), args.n, args.output)
+    print(f"wrote {args.output}: {shown} sequences of split {args.split!r}")
+    return 0
