@@ -18,6 +18,8 @@ COMMAND_MODULES = (
     "twinport.commands.data_cmd",
     "twinport.commands.model_cmd",
     "twinport.commands.weights_cmd",
+    "twinport.commands.parity_cmd",
+    "twinport.commands.spec_cmd",
 )
 
 

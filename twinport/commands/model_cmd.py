@@ -1,0 +1,121 @@
+"""`twinport train | eval | predict | sample`: run either backend's model."""
+
+from __future__ import annotations
+
+import argparse
+
+from twinport.commands.common import add_command
+
+BACKEND_CHOICES = ("tf", "chainer")
+
+
+def register(subparsers) -> None:
+    p = add_command(subparsers, "train", "train the cross-conv model on either backend")
+    p.add_argument("--backend", choices=BACKEND_CHOICES, required=True)
+    p.add_argument("--data", required=True, help="dataset folder (with map.csv)")
+    p.add_argument("--preset", default="paper")
+    p.add_argument("--steps", type=int, default=1000)
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--init", help="start from these weights (interchange .npz)")
+    p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    p.add_argument("--device", default="cpu", help="cpu, or a GPU id")
+    p.add_argument("--out", required=True, help="run folder")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=run_train)
+
+    p = add_command(subparsers, "eval", "mean loss over a split with the empirical z (seed's eval)")
+    p.add_argument("--backend", choices=BACKEND_CHOICES, help="default: the run's backend")
+    p.add_argument("--run", required=True, help="run folder")
+    p.add_argument("--data", required=True)
+    p.add_argument("--split", default="test")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--batches", type=int, default=100, help="at most this many batches")
+    p.set_defaults(func=run_eval)
+
+    p = add_command(subparsers, "predict", "the model's diff_output for frames X.npy")
+    p.add_argument("--backend", choices=BACKEND_CHOICES, required=True)
+    p.add_argument("--preset", default="paper")
+    p.add_argument("--weights", required=True, help="interchange .npz")
+    p.add_argument("--input", required=True, help="float32 [B, 2, H, W, 3] in [0, 1], NHWC")
+    p.add_argument("--epsilon", help="float32 [B, z_dim] VAE noise (default: drawn)")
+    p.add_argument("--train-mode", action="store_true", help="BatchNorm with batch statistics")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("-o", "--output", required=True, help="Y.npy, [B, S, S, 3] NHWC")
+    p.set_defaults(func=run_predict)
+
+    p = add_command(subparsers, "sample", "N futures of one frame from the empirical z")
+    p.add_argument("--backend", choices=BACKEND_CHOICES, help="default: the run's backend")
+    p.add_argument("--run", required=True)
+    p.add_argument("--frame", required=True, help="an image file or a .npy [H, W, 3] in [0, 1]")
+    p.add_argument("--n", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("-o", "--output", required=True, help="grid .png")
+    p.set_defaults(func=run_sample)
+
+
+def check_positive(**values: int) -> None:
+    from twinport.errors import UserError
+
+    for name, value in values.items():
+        if value < 1:
+            raise UserError(f"--{name.replace('_', '-')} {value}: must be at least 1")
+
+
+def run_train(args: argparse.Namespace) -> int:
+    from spec import get_preset
+    from twinport.runs import RunConfig
+    from twinport.train import Interrupted, start_or_resume, train
+
+    check_positive(steps=args.steps, batch_size=args.batch_size,
+                   checkpoint_every=args.checkpoint_every)
+    get_preset(args.preset)
+    config = RunConfig(args.backend, args.preset, args.data, args.steps, args.batch_size,
+                       args.seed, args.checkpoint_every, args.init, args.device)
+    run, config = start_or_resume(args.out, config, args.resume)
+    try:
+        last = train(run, config, progress=not args.quiet)
+    except Interrupted as stop:
+        print(f"twinport: {stop}")
+        return 130
+    if last:
+        print(f"trained to step {config.steps}: loss {last['loss']:.5f}; run in {run.path}")
+    else:
+        print(f"{run.path}: already at step {config.steps}")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    from twinport.evaluate import evaluate
+    from twinport.runs import RunDir
+
+    check_positive(batch_size=args.batch_size, batches=args.batches)
+    summary = evaluate(RunDir(args.run), args.data, args.split, args.batch_size, args.batches,
+                       args.backend)
+    print(f"step {summary['step']}: {args.split} loss {summary['loss']:.5f} "
+          f"(l2 {summary['l2_loss']:.5f}, kl {summary['kl_loss']:.5f}) over "
+          f"{summary['batches']} batches; written to {args.run}/eval.json")
+    return 0
+
+
+def run_predict(args: argparse.Namespace) -> int:
+    from spec import get_preset
+    from twinport.predict import predict
+
+    get_preset(args.preset)
+    prediction = predict(args.backend, args.preset, args.weights, args.input, args.epsilon,
+                         args.train_mode, args.output, args.device)
+    print(f"wrote {args.output} {list(prediction.shape)}")
+    return 0
+
+
+def run_sample(args: argparse.Namespace) -> int:
+    from twinport.runs import RunDir
+    from twinport.sample import draw_samples, read_frame, sample_futures
+
+    frame = read_frame(args.frame)
+    image, futures, diffs = sample_futures(RunDir(args.run), frame, args.n, args.seed)
+    draw_samples(image, futures, diffs, args.output)
+    print(f"wrote {args.output} ({args.n} futures)")
+    return 0

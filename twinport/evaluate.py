@@ -1,0 +1,56 @@
+"""`twinport eval`: the seed's eval, mean loss over a split with the empirical z."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+from tqdm import tqdm
+
+from data import Dataset
+from spec import get_preset
+from twinport.atomic import atomic_path
+from twinport.backends import create_model
+from twinport.errors import UserError
+from twinport.noise import epsilon_for
+from twinport.runs import RunDir
+
+
+def latest_model(run: RunDir, backend: str | None = None):
+    """The run's model at its newest checkpoint, and that checkpoint."""
+    config = run.read_config()
+    checkpoint = run.latest_checkpoint()
+    if checkpoint is None:
+        raise UserError(f"{run.path}: the run has no checkpoint yet")
+    model = create_model(backend or config.backend, config.preset, seed=config.seed,
+                         device=config.device)
+    model.load(checkpoint.weights_path)
+    return model, checkpoint, config
+
+
+def evaluate(run: RunDir, data: str, split: str, batch_size: int, max_batches: int,
+             backend: str | None = None, progress: bool = True) -> dict:
+    """Mean loss, l2 and kl over up to `max_batches` batches of `split`, in order."""
+    model, checkpoint, config = latest_model(run, backend)
+    preset = get_preset(config.preset)
+    dataset = Dataset(data, split)
+    if not 0 < batch_size <= len(dataset):
+        raise UserError(f"--batch-size {batch_size}: must be between 1 and the "
+                        f"{len(dataset)} sequences of {data} ({split})")
+    rows = batch_size * (dataset.seq_len - 1)
+    z_mean, z_log = (np.broadcast_to(z, (rows, preset.z_dim)).astype(np.float32)
+                     for z in checkpoint.empirical_z())
+    count = min(max_batches, len(dataset) // batch_size)
+    totals = {"loss": 0.0, "l2_loss": 0.0, "kl_loss": 0.0}
+    for index in tqdm(range(count), desc=f"eval {split}", unit="batch", disable=not progress):
+        frames = dataset.get(np.arange(index * batch_size, (index + 1) * batch_size))
+        result = model.forward(frames, epsilon_for(config.seed, index, rows, preset.z_dim),
+                               z_mean=z_mean, z_stddev_log=z_log, training=False)
+        for key in totals:
+            totals[key] += float(model.to_numpy(getattr(result, key)))
+    summary = {key: value / count for key, value in totals.items()}
+    summary.update(step=checkpoint.step, split=split, batches=count, batch_size=batch_size,
+                   backend=backend or config.backend, data=str(data))
+    with atomic_path(run.path / "eval.json") as tmp:
+        tmp.write_text(json.dumps(summary, indent=2) + "\n")
+    return summary
