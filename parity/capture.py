@@ -85,8 +85,11 @@ def check_comparable(a: Capture, b: Capture, name_a: str, name_b: str) -> None:
 
 def capture_model(model: Any, layout: str, layers: list[Layer], weights: OrderedDict,
                   inputs: ParityInputs, steps: int, parts: Iterable[str] = PARTS,
-                  progress: bool = True, label: str = "") -> Capture:
-    """Run `model` on the shared inputs from `weights`; everything back in TF layout."""
+                  progress: bool = True, label: str = "", lr: float | None = None) -> Capture:
+    """Run `model` on the shared inputs from `weights`; everything back in TF layout.
+
+    `lr`: the training steps' learning rate; None follows the seed's schedule.
+    """
     to_tf, _ = layout_converters(layout)
     parts = set(parts)
     arrays: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -113,7 +116,7 @@ def capture_model(model: Any, layout: str, layers: list[Layer], weights: Ordered
         if "training" in parts:
             model.set_weights(weights)
             for step in range(steps):
-                out = model.train_step(inputs.frames[step], inputs.epsilons[step], step)
+                out = model.train_step(inputs.frames[step], inputs.epsilons[step], step, lr)
                 step_rows.append({"step": step, "loss": out["loss"], "l2": out["l2_loss"],
                                   "kl": out["kl_loss"], "lr": out["lr"]})
                 bar.update(1)
@@ -131,7 +134,7 @@ def isolated_outputs(model: Any, layout: str, layers: list[Layer], reference: Ca
     """Each layer of `model` fed the reference's own inputs for it (nobuco's check)."""
     to_tf, from_tf = layout_converters(layout)
     taps = reference.section(mode)
-    sources = {"frames": inputs.frames[0], "epsilon": inputs.epsilons[0]}
+    sources = {"frames": from_tf(inputs.frames[0]), "epsilon": inputs.epsilons[0]}
     model.set_weights(weights)
     out: OrderedDict[str, np.ndarray] = OrderedDict()
     for layer in layers:

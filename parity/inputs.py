@@ -15,6 +15,7 @@ from twinport.errors import UserError
 from twinport.noise import epsilon_for
 
 DEFAULT_DATA = Path("data/generated/moving-objects")
+DEFAULT_DITHER = 1.0 / 255.0
 
 
 def digest(arrays: Mapping[str, np.ndarray]) -> str:
@@ -36,7 +37,15 @@ class ParityInputs:
 
     @classmethod
     def from_dataset(cls, data: str | Path, preset: Preset, batch_size: int, seed: int,
-                     steps: int) -> ParityInputs:
+                     steps: int, dither: float = DEFAULT_DITHER) -> ParityInputs:
+        """`steps` batches (at least one) from the train split, in training order.
+
+        `dither` adds uniform noise in [0, dither) to every frame, drawn from `seed`: flat
+        regions of synthetic frames (the moving-objects background) give max-pool windows
+        whose values are equal up to float rounding, and each framework's rounding picks a
+        different winner, so gradients would differ by routing, not by porting. One uint8
+        step (1/255) breaks those ties without changing what the frames show.
+        """
         if not Path(data, "map.csv").exists():
             raise UserError(f"{data}: no dataset here (make one with `twinport data "
                             f"moving-objects --out {data}`, or pass --data)")
@@ -46,7 +55,11 @@ class ParityInputs:
                             f"{len(dataset)} sequences of {data} (train)")
         count = max(steps, 1)
         stream = dataset.batches(batch_size, seed)
+        jitter = np.random.default_rng([seed, 255])
         frames = [next(stream) for _ in range(count)]
+        if dither:
+            frames = [f + jitter.uniform(0, dither, f.shape).astype(np.float32)
+                      for f in frames]
         rows = batch_size * (dataset.seq_len - 1)
         epsilons = [epsilon_for(seed, step, rows, preset.z_dim) for step in range(count)]
         return cls(frames, epsilons)

@@ -92,10 +92,10 @@ class CrossConvModel(tf.Module):
             for name, variable in self.named_variables.items())
         return ForwardResult.from_taps(self.layers, taps), named, self.to_numpy(frames_grad)
 
-    def train_step(self, frames: ArrayLike, epsilon: ArrayLike | None, step: int | float
-                   ) -> dict[str, float]:
-        """One plain SGD step at spec.learning_rate(step) on the training-mode loss."""
-        lr = learning_rate(float(step))
+    def train_step(self, frames: ArrayLike, epsilon: ArrayLike | None, step: int | float,
+                   lr: float | None = None) -> dict[str, Any]:
+        """One plain SGD step at `lr` (default spec.learning_rate(step)), training mode."""
+        lr = learning_rate(float(step)) if lr is None else float(lr)
         with tf.device(self.device):
             frames = self._frames(frames)
             loss, l2_loss, kl_loss, z_mean, z_stddev_log = self._train(

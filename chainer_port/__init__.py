@@ -1,0 +1,1 @@
+"""The Chainer 7.8.1 port of the cross-conv model (NCHW, NumPy or CuPy)."""

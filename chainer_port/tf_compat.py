@@ -1,0 +1,256 @@
+"""Every TensorFlow behaviour the port emulates, one named shim each.
+
+Each shim says what TF does and why the plain Chainer call differs. All of them take and
+return `chainer.Variable`s (or arrays) in Chainer's NCHW layout, stay differentiable, and run
+on the array's own device (NumPy or CuPy): small constant matrices are built in NumPy and sent
+to the input's device; nothing calls NumPy on an activation.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import chainer
+import chainer.functions as F
+import numpy as np
+from chainer.types import NdArray
+
+VariableOrArray = chainer.Variable | NdArray
+
+
+def tf_same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TF's SAME padding of one axis: (before, after).
+
+    TF pads so the output has ceil(size / stride) positions:
+    pad = max((ceil(size / stride) - 1) * stride + kernel - size, 0), `pad // 2` before and
+    the rest after, so an odd total puts the extra pixel at the bottom / right. Chainer's
+    `pad=` is symmetric only.
+    """
+    total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def same_padding(x: VariableOrArray, kernel: int, stride: int, value: float = 0.0
+                 ) -> tuple[chainer.Variable, tuple[int, int]]:
+    """Prepare NCHW `x` for a TF SAME window op: (x, symmetric pad for Chainer's `pad=`).
+
+    The symmetric part of TF's padding (the `before` amount) is returned for the Chainer call;
+    only the asymmetric excess (one extra row / column at the bottom / right, e.g. even kernels
+    at stride 1 or stride 2 on even sizes) is added here with `F.pad`, filled with `value`
+    (0 for convolutions, -inf for max pooling, where TF's padding never wins).
+    """
+    (top, bottom), (left, right) = (tf_same_pads(size, kernel, stride) for size in x.shape[-2:])
+    if bottom > top or right > left:
+        widths = ((0, 0),) * (x.ndim - 2) + ((0, bottom - top), (0, right - left))
+        x = F.pad(x, widths, "constant", constant_values=value)
+    return chainer.as_variable(x), (top, left)
+
+
+def tf_conv2d(x: VariableOrArray, weights: VariableOrArray, padding: str, stride: int = 1
+              ) -> chainer.Variable:
+    """`tf.nn.conv2d(x, W, strides=stride, padding)` without bias, NCHW, W (out, in, k, k).
+
+    Both frameworks cross-correlate (no kernel flip); a TF HWIO kernel maps to Chainer's
+    (out, in, kh, kw) by `spec.layout.weight_to_chainer`. VALID is `pad=0`; SAME goes through
+    `same_padding` because Chainer cannot pad asymmetrically.
+    """
+    if padding == "VALID":
+        return F.convolution_2d(x, weights, stride=stride, pad=0)
+    if padding != "SAME":
+        raise ValueError(f"unknown padding {padding!r}")
+    x, pad = same_padding(x, weights.shape[-1], stride)
+    return F.convolution_2d(x, weights, stride=stride, pad=pad)
+
+
+@dataclass(frozen=True)
+class TFBatchNorm:
+    """slim.batch_norm's settings in the seed's era (TF r0.12, unfused, center=True, scale=False).
+
+    Chainer's `L.BatchNormalization` differs on every point: decay 0.9, eps 2e-5, a learned
+    gamma, and its running variance is updated with the UNBIASED batch variance
+    (times m / (m - 1)); slim's moving variance uses the BIASED variance from `tf.nn.moments`,
+    which matters for small maps (5x5 kernels). So the port never uses that link: see
+    `tf_batch_norm_training`, `tf_batch_norm_inference`, `tf_moments`, `assign_moving_average`.
+    """
+
+    decay: float = 0.999
+    epsilon: float = 1e-3
+
+
+TF_BN_DEFAULTS = TFBatchNorm()
+
+
+def tf_batch_norm_training(x: VariableOrArray, beta: VariableOrArray, epsilon: float
+                           ) -> chainer.Variable:
+    """slim.batch_norm(is_training=True): normalise with the batch mean and BIASED variance.
+
+    `F.batch_normalization` normalises per channel over (N, H, W) with the biased variance and
+    back-propagates through the batch statistics, as TF does; gamma is a constant ones array
+    (slim's scale=False), not a parameter. No running statistics are passed, so Chainer's
+    unbiased running update never happens (see `assign_moving_average`).
+
+    The statistics are accumulated in float64 and the result cast back: NumPy's float32
+    reductions over N*H*W (Chainer's CPU path) lose about ten times more precision than TF's
+    tree reductions (measured against a float64 run: 7e-5 vs 8e-6 of the tap's range on
+    `image_encoder_3/Conv` in training mode), and BatchNorm's backward amplifies that error
+    into gradients that differ by up to 3% between two correct float32 ports.
+    """
+    dtype = x.dtype
+    wide = F.cast(x, np.float64) if dtype == np.float32 else x
+    xp = chainer.backend.get_array_module(wide)
+    gamma = xp.ones(beta.shape, dtype=wide.dtype)
+    y = F.batch_normalization(wide, gamma, F.cast(beta, wide.dtype), eps=epsilon)
+    return F.cast(y, dtype) if dtype == np.float32 else y
+
+
+def tf_batch_norm_inference(x: VariableOrArray, beta: VariableOrArray, mean: NdArray,
+                            variance: NdArray, epsilon: float) -> chainer.Variable:
+    """slim.batch_norm(is_training=False): normalise with the moving statistics, gamma = 1."""
+    gamma = chainer.backend.get_array_module(mean).ones(mean.shape, dtype=mean.dtype)
+    return F.fixed_batch_normalization(x, gamma, beta, mean, variance, eps=epsilon)
+
+
+def tf_moments(x: VariableOrArray) -> tuple[NdArray, NdArray]:
+    """`tf.nn.moments(x, [0, 1, 2])` of an NCHW map: per-channel mean and BIASED variance.
+
+    Plain arrays (no gradient): they only feed the moving averages. Accumulated in float64
+    for the reason given in `tf_batch_norm_training`.
+    """
+    array = x.array if isinstance(x, chainer.Variable) else x
+    axes = (0, *range(2, array.ndim))
+    wide = np.float64 if array.dtype == np.float32 else array.dtype
+    return (array.mean(axis=axes, dtype=wide).astype(array.dtype),
+            array.var(axis=axes, dtype=wide).astype(array.dtype))
+
+
+def assign_moving_average(variable: NdArray, value: NdArray, decay: float) -> None:
+    """TF's `assign_moving_average(variable, value, decay, zero_debias=False)`, in place.
+
+    TF computes `variable -= (variable - value) * float32(1.0 - decay)` (1 - decay in Python
+    doubles, then cast), not `decay * variable + (1 - decay) * value`; same formula here so the
+    rounding matches.
+    """
+    variable -= (variable - value) * np.float32(1.0 - decay)
+
+
+def tf_max_pool(x: VariableOrArray, kernel: int, stride: int, padding: str) -> chainer.Variable:
+    """`tf.nn.max_pool2d(x, kernel, stride, padding)` on NCHW.
+
+    VALID floors the output size ((size - kernel) // stride + 1, 21 -> 10 at 2x2 stride 2);
+    Chainer's default `cover_all=True` rounds up (21 -> 11), so `cover_all=False`. SAME pads
+    TF's way (`same_padding` with -inf: padded values never win) before the same call.
+    """
+    if padding == "VALID":
+        return F.max_pooling_2d(x, kernel, stride, pad=0, cover_all=False)
+    if padding != "SAME":
+        raise ValueError(f"unknown padding {padding!r}")
+    x, pad = same_padding(x, kernel, stride, value=-np.inf)
+    return F.max_pooling_2d(x, kernel, stride, pad=pad, cover_all=False)
+
+
+def tf1_bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
+    """The [out, in] float32 matrix of TF1's legacy bilinear resize along one axis.
+
+    align_corners=False, half_pixel_centers=False: src = dst * (in / out) in float32,
+    lower = floor(src), upper = min(lower + 1, in - 1), weights (1 - frac, frac). The
+    identity when in == out.
+    """
+    scale = np.float32(in_size) / np.float32(out_size)
+    src = np.arange(out_size, dtype=np.float32) * scale
+    lower = np.floor(src).astype(np.int64)
+    upper = np.minimum(lower + 1, in_size - 1)
+    frac = src - lower.astype(np.float32)
+    matrix = np.zeros((out_size, in_size), dtype=np.float32)
+    rows = np.arange(out_size)
+    np.add.at(matrix, (rows, lower), 1 - frac)
+    np.add.at(matrix, (rows, upper), frac)
+    return matrix
+
+
+def tf1_bilinear_resize(x: VariableOrArray, size: int) -> chainer.Variable:
+    """TF1 `tf.image.resize_images(x, [size, size])` (bilinear) of the last two axes of x.
+
+    The seed's TF r0.12 resize is the legacy one: align_corners=False, half_pixel_centers=False
+    (TF2: `tf.compat.v1.image.resize_bilinear(..., half_pixel_centers=False)`). Chainer's
+    `F.resize_images` has no such mode (align_corners=True by default, half-pixel otherwise)
+    and crashes on NumPy >= 1.24. Bilinear resizing is separable and linear, so it is two
+    matrix products with `tf1_bilinear_matrix` (built in NumPy in x's dtype, sent to x's
+    device): differentiable and device-agnostic.
+    """
+    x = chainer.as_variable(x)
+    *lead, height, width = x.shape
+    device = chainer.backend.get_device_from_array(x.array)
+    rows = device.send(tf1_bilinear_matrix(height, size).astype(x.dtype))
+    cols = device.send(tf1_bilinear_matrix(width, size).astype(x.dtype))
+    y = F.matmul(F.reshape(x, (-1, width)), cols, transb=True)
+    y = F.swapaxes(F.reshape(y, (-1, height, size)), 1, 2)
+    y = F.matmul(F.reshape(y, (-1, height)), rows, transb=True)
+    y = F.swapaxes(F.reshape(y, (-1, size, size)), 1, 2)
+    return F.reshape(y, (*lead, size, size))
+
+
+def conv2d_transpose_same(x: VariableOrArray, weights: VariableOrArray, stride: int,
+                          out_size: int) -> chainer.Variable:
+    """`tf.nn.conv2d_transpose(x, W, [N, out, out, C], stride, 'SAME')`, NCHW, no bias.
+
+    TF's output is the full transposed convolution cropped from pad_before, where
+    pad_total = max((in - 1) * stride + k - out, 0) and pad_before = pad_total // 2 (any odd
+    pixel is cropped at the end). Chainer's `F.deconvolution_2d(pad=pad_before,
+    outsize=(out, out))` crops the same window. Chainer's W is (in, out, kh, kw) = the TF
+    [kh, kw, out, in] kernel transposed (3, 2, 0, 1); no kernel flip is needed, both compute
+    the adjoint of the same cross-correlation.
+
+    Chainer 7.8.1 bug worked around: `Deconvolution2DFunction.backward` on CPU raises "not
+    enough / too many values to unpack" when only W needs a gradient (it passes Variables
+    instead of shapes to `_set_cover_all`); computing the input gradient first sets
+    `cover_all` correctly. So an input that does not require a gradient (a constant fed to an
+    isolated layer) is wrapped in a Variable that does; its gradient is discarded and W's
+    gradient is unchanged.
+    """
+    if not (isinstance(x, chainer.Variable) and x.requires_grad):
+        x = chainer.Variable(x.array if isinstance(x, chainer.Variable) else x,
+                             requires_grad=True)
+    in_size, kernel = x.shape[-1], weights.shape[-1]
+    pad_before = max((in_size - 1) * stride + kernel - out_size, 0) // 2
+    return F.deconvolution_2d(x, weights, stride=stride, pad=pad_before,
+                              outsize=(out_size, out_size))
+
+
+def nhwc_flatten(x: VariableOrArray) -> chainer.Variable:
+    """`tf.reshape(x, [N, -1])` of what TF holds as NHWC: flatten in (H, W, C) order.
+
+    A plain reshape of the NCHW map would flatten in (C, H, W) order and silently permute the
+    z vector (and through it the motion kernel), so transpose to NHWC first.
+    """
+    return F.reshape(F.transpose(x, (0, 2, 3, 1)), (x.shape[0], -1))
+
+
+def nhwc_unflatten(z: VariableOrArray, kernel: int, channels: int) -> chainer.Variable:
+    """The inverse of `nhwc_flatten`: TF's `reshape(z, [N, k, k, channels])`, returned NCHW."""
+    return F.transpose(F.reshape(z, (z.shape[0], kernel, kernel, channels)), (0, 3, 1, 2))
+
+
+def batched_cross_conv(features: VariableOrArray, kernel: VariableOrArray) -> chainer.Variable:
+    """The seed's per-sample `tf.nn.depthwise_conv2d(features[b], kernel[b], 1, 'SAME')`.
+
+    features [B, C, H, W], kernel [B, C, k, k]: sample b's channel c is cross-correlated with
+    its own kernel[b, c]. The seed loops over samples; here the batch is folded into the
+    channel axis and the whole thing is ONE grouped convolution with B * C groups of one
+    channel each, padded TF's SAME way.
+    """
+    batch, channels, height, width = features.shape
+    size = kernel.shape[-1]
+    x = F.reshape(features, (1, batch * channels, height, width))
+    x, pad = same_padding(x, size, 1)
+    w = F.reshape(kernel, (batch * channels, 1, size, size))
+    y = F.convolution_2d(x, w, pad=pad, groups=batch * channels)
+    return F.reshape(y, (batch, channels, height, width))
+
+
+def frames_to_nchw(frames: VariableOrArray) -> chainer.Variable:
+    """The dataset's NHWC frames [B, L, H, W, C] as [B, L, C, H, W].
+
+    `F.transpose`, so a gradient with respect to the NHWC frames comes out NHWC.
+    """
+    return F.transpose(frames, (0, 1, 4, 2, 3))
