@@ -47,12 +47,17 @@ def _pair_major(x: chainer.Variable) -> chainer.Variable:
 
 
 class CrossConvModel(chainer.Chain):
-    """The seed's CrossConvModel on NCHW Chainer arrays (NumPy or CuPy)."""
+    """The seed's CrossConvModel on NCHW Chainer arrays (NumPy or CuPy).
+
+    dtype "float64" runs the same code in double precision: the harness's yardstick for the
+    float32 noise floor (`python -m parity.noise_floor`). Weights still cross the interface
+    as float32.
+    """
 
     layout = "NCHW"
 
-    def __init__(self, preset: str | Preset = "paper", seed: int = 0, device: str = "cpu"
-                 ) -> None:
+    def __init__(self, preset: str | Preset = "paper", seed: int = 0, device: str = "cpu",
+                 dtype: str = "float32") -> None:
         super().__init__()
         self.preset = preset if isinstance(preset, Preset) else get_preset(preset)
         self.layers = build_spec(self.preset)
@@ -62,6 +67,9 @@ class CrossConvModel(chainer.Chain):
             if layer.kind in LINKS:
                 self._add_scoped_link(layer.name, LINKS[layer.kind](layer, rng))
         check_weights(self._tf_variables(), self.layers, "chainer_port link tree")
+        self.dtype = np.dtype(dtype)
+        if self.dtype != np.float32:
+            self._cast_variables(self.dtype)
         self.to_device(resolve_device(device))
         with chainer.using_device(self.device):
             self.epsilon_rng = self.xp.random.RandomState(seed)
@@ -249,11 +257,11 @@ class CrossConvModel(chainer.Chain):
         return epsilon
 
     def _input(self, value: Any) -> chainer.Variable:
-        """A value as a float32 Variable on the model's device (Variables pass through)."""
+        """A value as a Variable of the model's dtype on its device (Variables pass through)."""
         if isinstance(value, chainer.Variable):
             return value
         xp = chainer.backend.get_array_module(value)
-        array = xp.asarray(value, dtype=xp.float32)
+        array = xp.asarray(value, dtype=self.dtype)
         return chainer.Variable(self.device.send(array), requires_grad=False)
 
     def _add_scoped_link(self, name: str, link: chainer.Link) -> None:
@@ -265,6 +273,16 @@ class CrossConvModel(chainer.Chain):
                 parent.add_link(scope, chainer.Chain())
             parent = parent[scope]
         parent.add_link(leaf, link)
+
+    def _cast_variables(self, dtype: np.dtype) -> None:
+        """Every parameter and persistent array in `dtype` (float64 measures the noise floor)."""
+        for param in self.params():
+            param.array = param.array.astype(dtype)
+        for link in self.links():
+            for name in link._persistent:
+                value = getattr(link, name)
+                if hasattr(value, "astype"):
+                    setattr(link, name, value.astype(dtype))
 
     def _link(self, name: str) -> chainer.Link:
         return functools.reduce(lambda link, scope: link[scope], name.split("/"), self)

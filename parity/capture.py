@@ -30,7 +30,8 @@ PARTS = ("forward", "gradients", "training")
 MODES = {"inference": False, "training": True}
 FORMAT = "twinport-capture/1"
 # Settings two captures must share to be comparable.
-MATCHING_KEYS = ("preset", "batch_size", "seed", "steps", "inputs_digest", "weights_digest")
+MATCHING_KEYS = ("preset", "batch_size", "seed", "steps", "lr", "inputs_digest",
+                 "weights_digest")
 
 
 def layout_converters(layout: str) -> tuple[Callable, Callable]:
@@ -94,10 +95,9 @@ def capture_model(model: Any, layout: str, layers: list[Layer], weights: Ordered
     parts = set(parts)
     arrays: OrderedDict[str, np.ndarray] = OrderedDict()
     frames, epsilon = inputs.frames[0], inputs.epsilons[0]
-    work = [p for p in PARTS if p in parts]
-    bar = tqdm(total=len(work) + (steps if "training" in parts else 0) - ("training" in parts),
-               desc=f"capture {label}", unit="part", disable=not progress, leave=False)
-    with bar:
+    units = ("forward" in parts) + ("gradients" in parts) + steps * ("training" in parts)
+    with tqdm(total=units, desc=f"capture {label}", unit="part", disable=not progress,
+              leave=False) as bar:
         if "forward" in parts:
             for mode, training in MODES.items():
                 model.set_weights(weights)
@@ -116,9 +116,8 @@ def capture_model(model: Any, layout: str, layers: list[Layer], weights: Ordered
         if "training" in parts:
             model.set_weights(weights)
             for step in range(steps):
-                out = model.train_step(inputs.frames[step], inputs.epsilons[step], step, lr)
-                step_rows.append({"step": step, "loss": out["loss"], "l2": out["l2_loss"],
-                                  "kl": out["kl_loss"], "lr": out["lr"]})
+                step_rows.append(step_row(step, model.train_step(
+                    inputs.frames[step], inputs.epsilons[step], step, lr)))
                 bar.update(1)
             for name, value in model.get_weights().items():
                 arrays[f"after/{name}"] = value
@@ -126,6 +125,11 @@ def capture_model(model: Any, layout: str, layers: list[Layer], weights: Ordered
     meta = {"weights_digest": digest(weights), "inputs_digest": inputs.digest(),
             "parts": sorted(parts)}
     return Capture(meta, arrays, step_rows)
+
+
+def step_row(step: int, out: dict) -> dict[str, float]:
+    return {"step": step, "loss": out["loss"], "l2": out["l2_loss"], "kl": out["kl_loss"],
+            "lr": out["lr"]}
 
 
 def isolated_outputs(model: Any, layout: str, layers: list[Layer], reference: Capture,

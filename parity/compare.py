@@ -14,6 +14,9 @@ follow Polygraphy's (`polygraphy run --check-error-stat`):
   value (NaN or inf against a finite number, NaN against inf, +inf against -inf) fails the
   tensor whatever the tolerances (status "nonfinite").
 * Different shapes: status "shape", both shapes, no statistics.
+* `scale_atol=True` (what `twinport parity` uses): atol is given in units of the tensor's
+  largest finite |reference| value, so one tolerance fits a tap of magnitude 10 and a gradient
+  of magnitude 1e-4; the recorded `atol` is the effective, scaled one.
 """
 
 from __future__ import annotations
@@ -247,6 +250,7 @@ def compare_arrays(
     *,
     layout: str | None = None,
     diagnose: bool = True,
+    scale_atol: bool = False,
 ) -> TensorDiff:
     """Compare `port` with `reference` (same layout) in float64; see the module docstring.
 
@@ -257,6 +261,9 @@ def compare_arrays(
     _check_options(stat, atol, rtol, quantile)
     ref_in = np.asarray(reference)
     port_in = np.asarray(port)
+    if scale_atol:
+        finite = np.abs(ref_in[np.isfinite(ref_in)])
+        atol = float(atol) * (float(finite.max()) if finite.size else 0.0)
     base = dict(
         name=name,
         ref_shape=tuple(int(s) for s in ref_in.shape),
@@ -378,6 +385,7 @@ def compare_dicts(
     order: list[str] | None = None,
     layouts: dict[str, str] | None = None,
     diagnose: bool = True,
+    scale_atol: bool = False,
 ) -> list[TensorDiff]:
     """`compare_arrays` for every name, in `order` (default: the reference's key order).
 
@@ -403,7 +411,7 @@ def compare_dicts(
             continue
         layout = (layouts or {}).get(name)
         out.append(compare_arrays(name, reference[name], port[name], atol, rtol, stat, quantile,
-                                  layout=layout, diagnose=diagnose))
+                                  layout=layout, diagnose=diagnose, scale_atol=scale_atol))
     return out
 
 
@@ -415,6 +423,8 @@ def compare_steps(
     atol: float,
     rtol: float,
     stat: str = "elemwise",
+    *,
+    scale_atol: bool = False,
 ) -> list[TensorDiff]:
     """One TensorDiff per training step ("step N"), comparing [loss, l2, kl] of TF vs port.
 
@@ -429,7 +439,7 @@ def compare_steps(
         ref = np.array([float(entry[f"tf_{q}"]) for q in names], dtype=np.float64)
         prt = np.array([float(entry[f"port_{q}"]) for q in names], dtype=np.float64)
         diff = compare_arrays(f"step {int(entry['step'])}", ref, prt, atol, rtol, stat,
-                              diagnose=False)
+                              diagnose=False, scale_atol=scale_atol)
         compared = "compared: " + ", ".join(names)
         if diff.failed and diff.worst_index is not None and names:
             compared += f"; worst: {names[diff.worst_index[0]]}"

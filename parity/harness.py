@@ -5,19 +5,22 @@ from __future__ import annotations
 import datetime
 import platform
 import tempfile
+from collections import OrderedDict
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+from tqdm import tqdm
 
 from parity import verdict as sections
-from parity.capture import Capture, capture_model, isolated_outputs
-from parity.compare import compare_dicts, compare_steps
+from parity.capture import Capture, capture_model, isolated_outputs, step_row
+from parity.compare import TensorDiff, compare_dicts, compare_steps
 from parity.inputs import ParityInputs
 from parity.port import load_port
 from parity.results import ParityRun
 from parity.tolerances import Tolerances
-from spec import build_spec, get_preset
+from spec import Layer, build_spec, get_preset
 from spec.layers import output_name
 from spec.weights import variable_shapes
 from twinport.backends import create_model
@@ -36,6 +39,7 @@ class ParitySettings:
     batch_size: int = 4
     seed: int = 0
     steps: int = 20
+    lr: float | None = None
     mode: str = "both"
     atol: float | None = None
     rtol: float | None = None
@@ -47,55 +51,92 @@ class ParitySettings:
 
 def versions() -> dict[str, str]:
     found = {"python": platform.python_version(), "numpy": np.__version__}
-    for name, module in (("tensorflow", "tensorflow"), ("chainer", "chainer"),
-                         ("cupy", "cupy")):
+    for name in ("tensorflow", "chainer", "cupy"):
         try:
-            found[name] = __import__(module).__version__
+            found[name] = __import__(name).__version__
         except ImportError:
             found[name] = "not installed"
     return found
 
 
-def compare_captures(reference: Capture, port: Capture, layers, tolerances: Tolerances,
-                     stat: str) -> dict[str, list]:
-    """Every section both captures hold, compared in graph / variable / step order."""
-    order = [layer.name for layer in layers]
-    variables = list(variable_shapes(layers))
-    found: dict[str, list] = {}
+class Comparer:
+    """Compares dicts of tensors section by section with that section's tolerances."""
+
+    def __init__(self, layers: list[Layer], tolerances: Tolerances, stat: str) -> None:
+        self.taps = [layer.name for layer in layers]
+        self.variables = list(variable_shapes(layers))
+        self.tolerances = tolerances
+        self.stat = stat
+
+    def taps_diff(self, reference: dict, port: dict, mode: str) -> list[TensorDiff]:
+        atol, rtol = getattr(self.tolerances, mode)
+        return compare_dicts(reference, port, atol, rtol, self.stat, order=self.taps,
+                             layouts=dict.fromkeys(self.taps, "nhwc"), scale_atol=True)
+
+    def variables_diff(self, reference: dict, port: dict, section: str) -> list[TensorDiff]:
+        atol, rtol = getattr(self.tolerances, section)
+        return compare_dicts(reference, port, atol, rtol, self.stat, order=self.variables,
+                             layouts=dict.fromkeys(self.variables, "hwio"), scale_atol=True)
+
+    def frames_diff(self, reference: dict, port: dict) -> list[TensorDiff]:
+        atol, rtol = self.tolerances.gradients
+        return compare_dicts(reference, port, atol, rtol, self.stat,
+                             layouts={"frames": "nhwc"}, scale_atol=True)
+
+    def steps_diff(self, rows: list[dict]) -> list[TensorDiff]:
+        atol, rtol = self.tolerances.steps
+        return compare_steps(rows, atol, rtol, self.stat, scale_atol=True)
+
+
+def compare_captures(reference: Capture, port: Capture, comparer: Comparer
+                     ) -> dict[str, list[TensorDiff]]:
+    """Every section both captures hold (free-running training for the steps)."""
+    found: dict[str, list[TensorDiff]] = {}
     for mode, key in E2E_SECTIONS:
         if reference.section(mode) and port.section(mode):
-            atol, rtol = tolerances.forward
-            found[key] = compare_dicts(reference.section(mode), port.section(mode), atol, rtol,
-                                       stat, order=order, layouts=_nhwc(order))
+            found[key] = comparer.taps_diff(reference.section(mode), port.section(mode), mode)
     if reference.section("grad") and port.section("grad"):
-        atol, rtol = tolerances.gradients
-        found[sections.GRADIENTS] = compare_dicts(
-            reference.section("grad"), port.section("grad"), atol, rtol, stat, order=variables,
-            layouts=dict.fromkeys(variables, "hwio"))
-        found[sections.INPUT_GRADIENT] = compare_dicts(
-            reference.section("input_grad"), port.section("input_grad"), atol, rtol, stat,
-            layouts={"frames": "nhwc"})
+        found[sections.GRADIENTS] = comparer.variables_diff(
+            reference.section("grad"), port.section("grad"), "gradients")
+        found[sections.INPUT_GRADIENT] = comparer.frames_diff(
+            reference.section("input_grad"), port.section("input_grad"))
     if reference.steps and port.steps:
-        atol, rtol = tolerances.training
-        found[sections.TRAINING_LOSSES] = compare_steps(step_rows(reference, port), atol, rtol,
-                                                        stat)
-        found[sections.AFTER_TRAINING] = compare_dicts(
-            reference.section("after"), port.section("after"), atol, rtol, stat,
-            order=variables, layouts=dict.fromkeys(variables, "hwio"))
+        found[sections.TRAINING_LOSSES] = comparer.steps_diff(
+            step_rows(reference.steps, port.steps))
+        found[sections.AFTER_TRAINING] = comparer.variables_diff(
+            reference.section("after"), port.section("after"), "after_training")
     return found
 
 
-def _nhwc(order: list[str]) -> dict[str, str]:
-    return dict.fromkeys(order, "nhwc")
+def step_rows(reference: list[dict], port: list[dict]) -> list[dict]:
+    return [{"step": ref["step"], "lr": ref["lr"],
+             **{f"tf_{k}": ref[k] for k in ("loss", "l2", "kl")},
+             **{f"port_{k}": prt[k] for k in ("loss", "l2", "kl")}}
+            for ref, prt in zip(reference, port, strict=False)]
 
 
-def step_rows(reference: Capture, port: Capture) -> list[dict]:
+def synced_training(reference: Any, port: Any, weights: OrderedDict, inputs: ParityInputs,
+                    steps: int, lr: float | None, progress: bool
+                    ) -> tuple[list[dict], OrderedDict, OrderedDict]:
+    """K SGD steps where every port step starts from the reference's weights of that step.
+
+    Free-running, two float32 trainings part within a few steps at the seed's learning rates
+    whatever the port (rounding differences grow ~20x per step; docs/parity.md), so each step
+    is checked on its own: same starting weights, same batch and noise, then the losses and
+    the updated weights are compared. Returns the step rows and both sides' final weights.
+    """
     rows = []
-    for ref, prt in zip(reference.steps, port.steps, strict=False):
-        rows.append({"step": ref["step"], "lr": ref["lr"],
-                     **{f"tf_{k}": ref[k] for k in ("loss", "l2", "kl")},
-                     **{f"port_{k}": prt[k] for k in ("loss", "l2", "kl")}})
-    return rows
+    reference.set_weights(weights)
+    start = weights
+    for step in tqdm(range(steps), desc="training steps", unit="step", disable=not progress,
+                     leave=False):
+        port.set_weights(start)
+        frames, epsilon = inputs.frames[step], inputs.epsilons[step]
+        ref_row = step_row(step, reference.train_step(frames, epsilon, step, lr))
+        port_row = step_row(step, port.train_step(frames, epsilon, step, lr))
+        rows += step_rows([ref_row], [port_row])
+        start = reference.get_weights()
+    return rows, start, port.get_weights()
 
 
 def sample_images(reference: Capture, port: Capture, preset, layers) -> dict:
@@ -116,7 +157,8 @@ def sample_images(reference: Capture, port: Capture, preset, layers) -> dict:
 def run_parity(settings: ParitySettings, progress: bool = True) -> ParityRun:
     preset = get_preset(settings.preset)
     layers = build_spec(preset)
-    tolerances = Tolerances.defaults(settings.atol, settings.rtol)
+    comparer = Comparer(layers, Tolerances.defaults(settings.atol, settings.rtol),
+                        settings.stat)
     inputs = ParityInputs.from_dataset(settings.data, preset, settings.batch_size,
                                        settings.seed, settings.steps)
     reference = create_model("tf", settings.preset, seed=settings.seed,
@@ -129,34 +171,39 @@ def run_parity(settings: ParitySettings, progress: bool = True) -> ParityRun:
         port.load(Path(tmp, "weights.npz"))
     weights = reference.get_weights()
 
-    parts = ("forward", "gradients", "training")
+    parts = ("forward", "gradients")
     ref_capture = capture_model(reference, reference.layout, layers, weights, inputs,
                                 settings.steps, parts, progress, "tf")
     port_capture = capture_model(port, layout, layers, weights, inputs, settings.steps, parts,
                                  progress, "port")
-    found = compare_captures(ref_capture, port_capture, layers, tolerances, settings.stat)
-    if settings.mode == "isolated":
-        found.pop(sections.FORWARD_E2E_INFERENCE)
-        found.pop(sections.FORWARD_E2E_TRAINING)
+    found = compare_captures(ref_capture, port_capture, comparer)
     port_taps = {key: port_capture.section(mode) for mode, key in E2E_SECTIONS}
+    if settings.mode == "isolated":
+        for _, key in E2E_SECTIONS:
+            found.pop(key)
     if settings.mode in ("both", "isolated"):
-        atol, rtol = tolerances.forward
-        order = [layer.name for layer in layers]
         for mode, key in ISOLATED_SECTIONS:
             port_taps[key] = isolated_outputs(port, layout, layers, ref_capture, inputs,
                                               weights, mode)
-            found[key] = compare_dicts(ref_capture.section(mode), port_taps[key], atol, rtol,
-                                       settings.stat, order=order, layouts=_nhwc(order))
+            found[key] = comparer.taps_diff(ref_capture.section(mode), port_taps[key], mode)
+    rows: list[dict] = []
+    if settings.steps:
+        rows, ref_after, port_after = synced_training(reference, port, weights, inputs,
+                                                      settings.steps, settings.lr, progress)
+        found[sections.TRAINING_LOSSES] = comparer.steps_diff(rows)
+        found[sections.AFTER_TRAINING] = comparer.variables_diff(ref_after, port_after,
+                                                                 "after_training")
 
     run = ParityRun(
-        settings={**asdict(settings), "tolerances": asdict(tolerances)},
+        settings={**asdict(settings), "tolerances": asdict(comparer.tolerances),
+                  "training": "synced"},
         versions=versions(),
         sections=found,
-        steps=step_rows(ref_capture, port_capture),
+        steps=rows,
         sample=sample_images(ref_capture, port_capture, preset, layers),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
-    run.ensure_verdict([layer.name for layer in layers])
+    run.ensure_verdict(comparer.taps)
     worst = run.pick_worst()
     if worst:
         section, name = worst

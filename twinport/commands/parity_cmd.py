@@ -24,6 +24,8 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=20, help="SGD steps compared")
+    p.add_argument("--lr", type=float, help="learning rate of those steps (default: the "
+                   "seed's schedule, 0.8 * 0.5^(step/10000))")
 
 
 def register(subparsers) -> None:
@@ -86,7 +88,8 @@ def run_parity(args: argparse.Namespace) -> int:
     get_preset(args.preset)
     settings = ParitySettings(
         preset=args.preset, data=args.data, batch_size=args.batch_size, seed=args.seed,
-        steps=args.steps, mode=args.mode, atol=args.atol, rtol=args.rtol, stat=args.stat,
+        steps=args.steps, lr=args.lr, mode=args.mode, atol=args.atol, rtol=args.rtol,
+        stat=args.stat,
         port=args.port, tf_device=args.tf_device or args.device,
         chainer_device=args.chainer_device or args.device)
     run = run_parity(settings, progress=not args.quiet)
@@ -126,12 +129,12 @@ def run_capture(args: argparse.Namespace) -> int:
                          "chainer": "chainer_port.model:CrossConvModel"}[args.backend]
     model, layout = load_port(spec, args.preset, args.seed, args.device)
     capture = capture_model(model, layout, layers, weights, inputs, args.steps, parts,
-                            label=args.port or args.backend)
+                            label=args.port or args.backend, lr=args.lr)
     from parity.harness import versions
 
     capture.meta.update(backend=args.port or args.backend, preset=args.preset,
                         batch_size=args.batch_size, seed=args.seed, steps=args.steps,
-                        versions=versions())
+                        lr=args.lr, versions=versions())
     capture.save(args.output)
     print(f"wrote {args.output}: {len(capture.arrays)} arrays, {len(capture.steps)} steps")
     return 0
@@ -139,7 +142,7 @@ def run_capture(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     from parity.capture import Capture, check_comparable
-    from parity.harness import compare_captures, step_rows
+    from parity.harness import Comparer, compare_captures, step_rows
     from parity.report import write_report
     from parity.results import ParityRun
     from parity.tolerances import Tolerances
@@ -148,15 +151,15 @@ def run_compare(args: argparse.Namespace) -> int:
     reference, port = Capture.load(args.reference), Capture.load(args.port)
     check_comparable(reference, port, args.reference, args.port)
     layers = build_spec(get_preset(reference.meta["preset"]))
-    tolerances = Tolerances.defaults(args.atol, args.rtol)
+    comparer = Comparer(layers, Tolerances.defaults(args.atol, args.rtol), args.stat)
     run = ParityRun(
         settings={**{k: reference.meta.get(k) for k in ("preset", "batch_size", "seed",
                                                          "steps")},
                   "reference": args.reference, "port": args.port, "stat": args.stat},
         versions={"reference": reference.meta.get("versions"),
                   "port": port.meta.get("versions")},
-        sections=compare_captures(reference, port, layers, tolerances, args.stat),
-        steps=step_rows(reference, port),
+        sections=compare_captures(reference, port, comparer),
+        steps=step_rows(reference.steps, port.steps),
     )
     write_report(run, args.out, graph_order=[layer.name for layer in layers])
     return print_verdict(run, args.out)
