@@ -139,3 +139,11 @@ def test_predict_rejects_bad_input(cli, trained_tf, tmp_path, content, fragment)
                          tmp_path / "y.npy")
     assert status == 2 and fragment in err
     assert not (tmp_path / "y.npy").exists()
+
+
+def test_report_plots_training_runs_side_by_side(cli, trained_tf, tmp_path):
+    status, out, err = cli("report", trained_tf, trained_tf, "-o", tmp_path / "report")
+    assert status == 0, err
+    assert (tmp_path / "report" / "training.png").read_bytes()[:4] == b"\x89PNG"
+    status, _, err = cli("report", tmp_path / "nowhere", "-o", tmp_path / "report2")
+    assert status == 2 and "loss.csv" in err
