@@ -146,4 +146,4 @@ def test_report_plots_training_runs_side_by_side(cli, trained_tf, tmp_path):
     assert status == 0, err
     assert (tmp_path / "report" / "training.png").read_bytes()[:4] == b"\x89PNG"
     status, _, err = cli("report", tmp_path / "nowhere", "-o", tmp_path / "report2")
-    assert status == 2 and "loss.csv" in err
+    assert status == 2 and "nowhere: not a run folder" in err
