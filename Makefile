@@ -29,6 +29,7 @@ demo: $(STAMP) $(DATA)/map.csv
 	$(VENV)/bin/twinport data verify $(DATA)
 	$(VENV)/bin/twinport data preview $(DATA) --split test --n 16 -o $(DATA)/preview.png
 	@echo "preview written to $(DATA)/preview.png"
+	$(VENV)/bin/twinport parity --preset paper --data $(DATA) --out reports/parity-paper
 
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
