@@ -12,7 +12,6 @@ moving statistics are read and written through Chainer's serializer protocol
 from __future__ import annotations
 
 import functools
-import os
 from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -37,7 +36,7 @@ from chainer_port.tf_compat import (
 from spec import ForwardResult, Layer, Preset, build_spec, get_preset, learning_rate, run_graph
 from spec.layers import EPSILON, FRAMES, Z_MEAN, Z_STDDEV_LOG
 from spec.layout import weight_to_chainer, weight_to_tf
-from spec.weights import check_weights, load_weights, save_weights, variable_shapes
+from spec.weights import InterchangeFile, check_weights, variable_shapes
 from twinport.errors import UserError
 
 
@@ -46,7 +45,7 @@ def _pair_major(x: chainer.Variable) -> chainer.Variable:
     return F.reshape(F.swapaxes(x, 0, 1), (-1, *x.shape[2:]))
 
 
-class CrossConvModel(chainer.Chain):
+class CrossConvModel(InterchangeFile, chainer.Chain):
     """The seed's CrossConvModel on NCHW Chainer arrays (NumPy or CuPy).
 
     dtype "float64" runs the same code in double precision: the harness's yardstick for the
@@ -149,12 +148,6 @@ class CrossConvModel(chainer.Chain):
         chainer_layout = {name: np.ascontiguousarray(weight_to_chainer(value))
                           for name, value in weights.items()}
         NpzDeserializer(chainer_layout).load(self)
-
-    def load(self, path: str | os.PathLike) -> None:
-        self.set_weights(load_weights(path, self.layers))
-
-    def save(self, path: str | os.PathLike) -> None:
-        save_weights(path, self.get_weights())
 
     @staticmethod
     def to_numpy(value: Any) -> np.ndarray:

@@ -26,7 +26,7 @@ class Dataset:
         rows = read_map(self.root)
         self.rows = [row for row in rows if row.split == split]
         if not self.rows:
-            splits = ", ".join(sorted({row.split for row in rows}))
+            splits = ", ".join(repr(name) for name in sorted({row.split for row in rows}))
             raise UserError(f"{self.root / MAP_NAME}: no shards in split {split!r} "
                             f"(splits: {splits})")
         self._shards = [open_shard(self.root, row) for row in self.rows]

@@ -7,13 +7,13 @@ beta, moving_mean and moving_variance is included. Both backends load and save t
 from __future__ import annotations
 
 import os
-import zipfile
 from collections import OrderedDict
 from collections.abc import Mapping
 
 import numpy as np
 
 from spec.layers import Layer
+from twinport.arrays import read_npz
 from twinport.atomic import atomic_path
 from twinport.errors import UserError
 
@@ -48,18 +48,13 @@ def check_weights(weights: Mapping[str, np.ndarray], layers: list[Layer], source
     if problems:
         shown = "; ".join(problems[:12])
         more = f"; and {len(problems) - 12} more" if len(problems) > 12 else ""
-        raise UserError(f"{source}: weights do not fit this model: {shown}{more}")
+        raise UserError(f"{source}: weights do not fit this model ({len(problems)} "
+                        f"problem{'s' if len(problems) > 1 else ''}): {shown}{more}")
 
 
 def load_weights(path: str | os.PathLike, layers: list[Layer]) -> OrderedDict[str, np.ndarray]:
     """Read and check an interchange file; weights in graph order."""
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            weights = {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (OSError, ValueError, zipfile.BadZipFile, EOFError) as error:
-        raise UserError(f"{path}: not a readable .npz weights file ({error})") from None
+    weights = read_npz(path, "interchange weights")
     check_weights(weights, layers, str(path))
     return OrderedDict((name, weights[name]) for name in variable_shapes(layers))
 
@@ -70,3 +65,14 @@ def save_weights(path: str | os.PathLike, weights: Mapping[str, np.ndarray]) -> 
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
+
+
+class InterchangeFile:
+    """`load` / `save` of the interchange file for a model with `layers`, `get_weights` and
+    `set_weights` (both twins, and any port that inherits it)."""
+
+    def load(self, path: str | os.PathLike) -> None:
+        self.set_weights(load_weights(path, self.layers))
+
+    def save(self, path: str | os.PathLike) -> None:
+        save_weights(path, self.get_weights())

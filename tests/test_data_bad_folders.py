@@ -139,7 +139,7 @@ def test_empty_split_is_refused(cli, moving_objects_dir, tmp_path):
     assert_refused(cli("data", "preview", moving_objects_dir, "--split", "validation",
                        "-o", tmp_path / "p.png"),
                    str(moving_objects_dir / "map.csv"),
-                   "no shards in split 'validation' (splits: test, train)")
+                   "no shards in split 'validation' (splits: 'test', 'train')")
     assert not list(tmp_path.iterdir())
 
 

@@ -10,7 +10,6 @@ None after a second shape and break the unstack).
 
 from __future__ import annotations
 
-import os
 from collections import OrderedDict
 from collections.abc import Mapping
 from typing import Any
@@ -20,7 +19,7 @@ import tensorflow as tf
 
 from spec import ForwardResult, Layer, Preset, build_spec, get_preset, learning_rate, run_graph
 from spec.layers import EPSILON, FRAMES, KL_LOSS, L2_LOSS, LOSS, Z_MEAN, Z_STDDEV_LOG
-from spec.weights import check_weights, is_trainable, load_weights, save_weights
+from spec.weights import InterchangeFile, check_weights, is_trainable
 from tf_reference.device import tf_device
 from tf_reference.layers import ConvBN, Deconv
 from twinport.errors import UserError
@@ -28,7 +27,7 @@ from twinport.errors import UserError
 ArrayLike = np.ndarray | tf.Tensor
 
 
-class CrossConvModel(tf.Module):
+class CrossConvModel(InterchangeFile, tf.Module):
     """Every variable of the preset's graph (TF names, TF layout) and the seed's forward pass.
 
     preset: a preset name or a `spec.Preset`. seed: seeds the initialisers and the epsilon
@@ -112,12 +111,6 @@ class CrossConvModel(tf.Module):
         check_weights(weights, self.layers, "set_weights")
         for name, variable in self.named_variables.items():
             variable.assign(weights[name])
-
-    def load(self, path: str | os.PathLike) -> None:
-        self.set_weights(load_weights(path, self.layers))
-
-    def save(self, path: str | os.PathLike) -> None:
-        save_weights(path, self.get_weights())
 
     @staticmethod
     def to_numpy(value: Any) -> np.ndarray:

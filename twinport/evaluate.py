@@ -7,10 +7,10 @@ import json
 import numpy as np
 from tqdm import tqdm
 
-from data import Dataset
 from spec import get_preset
 from twinport.atomic import atomic_path
 from twinport.backends import create_model
+from twinport.datafit import open_split
 from twinport.errors import UserError
 from twinport.noise import epsilon_for
 from twinport.runs import RunDir
@@ -33,10 +33,7 @@ def evaluate(run: RunDir, data: str, split: str, batch_size: int, max_batches: i
     """Mean loss, l2 and kl over up to `max_batches` batches of `split`, in order."""
     model, checkpoint, config = latest_model(run, backend)
     preset = get_preset(config.preset)
-    dataset = Dataset(data, split)
-    if not 0 < batch_size <= len(dataset):
-        raise UserError(f"--batch-size {batch_size}: must be between 1 and the "
-                        f"{len(dataset)} sequences of {data} ({split})")
+    dataset = open_split(data, split, preset, batch_size)
     rows = batch_size * (dataset.seq_len - 1)
     z_mean, z_log = (np.broadcast_to(z, (rows, preset.z_dim)).astype(np.float32)
                      for z in checkpoint.empirical_z())

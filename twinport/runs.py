@@ -8,8 +8,11 @@ RUN_DIR/
 
 A checkpoint folder is written under a temporary name and renamed into place, and `latest`
 is replaced atomically after it, so a run killed at any moment leaves its previous checkpoint
-intact. Data position and noise are pure functions of the step (`Dataset.batches(start_step=)`,
-`twinport.noise.epsilon_for`), so the step is all the state a resume needs besides weights.
+intact; a write that fails (disk full, permission denied) is a one-line WriteError that leaves
+it intact too. A kill can leave a temporary folder (`.step-*`) and a half-written last line in
+loss.csv: a resumed run removes the one and drops the other. Data position and noise are pure
+functions of the step (`Dataset.batches(start_step=)`, `twinport.noise.epsilon_for`), so the
+step is all the state a resume needs besides weights.
 """
 
 from __future__ import annotations
@@ -24,8 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
+from twinport.arrays import read_npz
 from twinport.atomic import atomic_path
-from twinport.errors import UserError
+from twinport.errors import UserError, WriteError
 
 LOSS_COLUMNS = ("step", "loss", "l2", "kl", "lr", "seconds")
 KEEP_CHECKPOINTS = 2
@@ -79,48 +83,79 @@ class RunDir:
             return RunConfig(**json.loads(self.config_json.read_text()))
         except FileNotFoundError:
             raise UserError(f"{self.path}: not a training run (no config.json)") from None
-        except (ValueError, TypeError) as error:
+        except (OSError, ValueError, TypeError) as error:
             raise UserError(f"{self.config_json}: unreadable run config ({error})") from None
 
     # loss log -------------------------------------------------------------------------------
     def start_loss_log(self, keep_before_step: int) -> None:
-        """Start loss.csv, keeping only rows of steps already covered by the checkpoint."""
-        rows = [row for row in self.read_losses() if int(row["step"]) < keep_before_step]
+        """Start loss.csv, keeping only whole rows of steps already covered by the checkpoint.
+
+        A run killed while appending leaves a partial last line: it is not a whole row.
+        """
+        rows = [row for row in self.read_losses() if _whole(row)
+                and int(row["step"]) < keep_before_step]
         with atomic_path(self.loss_csv) as tmp, open(tmp, "w", newline="") as handle:
             writer = csv.DictWriter(handle, LOSS_COLUMNS)
             writer.writeheader()
             writer.writerows(rows)
 
     def append_loss(self, row: dict) -> None:
-        with open(self.loss_csv, "a", newline="") as handle:
-            csv.DictWriter(handle, LOSS_COLUMNS).writerow(row)
+        try:
+            with open(self.loss_csv, "a", newline="") as handle:
+                csv.DictWriter(handle, LOSS_COLUMNS).writerow(row)
+        except OSError as error:
+            raise WriteError.from_os_error(self.loss_csv, error) from None
 
     def read_losses(self) -> list[dict]:
         if not self.loss_csv.exists():
             return []
-        with open(self.loss_csv, newline="") as handle:
-            return list(csv.DictReader(handle))
+        try:
+            with open(self.loss_csv, newline="", encoding="utf-8") as handle:
+                return list(csv.DictReader(handle))
+        except (OSError, UnicodeDecodeError, csv.Error) as error:
+            raise UserError(f"{self.loss_csv}: unreadable loss log ({error})") from None
 
     # checkpoints ----------------------------------------------------------------------------
     def save_checkpoint(self, step: int, weights_writer, z_sum: np.ndarray,
                         z_log_sum: np.ndarray, z_count: int) -> None:
-        """Write checkpoint `step` whole, point `latest` at it, drop the oldest ones."""
-        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        """Write checkpoint `step` whole, point `latest` at it, drop the oldest ones.
+
+        A failed write raises WriteError naming the checkpoint and the one still in use.
+        """
         name = f"step-{step:08d}"
-        tmp = Path(tempfile.mkdtemp(dir=self.checkpoints, prefix=f".{name}."))
+        final = self.checkpoints / name
+        try:
+            self._write_checkpoint(final, step, weights_writer, z_sum, z_log_sum, z_count)
+            with atomic_path(self.checkpoints / "latest") as pointer:
+                pointer.write_text(name + "\n")
+        except (OSError, WriteError) as error:
+            reason = error.reason if isinstance(error, WriteError) else error.strerror
+            kept = self.latest_checkpoint()
+            raise WriteError(final, f"{reason or error}; the run continues from "
+                             f"{kept.weights_path.parent if kept else 'its start'}") from None
+        self._prune(keep=name)
+
+    def _write_checkpoint(self, final: Path, step: int, weights_writer, z_sum: np.ndarray,
+                          z_log_sum: np.ndarray, z_count: int) -> None:
+        self.checkpoints.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=self.checkpoints, prefix=f".{final.name}."))
         try:
             weights_writer(tmp / "weights.npz")
             np.savez(tmp / "z_stats.npz", z_sum=z_sum, z_log_sum=z_log_sum,
                      z_count=np.int64(z_count))
             (tmp / "state.json").write_text(json.dumps({"step": step}) + "\n")
-            final = self.checkpoints / name
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
-        with atomic_path(self.checkpoints / "latest") as pointer:
-            pointer.write_text(name + "\n")
-        self._prune(keep=name)
+
+    def remove_temporaries(self) -> None:
+        """Drop what a killed run left half-written in checkpoints/ (names starting with '.')."""
+        for leftover in self.checkpoints.glob(".*"):
+            if leftover.is_dir():
+                shutil.rmtree(leftover, ignore_errors=True)
+            else:
+                leftover.unlink(missing_ok=True)
 
     def _prune(self, keep: str) -> None:
         complete = sorted(p for p in self.checkpoints.glob("step-*") if p.is_dir())
@@ -132,11 +167,18 @@ class RunDir:
         pointer = self.checkpoints / "latest"
         if not pointer.exists():
             return None
-        folder = self.checkpoints / pointer.read_text().strip()
+        folder = pointer
         try:
+            folder = self.checkpoints / pointer.read_text().strip()
             state = json.loads((folder / "state.json").read_text())
-            with np.load(folder / "z_stats.npz") as stats:
-                return Checkpoint(int(state["step"]), folder / "weights.npz",
-                                  stats["z_sum"], stats["z_log_sum"], int(stats["z_count"]))
-        except (OSError, ValueError, KeyError) as error:
+            stats = read_npz(folder / "z_stats.npz", "z statistics")
+            return Checkpoint(int(state["step"]), folder / "weights.npz",
+                              stats["z_sum"], stats["z_log_sum"], int(stats["z_count"]))
+        except (OSError, ValueError, KeyError, TypeError, UserError) as error:
             raise UserError(f"{folder}: damaged checkpoint ({error})") from None
+
+
+def _whole(row: dict) -> bool:
+    """A loss.csv row with every column, as `append_loss` writes it whole."""
+    return (None not in row and all(row.get(column) for column in LOSS_COLUMNS)
+            and row["step"].isdigit())

@@ -7,9 +7,10 @@ from pathlib import Path
 import numpy as np
 
 from spec import get_preset
-from spec.layout import activation_to_tf
+from twinport.arrays import read_npy
 from twinport.errors import UserError
 from twinport.evaluate import latest_model
+from twinport.predict import to_tf_layout
 from twinport.runs import RunDir
 
 
@@ -18,10 +19,10 @@ def read_frame(path: str) -> np.ndarray:
     if not Path(path).exists():
         raise UserError(f"{path}: no such file")
     if path.endswith(".npy"):
-        try:
-            frame = np.load(path, allow_pickle=False).astype(np.float32)
-        except (OSError, ValueError) as error:
-            raise UserError(f"{path}: not a readable .npy frame ({error})") from None
+        frame = read_npy(path, "a frame [H, W, 3] in [0, 1]")
+        if frame.dtype.kind not in "biuf":
+            raise UserError(f"{path}: expected a numeric frame, got dtype {frame.dtype}")
+        frame = frame.astype(np.float32)
     else:
         from PIL import Image, UnidentifiedImageError
 
@@ -47,9 +48,9 @@ def sample_futures(run: RunDir, frame: np.ndarray, n: int, seed: int) -> tuple[n
     # pair is never read: the frame itself stands in for it.
     frames = np.broadcast_to(frame, (n, 2, *frame.shape)).astype(np.float32)
     result = model.forward(frames, epsilon, z_mean=z_mean, z_stddev_log=z_log, training=False)
-    shifted = activation_to_tf(model.to_numpy(result.output))
+    shifted = to_tf_layout(model, result.output)
     diff = (shifted * 2.0 - preset.scale) / preset.scale
-    image = activation_to_tf(model.to_numpy(result.taps[f"image_{preset.target_size}"]))
+    image = to_tf_layout(model, result.taps[f"image_{preset.target_size}"])
     future = np.clip(image / preset.scale + diff, 0.0, 1.0)
     return image[0] / preset.scale, future, diff
 

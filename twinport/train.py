@@ -1,9 +1,12 @@
-"""`twinport train`: the seed's training loop on either backend, resumable exactly."""
+"""`twinport train`: the seed's training loop on either backend, resumable exactly.
+
+Everything a run needs (data, its fit to the preset, the batch size, --init weights, the
+backend) is checked before the run folder is written, so a refused command leaves nothing.
+"""
 
 from __future__ import annotations
 
 import contextlib
-import math
 import signal
 import time
 from collections.abc import Iterator
@@ -11,11 +14,12 @@ from collections.abc import Iterator
 import numpy as np
 from tqdm import tqdm
 
-from data import Dataset
 from spec import get_preset
 from twinport.backends import create_model
+from twinport.datafit import open_split
 from twinport.errors import UserError
 from twinport.noise import epsilon_for
+from twinport.nonfinite import FiniteGuard
 from twinport.runs import RunConfig, RunDir
 
 
@@ -23,25 +27,21 @@ class Interrupted(Exception):
     """SIGINT during training: the finished steps were checkpointed."""
 
 
-def check_batch_size(batch_size: int, dataset: Dataset, source: str) -> None:
-    if not 0 < batch_size <= len(dataset):
-        raise UserError(f"--batch-size {batch_size}: must be between 1 and the {len(dataset)} "
-                        f"sequences of {source}")
-
-
 def start_or_resume(out: str, config: RunConfig, resume: bool) -> tuple[RunDir, RunConfig]:
-    """The run folder and its config: a new one, or the stored one (more steps allowed)."""
+    """The run folder and its config: a new one, or the stored one (more steps allowed).
+
+    Writes nothing: `train` writes the config once every input has been checked.
+    """
     run = RunDir(out)
+    if run.path.exists() and not run.path.is_dir():
+        raise UserError(f"{run.path}: a file, not a run folder (--out)")
     if resume:
         stored = run.read_config()
-        if config.steps > stored.steps:
-            stored.steps = config.steps
-            run.write_config(stored)
+        stored.steps = max(stored.steps, config.steps)
         return run, stored
     if run.path.exists() and any(run.path.iterdir()):
         raise UserError(f"{run.path}: output folder exists and is not empty "
                         "(use --resume to continue that run, or another --out)")
-    run.write_config(config)
     return run, config
 
 
@@ -60,15 +60,17 @@ def sigint_flag() -> Iterator[list[bool]]:
         signal.signal(signal.SIGINT, previous)
 
 
-def train(run: RunDir, config: RunConfig, progress: bool = True) -> dict:
-    """Run (or continue) training to `config.steps`; return the last step's losses."""
+def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: int = 1) -> dict:
+    """Run (or continue) training to `config.steps`; return the last step's losses.
+
+    `check_every`: copy the weights to the host and check them for NaN/inf every this many
+    steps (and before every checkpoint); see `twinport.nonfinite`.
+    """
     preset = get_preset(config.preset)
-    dataset = Dataset(config.data, "train")
-    check_batch_size(config.batch_size, dataset, f"{config.data} (train)")
+    dataset = open_split(config.data, "train", preset, config.batch_size)
     model = create_model(config.backend, config.preset, seed=config.seed, device=config.device)
     if config.init:
         model.load(config.init)
-
     checkpoint = run.latest_checkpoint()
     start = checkpoint.step if checkpoint else 0
     z_sum = np.zeros(preset.z_dim, np.float64)
@@ -77,9 +79,16 @@ def train(run: RunDir, config: RunConfig, progress: bool = True) -> dict:
     if checkpoint:
         model.load(checkpoint.weights_path)
         z_sum, z_log_sum, z_count = checkpoint.z_sum, checkpoint.z_log_sum, checkpoint.z_count
+    run.write_config(config)
+    run.remove_temporaries()
     run.start_loss_log(keep_before_step=start)
 
     rows = config.batch_size * (dataset.seq_len - 1)
+
+    def epsilon_at(step: int) -> np.ndarray:
+        return epsilon_for(config.seed, step, rows, preset.z_dim)
+
+    guard = FiniteGuard(model, start, check_every)
     batches = dataset.batches(config.batch_size, config.seed, start_step=start)
     last: dict = {}
     with sigint_flag() as interrupted, tqdm(
@@ -88,14 +97,16 @@ def train(run: RunDir, config: RunConfig, progress: bool = True) -> dict:
     ) as bar:
         for step, frames in zip(range(start, config.steps), batches, strict=False):
             began = time.perf_counter()
-            epsilon = epsilon_for(config.seed, step, rows, preset.z_dim)
-            last = model.train_step(frames, epsilon, step)
-            if not all(math.isfinite(last[key]) for key in ("loss", "l2_loss", "kl_loss")):
+            last = model.train_step(frames, epsilon_at(step), step)
+            finished = step + 1
+            checkpoint_due = (finished % config.checkpoint_every == 0
+                              or finished == config.steps or interrupted[0])
+            if not guard.step_is_finite(step, last, checkpoint_due):
+                fault = guard.locate(step, dataset.batches(
+                    config.batch_size, config.seed, start_step=guard.good_step), epsilon_at)
                 kept = run.latest_checkpoint()
-                raise UserError(
-                    f"step {step}: the loss is not finite (loss {last['loss']}, l2 "
-                    f"{last['l2_loss']}, kl {last['kl_loss']}); kept the checkpoint of step "
-                    f"{kept.step if kept else 'none'} in {run.checkpoints}")
+                raise UserError(f"{fault}; training stopped, " + (
+                    f"kept {kept.weights_path.parent}" if kept else "no checkpoint yet"))
             z_sum = z_sum + last["z_mean"].mean(axis=0)
             z_log_sum = z_log_sum + last["z_stddev_log"].mean(axis=0)
             z_count += 1
@@ -104,9 +115,7 @@ def train(run: RunDir, config: RunConfig, progress: bool = True) -> dict:
                              "seconds": round(time.perf_counter() - began, 4)})
             bar.update(1)
             bar.set_postfix(loss=f"{last['loss']:.4f}")
-            finished = step + 1
-            if finished % config.checkpoint_every == 0 or finished == config.steps or \
-                    interrupted[0]:
+            if checkpoint_due:
                 run.save_checkpoint(finished, model.save, z_sum, z_log_sum, z_count)
             if interrupted[0]:
                 raise Interrupted(f"interrupted after step {step}: checkpoint saved in "

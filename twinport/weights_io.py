@@ -6,9 +6,11 @@ import numpy as np
 
 from spec import build_spec, get_preset
 from spec.weights import save_weights
-from twinport.errors import UserError
+from twinport.arrays import read_npz
 from twinport.evaluate import latest_model
 from twinport.runs import RunDir
+
+NUMERIC_KINDS = "biuf"  # bool, signed, unsigned, float: what diff_rows can subtract
 
 
 def import_checkpoint(prefix: str, preset: str, output: str) -> int:
@@ -27,23 +29,16 @@ def export_run(backend: str, run_dir: str, output: str) -> int:
     return len(model.get_weights())
 
 
-def read_any_weights(path: str) -> dict[str, np.ndarray]:
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: archive[name] for name in archive.files}
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such file") from None
-    except (OSError, ValueError, EOFError) as error:
-        raise UserError(f"{path}: not a readable .npz weights file ({error})") from None
-
-
 def diff_rows(path_a: str, path_b: str) -> list[dict]:
     """Per variable: shapes and max abs / max rel difference (rel to |A|, 2.2e-16 at zeros)."""
-    a, b = read_any_weights(path_a), read_any_weights(path_b)
+    a, b = read_npz(path_a, "weights"), read_npz(path_b, "weights")
     rows = []
     for name in list(a) + [n for n in b if n not in a]:
         if name not in a or name not in b:
             rows.append({"variable": name, "status": f"only in {path_a if name in a else path_b}"})
+            continue
+        if not all(value.dtype.kind in NUMERIC_KINDS for value in (a[name], b[name])):
+            rows.append({"variable": name, "status": f"dtype {a[name].dtype} vs {b[name].dtype}"})
             continue
         if a[name].shape != b[name].shape:
             rows.append({"variable": name, "status": f"shape {list(a[name].shape)} vs "
@@ -56,5 +51,3 @@ def diff_rows(path_a: str, path_b: str) -> list[dict]:
                      "max_abs": float(absdiff.max(initial=0)),
                      "max_rel": float(rel.max(initial=0))})
     return rows
-
-

@@ -19,6 +19,10 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--init", help="start from these weights (interchange .npz)")
     p.add_argument("--checkpoint-every", type=int, default=100, help="steps between checkpoints")
+    p.add_argument("--check-every", type=int, default=1,
+                   help="check the weights for NaN/inf every N steps and at every checkpoint "
+                   "(the loss is checked every step); a larger N saves a host copy of the "
+                   "weights per step, e.g. on a GPU (docs/reliability.md)")
     p.add_argument("--device", default="cpu", help="cpu, or a GPU id")
     p.add_argument("--out", required=True, help="run folder")
     p.add_argument("--resume", action="store_true", help="continue the run in --out")
@@ -69,13 +73,13 @@ def run_train(args: argparse.Namespace) -> int:
     from twinport.train import Interrupted, start_or_resume, train
 
     check_positive(steps=args.steps, batch_size=args.batch_size,
-                   checkpoint_every=args.checkpoint_every)
+                   checkpoint_every=args.checkpoint_every, check_every=args.check_every)
     get_preset(args.preset)
     config = RunConfig(args.backend, args.preset, args.data, args.steps, args.batch_size,
                        args.seed, args.checkpoint_every, args.init, args.device)
     run, config = start_or_resume(args.out, config, args.resume)
     try:
-        last = train(run, config, progress=not args.quiet)
+        last = train(run, config, progress=not args.quiet, check_every=args.check_every)
     except Interrupted as stop:
         print(f"twinport: {stop}")
         return 130
