@@ -1,18 +1,22 @@
 """What one backend computes for a parity run, in TF layout, savable and comparable anywhere.
 
 A capture holds, for the shared inputs and weights: every tap in inference and training mode,
-the gradient of the loss for every variable and for the frames, the losses of K SGD steps and
-every variable after them. Arrays are stored in TF layout (NHWC, HWIO) whatever the backend, so
-two captures compare directly, and `parity compare` needs neither TensorFlow nor Chainer.
+the update the training-mode forward made to every BatchNorm moving statistic (and the value it
+left), the gradient of the loss for every variable and for the frames, the losses of K SGD steps
+and every variable after them. Arrays are stored in TF layout (NHWC, HWIO) whatever the backend,
+so two captures compare directly, and `parity compare` needs neither TensorFlow nor Chainer.
+
+A model that raises does not stop the capture: the failure is recorded in `errors` (key as the
+array's would be, value "TypeError: ..."), and a `forward` that raises is replayed layer by
+layer (`run_layers`), so every layer before the failure still has its tap.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import zipfile
 from collections import OrderedDict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -23,6 +27,8 @@ from parity.inputs import ParityInputs, digest
 from spec import Layer
 from spec.layers import SOURCES
 from spec.layout import activation_to_chainer, activation_to_tf
+from spec.weights import is_trainable
+from twinport.arrays import read_npz
 from twinport.atomic import atomic_path
 from twinport.errors import UserError
 
@@ -30,8 +36,9 @@ PARTS = ("forward", "gradients", "training")
 MODES = {"inference": False, "training": True}
 FORMAT = "twinport-capture/1"
 # Settings two captures must share to be comparable.
-MATCHING_KEYS = ("preset", "batch_size", "seed", "steps", "lr", "inputs_digest",
+MATCHING_KEYS = ("preset", "batch_size", "seed", "steps", "lr", "start_step", "inputs_digest",
                  "weights_digest")
+ERROR_CHARS = 300
 
 
 def layout_converters(layout: str) -> tuple[Callable, Callable]:
@@ -48,6 +55,7 @@ class Capture:
     meta: dict[str, Any]
     arrays: OrderedDict[str, np.ndarray] = field(default_factory=OrderedDict)
     steps: list[dict[str, float]] = field(default_factory=list)
+    errors: dict[str, str] = field(default_factory=dict)
 
     def section(self, prefix: str) -> OrderedDict[str, np.ndarray]:
         """Arrays under `prefix/`, keys without it, in stored order."""
@@ -55,30 +63,40 @@ class Capture:
         return OrderedDict((key[cut:], value) for key, value in self.arrays.items()
                            if key.startswith(prefix + "/"))
 
+    def section_errors(self, prefix: str) -> dict[str, str]:
+        """Errors under `prefix/`, keys without it."""
+        cut = len(prefix) + 1
+        return {key[cut:]: value for key, value in self.errors.items()
+                if key.startswith(prefix + "/")}
+
     def save(self, path: str | os.PathLike) -> None:
-        header = json.dumps({"format": FORMAT, "meta": self.meta, "steps": self.steps})
+        header = json.dumps({"format": FORMAT, "meta": self.meta, "steps": self.steps,
+                             "errors": self.errors})
         with atomic_path(path) as tmp, open(tmp, "wb") as handle:
             np.savez_compressed(handle, __header__=np.array(header), **self.arrays)
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> Capture:
+        arrays = OrderedDict(read_npz(path, "a twinport capture"))
         try:
-            with np.load(path, allow_pickle=False) as archive:
-                header = json.loads(str(archive["__header__"]))
-                arrays = OrderedDict((k, archive[k]) for k in archive.files if k != "__header__")
-        except FileNotFoundError:
-            raise UserError(f"{path}: no such file") from None
-        except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as error:
-            raise UserError(f"{path}: not a twinport capture ({error})") from None
-        if header.get("format") != FORMAT:
-            raise UserError(f"{path}: not a twinport capture (format {header.get('format')!r})")
-        return cls(header["meta"], arrays, header["steps"])
+            header = json.loads(str(arrays.pop("__header__")))
+            form = header.get("format")
+        except (KeyError, ValueError, AttributeError, RecursionError) as error:
+            raise UserError(f"{path}: not a twinport capture (no header: {error!r})") from None
+        if form != FORMAT:
+            raise UserError(f"{path}: not a twinport capture (format {form!r})")
+        meta, steps, errors = header.get("meta"), header.get("steps"), header.get("errors", {})
+        if not (isinstance(meta, dict) and isinstance(errors, dict) and isinstance(steps, list)
+                and all(isinstance(row, dict) for row in steps)):
+            raise UserError(f"{path}: damaged capture header (meta, steps or errors)")
+        return cls(meta, arrays, steps, errors)
 
 
 def check_comparable(a: Capture, b: Capture, name_a: str, name_b: str) -> None:
     """Refuse captures of different presets, settings, inputs or weights, saying which."""
     for key in MATCHING_KEYS:
-        if a.meta.get(key) != b.meta.get(key):
+        default = 0 if key == "start_step" else None  # captures made before --start-step
+        if a.meta.get(key, default) != b.meta.get(key, default):
             raise UserError(f"{name_a} and {name_b} differ in {key} ({a.meta.get(key)} vs "
                             f"{b.meta.get(key)}): captures must share preset, settings, inputs "
                             "and weights")
@@ -86,45 +104,93 @@ def check_comparable(a: Capture, b: Capture, name_a: str, name_b: str) -> None:
 
 def capture_model(model: Any, layout: str, layers: list[Layer], weights: OrderedDict,
                   inputs: ParityInputs, steps: int, parts: Iterable[str] = PARTS,
-                  progress: bool = True, label: str = "", lr: float | None = None) -> Capture:
+                  progress: bool = True, label: str = "", lr: float | None = None,
+                  start_step: int = 0) -> Capture:
     """Run `model` on the shared inputs from `weights`; everything back in TF layout.
 
-    `lr`: the training steps' learning rate; None follows the seed's schedule.
+    `lr`: the training steps' learning rate; None follows the seed's schedule. The training
+    steps are global steps start_step .. start_step + steps - 1.
     """
     to_tf, _ = layout_converters(layout)
     parts = set(parts)
-    arrays: OrderedDict[str, np.ndarray] = OrderedDict()
+    capture = Capture({})
+    arrays, errors = capture.arrays, capture.errors
     frames, epsilon = inputs.frames[0], inputs.epsilons[0]
     units = ("forward" in parts) + ("gradients" in parts) + steps * ("training" in parts)
     with tqdm(total=units, desc=f"capture {label}", unit="part", disable=not progress,
               leave=False) as bar:
         if "forward" in parts:
             for mode, training in MODES.items():
-                model.set_weights(weights)
-                result = model.forward(frames, epsilon, training=training)
-                for name, tap in result.taps.items():
-                    arrays[f"{mode}/{name}"] = to_tf(model.to_numpy(tap))
+                taps, failed = forward_taps(model, layout, layers, weights, inputs, training)
+                arrays.update((f"{mode}/{name}", tap) for name, tap in taps.items())
+                errors.update((f"{mode}/{name}", error) for name, error in failed.items())
+                if training:
+                    for name, (update, after) in moving_updates(weights, model).items():
+                        arrays[f"moving/{name}"], arrays[f"moving_after/{name}"] = update, after
             bar.update(1)
         if "gradients" in parts:
             model.set_weights(weights)
-            _, grads, frames_grad = model.gradients(frames, epsilon, training=True)
-            for name, grad in grads.items():
-                arrays[f"grad/{name}"] = np.asarray(grad, np.float32)
-            arrays["input_grad/frames"] = np.asarray(frames_grad, np.float32)
+            try:
+                _, grads, frames_grad = model.gradients(frames, epsilon, training=True)
+            except Exception as error:  # a port's failure is a finding
+                errors["grad"] = error_text(error)
+            else:
+                for name, grad in grads.items():
+                    arrays[f"grad/{name}"] = np.asarray(grad, np.float32)
+                arrays["input_grad/frames"] = np.asarray(frames_grad, np.float32)
             bar.update(1)
-        step_rows = []
         if "training" in parts:
             model.set_weights(weights)
-            for step in range(steps):
-                step_rows.append(step_row(step, model.train_step(
-                    inputs.frames[step], inputs.epsilons[step], step, lr)))
+            for k in range(steps):
+                step = start_step + k
+                try:
+                    out = model.train_step(inputs.frames[k], inputs.epsilons[k], step, lr)
+                except Exception as error:  # a port's failure is a finding
+                    errors[f"step/{step}"] = error_text(error)
+                    break
+                capture.steps.append(step_row(step, out))
                 bar.update(1)
-            for name, value in model.get_weights().items():
-                arrays[f"after/{name}"] = value
+            else:
+                for name, value in model.get_weights().items():
+                    arrays[f"after/{name}"] = value
     model.set_weights(weights)
-    meta = {"weights_digest": digest(weights), "inputs_digest": inputs.digest(),
-            "parts": sorted(parts)}
-    return Capture(meta, arrays, step_rows)
+    capture.meta.update(weights_digest=digest(weights), inputs_digest=inputs.digest(),
+                        parts=sorted(parts))
+    return capture
+
+
+def error_text(error: BaseException) -> str:
+    """"TypeError: message" on one line, at most ERROR_CHARS characters."""
+    text = f"{type(error).__name__}: {error}".replace("\n", " ")
+    return text if len(text) <= ERROR_CHARS else text[:ERROR_CHARS - 3] + "..."
+
+
+def forward_taps(model: Any, layout: str, layers: list[Layer], weights: Mapping[str, np.ndarray],
+                 inputs: ParityInputs, training: bool
+                 ) -> tuple[OrderedDict[str, np.ndarray], dict[str, str]]:
+    """Every tap of `model.forward` from `weights` on batch 0 in TF layout, and {layer: error}.
+
+    When `forward` raises, the graph is replayed layer by layer on the model's own outputs
+    (`run_layers`, from `weights` again), so the taps before the failure are still compared
+    and the layer that raised (or whose shape went wrong first) is named, not the run lost.
+    """
+    to_tf, _ = layout_converters(layout)
+    model.set_weights(weights)
+    try:
+        result = model.forward(inputs.frames[0], inputs.epsilons[0], training=training)
+    except Exception:  # replayed layer by layer below
+        model.set_weights(weights)
+        return run_layers(model, layout, layers, inputs, training)
+    return OrderedDict((name, to_tf(model.to_numpy(tap))) for name, tap in result.taps.items()), {}
+
+
+def moving_updates(before: Mapping[str, np.ndarray], model: Any
+                   ) -> OrderedDict[str, tuple[np.ndarray, np.ndarray]]:
+    """What the last training-mode forward did to every moving statistic: (after - before,
+    after)."""
+    after = model.get_weights()
+    return OrderedDict((name, (after[name] - value, after[name])) for name, value in before.items()
+                       if not is_trainable(name) and name in after)
 
 
 def step_row(step: int, out: dict) -> dict[str, float]:
@@ -132,19 +198,32 @@ def step_row(step: int, out: dict) -> dict[str, float]:
             "lr": out["lr"]}
 
 
-def isolated_outputs(model: Any, layout: str, layers: list[Layer], reference: Capture,
-                     inputs: ParityInputs, weights: OrderedDict, mode: str
-                     ) -> OrderedDict[str, np.ndarray]:
-    """Each layer of `model` fed the reference's own inputs for it (nobuco's check)."""
+def run_layers(model: Any, layout: str, layers: list[Layer], inputs: ParityInputs,
+               training: bool, reference_taps: Mapping[str, np.ndarray] | None = None
+               ) -> tuple[OrderedDict[str, np.ndarray], dict[str, str]]:
+    """Every layer through `model.run_layer` in graph order: (taps in TF layout, errors).
+
+    Isolated (`reference_taps`, TF layout): each layer is fed the reference's own inputs, so
+    only a layer that itself computes differently differs (nobuco's check). End to end (None):
+    each layer is fed the model's own outputs, as `forward` would. A layer that raises is
+    recorded in errors ({name: "TypeError: ..."}); end to end, the layers that read it are
+    skipped (missing from the taps).
+    """
     to_tf, from_tf = layout_converters(layout)
-    taps = reference.section(mode)
-    sources = {"frames": from_tf(inputs.frames[0]), "epsilon": inputs.epsilons[0]}
-    model.set_weights(weights)
-    out: OrderedDict[str, np.ndarray] = OrderedDict()
+    values: dict[str, Any] = {"frames": from_tf(inputs.frames[0]),
+                              "epsilon": inputs.epsilons[0]}
+    taps: OrderedDict[str, np.ndarray] = OrderedDict()
+    errors: dict[str, str] = {}
     for layer in layers:
-        feed = [sources[name] if name in SOURCES else from_tf(taps[name])
-                for name in layer.inputs]
-        value = model.run_layer(layer.name, feed, training=MODES[mode])
-        out[layer.name] = to_tf(model.to_numpy(value))
-    model.set_weights(weights)
-    return out
+        if reference_taps is None and not all(name in values for name in layer.inputs):
+            continue
+        feed = [values[name] if name in SOURCES or reference_taps is None
+                else from_tf(reference_taps[name]) for name in layer.inputs]
+        try:
+            value = model.run_layer(layer.name, feed, training=training)
+        except Exception as error:  # a port's failure is a finding
+            errors[layer.name] = error_text(error)
+            continue
+        values[layer.name] = value
+        taps[layer.name] = to_tf(model.to_numpy(value))
+    return taps, errors

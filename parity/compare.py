@@ -14,6 +14,8 @@ follow Polygraphy's (`polygraphy run --check-error-stat`):
   value (NaN or inf against a finite number, NaN against inf, +inf against -inf) fails the
   tensor whatever the tolerances (status "nonfinite").
 * Different shapes: status "shape", both shapes, no statistics.
+* The port raised instead of computing the tensor: status "raised" (`raised_diff`), the
+  exception in `note`, no statistics.
 * `scale_atol=True` (what `twinport parity` uses): atol is given in units of the tensor's
   largest finite |reference| value, so one tolerance fits a tap of magnitude 10 and a gradient
   of magnitude 1e-4; the recorded `atol` is the effective, scaled one.
@@ -36,7 +38,8 @@ PASS = "pass"
 FAIL = "fail"
 NONFINITE = "nonfinite"
 SHAPE = "shape"
-STATUSES = (PASS, FAIL, NONFINITE, SHAPE)
+RAISED = "raised"
+STATUSES = (PASS, FAIL, NONFINITE, SHAPE, RAISED)
 
 _FLOAT_FIELDS = (
     "atol", "rtol", "quantile", "max_abs", "mean_abs", "max_rel", "mean_rel", "quantile_abs",
@@ -107,6 +110,10 @@ class TensorDiff:
         if self.status == SHAPE:
             return f"{self.name}: shape {_shape_text(self.ref_shape)} (reference) vs " \
                    f"{_shape_text(self.port_shape)} (port)"
+        if self.status == RAISED:
+            return f"{self.name}: the port raised {self.note}"
+        if self.stat == "init":  # parity.init_check: the figures are in the note
+            return f"{self.name}: {self.status}, {self.suggestion or self.note}"
         parts = [f"{self.name}: {self.status}"]
         if self.status == NONFINITE:
             parts.append(f"{self.n_nonfinite_mismatch} non-finite mismatches")
@@ -366,12 +373,32 @@ def compare_arrays(
     return _with_suggestion(diff, ref, prt, layout, diagnose)
 
 
+def raised_diff(name: str, error: str, ref_shape: tuple[int, ...] = (), atol: float = 0.0,
+                rtol: float = 0.0) -> TensorDiff:
+    """The item `name` the port could not compute: it raised `error` ("TypeError: ...")."""
+    return TensorDiff(name=name, status=RAISED, ref_shape=tuple(ref_shape), port_shape=(),
+                      atol=float(atol), rtol=float(rtol), note=error)
+
+
 def _with_suggestion(diff, reference, port, layout, diagnose: bool) -> TensorDiff:
     if diagnose and diff.failed:
         from parity.diagnose import suggest
 
         diff.suggestion = suggest(reference, port, diff, layout=layout)
     return diff
+
+
+def missing_diff(name: str, reference: np.ndarray | None, atol: float, rtol: float,
+                 stat: str = "elemwise", quantile: float = 0.99,
+                 port: np.ndarray | None = None) -> TensorDiff:
+    """A "shape" diff for a name one side lacks (the missing shape is ())."""
+    side = "reference" if reference is None else "port"
+    present = port if reference is None else reference
+    shape = tuple(np.shape(present)) if present is not None else ()
+    return TensorDiff(name=name, status=SHAPE, ref_shape=shape if side == "port" else (),
+                      port_shape=shape if side == "reference" else (), stat=stat,
+                      atol=float(atol), rtol=float(rtol), quantile=float(quantile),
+                      note=f"missing in the {side}")
 
 
 def compare_dicts(
@@ -398,16 +425,8 @@ def compare_dicts(
     out = []
     for name in names:
         if name not in reference or name not in port:
-            side = "reference" if name not in reference else "port"
-            present = port.get(name) if side == "reference" else reference.get(name)
-            shape = tuple(np.shape(present)) if present is not None else ()
-            out.append(TensorDiff(
-                name=name, status=SHAPE,
-                ref_shape=shape if side == "port" else (),
-                port_shape=shape if side == "reference" else (),
-                stat=stat, atol=float(atol), rtol=float(rtol), quantile=float(quantile),
-                note=f"missing in the {side}",
-            ))
+            out.append(missing_diff(name, reference.get(name), atol, rtol, stat, quantile,
+                                    port.get(name)))
             continue
         layout = (layouts or {}).get(name)
         out.append(compare_arrays(name, reference[name], port[name], atol, rtol, stat, quantile,
@@ -430,19 +449,41 @@ def compare_steps(
 
     `steps`: dicts with step, tf_loss, tf_l2, tf_kl, port_loss, port_l2, port_kl (as in
     `ParityRun.steps`); a missing quantity is left out of both sides. The worst_index of a
-    failing step points into the quantities compared (listed in `note`).
+    failing step points into the quantities compared (listed in `note`). When a step also has
+    `lr` and `port_lr` (the learning rate each side says it used), the learning rate is
+    judged on its own with the same tolerances (so its size does not scale the losses' atol):
+    a step whose losses agree but whose learning rates differ fails on the learning rate. A
+    step with `port_error` (the port raised) is a "raised" item.
     """
     out = []
     for entry in steps:
+        name = f"step {int(entry['step'])}"
+        if entry.get("port_error"):
+            out.append(raised_diff(name, entry["port_error"], atol=atol, rtol=rtol))
+            continue
         names = [q for q in STEP_QUANTITIES
                  if entry.get(f"tf_{q}") is not None and entry.get(f"port_{q}") is not None]
-        ref = np.array([float(entry[f"tf_{q}"]) for q in names], dtype=np.float64)
-        prt = np.array([float(entry[f"port_{q}"]) for q in names], dtype=np.float64)
-        diff = compare_arrays(f"step {int(entry['step'])}", ref, prt, atol, rtol, stat,
-                              diagnose=False, scale_atol=scale_atol)
-        compared = "compared: " + ", ".join(names)
-        if diff.failed and diff.worst_index is not None and names:
-            compared += f"; worst: {names[diff.worst_index[0]]}"
-        diff.note = "; ".join(x for x in (diff.note, compared) if x)
+        diff = _compare_step(name, entry, [(q, f"tf_{q}", f"port_{q}") for q in names], atol,
+                             rtol, stat, scale_atol)
+        if entry.get("lr") is not None and entry.get("port_lr") is not None:
+            names.append("lr")
+            lr_diff = _compare_step(name, entry, [("lr", "lr", "port_lr")], atol, rtol, stat,
+                                    scale_atol)
+            if lr_diff.failed and diff.passed:
+                diff = lr_diff
+        diff.note = "; ".join(x for x in (diff.note, "compared: " + ", ".join(names)) if x)
         out.append(diff)
     return out
+
+
+def _compare_step(name: str, entry: dict[str, Any], quantities: list[tuple[str, str, str]],
+                  atol: float, rtol: float, stat: str, scale_atol: bool) -> TensorDiff:
+    """`quantities` (label, reference key, port key) of one step as one TensorDiff."""
+    ref = np.array([float(entry[r]) for _, r, _ in quantities], dtype=np.float64)
+    prt = np.array([float(entry[p]) for _, _, p in quantities], dtype=np.float64)
+    diff = compare_arrays(name, ref, prt, atol, rtol, stat, diagnose=False,
+                          scale_atol=scale_atol)
+    if diff.failed and diff.worst_index is not None and quantities:
+        diff.note = "; ".join(x for x in (diff.note,
+                                          f"worst: {quantities[diff.worst_index[0]][0]}") if x)
+    return diff

@@ -46,7 +46,7 @@ def measure(preset_name: str, data: str, batches: int, steps: int, lr: float | N
                     for name, model in models.items()}
         for pair in PAIRS:
             a, b = captures[pair[0]], captures[pair[1]]
-            for section in ("inference", "training", "grad", "input_grad", "after"):
+            for section in ("inference", "training", "moving", "grad", "input_grad", "after"):
                 for name, value in a.section(section).items():
                     error = scaled_error(value, b.section(section)[name])
                     if error > worst[pair].get(section, (-1.0, ""))[0]:
@@ -70,7 +70,7 @@ def main() -> None:
     worst = measure(args.preset, args.data, args.batches, args.steps, args.lr)
     print(f"worst scaled error over {args.batches} batches, preset {args.preset}")
     print(f"{'section':12s} " + " ".join(f"{a + ' vs ' + b:>34s}" for a, b in PAIRS))
-    for section in ("inference", "training", "grad", "input_grad", "steps", "after"):
+    for section in ("inference", "training", "moving", "grad", "input_grad", "steps", "after"):
         cells = []
         for pair in PAIRS:
             error, name = worst[pair].get(section, (float("nan"), ""))

@@ -26,7 +26,8 @@ ARRAYS_NPZ = "arrays.npz"
 
 SETTINGS_KEYS = ("preset", "batch_size", "seed", "steps", "atol", "rtol", "stat", "quantile",
                  "port", "device", "data")
-STEP_KEYS = ("step", "tf_loss", "tf_l2", "tf_kl", "port_loss", "port_l2", "port_kl", "lr")
+STEP_KEYS = ("step", "tf_loss", "tf_l2", "tf_kl", "port_loss", "port_l2", "port_kl", "lr",
+             "port_lr")
 SAMPLE_KEYS = ("frame", "next_frame", "tf_prediction", "port_prediction")
 
 
@@ -79,7 +80,8 @@ class ParityRun:
         "gradients", "input_gradient", "training_losses", "after_training") -> TensorDiffs in
         graph / variable / step order.
     steps: one dict per training step: step, tf_loss, tf_l2, tf_kl, port_loss, port_l2,
-        port_kl, lr (floats; missing keys allowed).
+        port_kl, lr (the reference's), port_lr (floats; missing keys allowed), port_error
+        (what the port raised, for the step it raised on).
     worst: {"name": str, "section": str, "reference": ndarray, "port": ndarray,
         "layout": "nchw" | "nhwc" | "flat" (optional)} for the worst tap, or None.
     sample: {"frame", "next_frame", "tf_prediction", "port_prediction"}: HxWx3 float arrays

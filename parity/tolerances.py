@@ -17,6 +17,7 @@ class Tolerances:
 
     inference: tuple[float, float] = (1e-4, 1e-5)
     training: tuple[float, float] = (1e-3, 1e-4)
+    moving_statistics: tuple[float, float] = (1e-3, 1e-4)
     gradients: tuple[float, float] = (1e-1, 1e-3)
     steps: tuple[float, float] = (1e-4, 1e-4)
     after_training: tuple[float, float] = (1e-1, 1e-3)

@@ -14,26 +14,30 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from parity.compare import SHAPE, TensorDiff, fmt, json_float
+from parity.compare import RAISED, SHAPE, TensorDiff, fmt, json_float
 
 FORWARD_E2E_INFERENCE = "forward/end-to-end/inference"
 FORWARD_E2E_TRAINING = "forward/end-to-end/training"
 FORWARD_ISO_INFERENCE = "forward/isolated/inference"
 FORWARD_ISO_TRAINING = "forward/isolated/training"
+MOVING_STATISTICS = "moving_statistics"
 GRADIENTS = "gradients"
 INPUT_GRADIENT = "input_gradient"
 TRAINING_LOSSES = "training_losses"
 AFTER_TRAINING = "after_training"
+INITIALISATION = "initialisation"
 
 SECTION_ORDER = (
     FORWARD_E2E_INFERENCE,
     FORWARD_E2E_TRAINING,
     FORWARD_ISO_INFERENCE,
     FORWARD_ISO_TRAINING,
+    MOVING_STATISTICS,
     GRADIENTS,
     INPUT_GRADIENT,
     TRAINING_LOSSES,
     AFTER_TRAINING,
+    INITIALISATION,
 )
 FORWARD_SECTIONS = SECTION_ORDER[:4]
 SECTION_TITLES = {
@@ -41,12 +45,16 @@ SECTION_TITLES = {
     FORWARD_E2E_TRAINING: "forward, end-to-end, training",
     FORWARD_ISO_INFERENCE: "forward, isolated layers, inference",
     FORWARD_ISO_TRAINING: "forward, isolated layers, training",
+    MOVING_STATISTICS: "BatchNorm moving-statistics update of one training forward",
     GRADIENTS: "parameter gradients",
     INPUT_GRADIENT: "frames gradient",
     TRAINING_LOSSES: "training losses per step",
     AFTER_TRAINING: "parameters after K steps",
+    INITIALISATION: "each side's own initial weights vs slim's initialisers",
 }
 ITEM_WORD = {
+    MOVING_STATISTICS: "parameter",
+    INITIALISATION: "parameter",
     GRADIENTS: "parameter",
     AFTER_TRAINING: "parameter",
     TRAINING_LOSSES: "step",
@@ -120,6 +128,8 @@ class SectionVerdict:
         text = f"{title}: {head} ({self.n_failed} of {self.n_items} fail"
         if self.first_status == SHAPE:
             text += "; shapes differ"
+        elif self.first_status == RAISED:
+            text += f"; {self.first_description}"
         elif self.first_max_abs is not None:
             text += (f"; max abs {fmt(self.first_max_abs)} vs atol {fmt(self.atol)}, "
                      f"max rel {fmt(self.first_max_rel)} vs rtol {fmt(self.rtol)}")

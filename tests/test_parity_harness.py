@@ -30,8 +30,8 @@ def test_the_twins_pass_every_section(passing_report):
     assert data["verdict"]["passed"] is True
     assert set(data["sections"]) == {
         "forward/end-to-end/inference", "forward/end-to-end/training",
-        "forward/isolated/inference", "forward/isolated/training", "gradients",
-        "input_gradient", "training_losses", "after_training"}
+        "forward/isolated/inference", "forward/isolated/training", "moving_statistics",
+        "gradients", "input_gradient", "training_losses", "after_training", "initialisation"}
     assert len(data["sections"]["forward/end-to-end/inference"]) == 66
     assert len(data["sections"]["training_losses"]) == 3
     for name in ("report.html", "report.md", "layers.csv", "grads.csv", "steps.csv",

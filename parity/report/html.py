@@ -35,7 +35,8 @@ tr.fail td { background: #fde7e6; }
 tr.first td { background: #f8c9c6; font-weight: 600; }
 tr.first td.name::before { content: "\\25B6  "; color: #b3261e; }
 td.status-pass { color: #1b7f3b; font-weight: 600; }
-td.status-fail, td.status-nonfinite, td.status-shape { color: #b3261e; font-weight: 700; }
+td.status-fail, td.status-nonfinite, td.status-shape,
+td.status-raised { color: #b3261e; font-weight: 700; }
 td.note { max-width: 520px; font-size: 12px; }
 figure { margin: 10px 0 22px; background: white; border: 1px solid #ddd; border-radius: 6px;
          padding: 8px; display: inline-block; max-width: calc(100% - 18px); }

@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from parity.compare import NONFINITE, SHAPE, TensorDiff, fmt
+from parity.compare import NONFINITE, RAISED, SHAPE, TensorDiff, fmt
 from parity.diagnose import resolve_axes
 
 FLOOR = 1e-12
@@ -19,6 +19,7 @@ REF_COLOR = "#1f77b4"
 PORT_COLOR = "#d62728"
 SERIES_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf")
 FAIL_COLOR = "#c00000"
+STATUS_LABELS = {SHAPE: "shape ", NONFINITE: "nan/inf ", RAISED: "raised "}
 
 
 def new_figure(width: float, height: float):
@@ -97,8 +98,8 @@ def plot_diffs(series: dict[str, list[TensorDiff]], title: str, first: str | Non
             all_vals.extend(values[ok & ~zero].tolist())
             for d, y in zip(diffs, ys, strict=True):
                 tol.setdefault(tol_field, getattr(d, tol_field))
-                if d.status in (SHAPE, NONFINITE):
-                    ax.text(1.0, y, "shape " if d.status == SHAPE else "nan/inf ",
+                if d.status in STATUS_LABELS:
+                    ax.text(1.0, y, STATUS_LABELS[d.status],
                             transform=ax.get_yaxis_transform(), ha="right", va="center",
                             fontsize=7, color=FAIL_COLOR, fontweight="bold")
         ax.set_xscale("log")
@@ -160,12 +161,13 @@ def plot_loss_curves(steps: list[dict], part_step: int | None = None) -> bytes:
         ax.set_xlabel("step", fontsize=9)
         ax.grid(alpha=0.3)
     ax = axes[3]
-    clipped_any = False
+    clipped_any = any_value = False
     for q, color, style in (("loss", "black", "-"), ("l2", "#2ca02c", "--"),
                             ("kl", "#9467bd", ":")):
         diff = np.abs(_step_series(steps, f"tf_{q}") - _step_series(steps, f"port_{q}"))
         values, clipped = _clip(list(diff))
         clipped_any |= clipped
+        any_value |= bool(np.isfinite(values).any())  # none when the port raised at once
         ax.plot(x, values, color=color, linestyle=style, marker=marker, markersize=3,
                 label=f"|diff| {q}")
     for panel in axes:
@@ -173,7 +175,8 @@ def plot_loss_curves(steps: list[dict], part_step: int | None = None) -> bytes:
             panel.axvline(part_step, color="#999999", linestyle="-.", linewidth=1,
                           label=f"curves part (step {part_step})")
         panel.legend(fontsize=8)
-    ax.set_yscale("log")
+    if any_value:
+        ax.set_yscale("log")
     ax.set_title("|TF - port| (log)", fontsize=10)
     ax.set_xlabel("step" + (f"   (values below {FLOOR:g}, including 0, drawn at {FLOOR:g})"
                             if clipped_any else ""), fontsize=9)
@@ -241,7 +244,7 @@ def error_map(reference, port, layout: str | None = None) -> tuple[np.ndarray, s
     profile) and a description of what was summed."""
     ref = np.asarray(reference, dtype=np.float64)
     prt = np.asarray(port, dtype=np.float64)
-    d = np.abs(prt - ref)
+    d = np.atleast_1d(np.abs(prt - ref))  # a scalar tap (a loss) is a profile of one
     d[~np.isfinite(d)] = np.nan
     axes = resolve_axes(d.ndim, layout)
     if axes.spatial is None:

@@ -123,7 +123,7 @@ def step_display(run: ParityRun, limit: int = 200) -> tuple[list[str], list[list
     """Columns, rows and failing flags for the steps table (first/last `limit`/2 if long)."""
     columns, rows = step_rows(run)
     show = ["step", "tf_loss", "port_loss", "absdiff_loss", "tf_l2", "port_l2", "tf_kl",
-            "port_kl", "lr", "status"]
+            "port_kl", "lr", "port_lr", "status"]
     if len(rows) > limit:
         rows = rows[: limit // 2] + [None] + rows[-limit // 2:]
     cells, failing = [], []

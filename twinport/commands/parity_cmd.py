@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from twinport.commands.common import add_command
+
+if TYPE_CHECKING:
+    from spec.presets import Preset
 
 DEFAULT_DATA = "data/generated/moving-objects"
 STATS = ("elemwise", "max", "mean", "quantile")
@@ -26,6 +30,10 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--steps", type=int, default=20, help="SGD steps compared")
     p.add_argument("--lr", type=float, help="learning rate of those steps (default: the "
                    "seed's schedule, 0.8 * 0.5^(step/10000))")
+    p.add_argument("--start-step", type=int, default=0,
+                   help="global step of the first SGD step: the schedule's form (staircase, "
+                   "per-update decay, the 0.01 floor) only shows away from step 0 "
+                   "(docs/pitfalls.md)")
 
 
 def register(subparsers) -> None:
@@ -81,42 +89,51 @@ def print_verdict(run, out: str) -> int:
 
 def run_parity(args: argparse.Namespace) -> int:
     from parity.harness import ParitySettings, run_parity
+    from parity.port import load_port
     from parity.report import write_report
     from spec import build_spec, get_preset
 
-    check_counts(args)
-    get_preset(args.preset)
+    check_inputs(args)
+    # A bad --port is refused now, not after the reference's capture.
+    load_port(args.port, args.preset, args.seed, args.chainer_device or args.device)
     settings = ParitySettings(
         preset=args.preset, data=args.data, batch_size=args.batch_size, seed=args.seed,
         steps=args.steps, lr=args.lr, mode=args.mode, atol=args.atol, rtol=args.rtol,
         stat=args.stat,
         port=args.port, tf_device=args.tf_device or args.device,
-        chainer_device=args.chainer_device or args.device)
+        chainer_device=args.chainer_device or args.device, start_step=args.start_step)
     run = run_parity(settings, progress=not args.quiet)
     order = [layer.name for layer in build_spec(get_preset(args.preset))]
     write_report(run, args.out, graph_order=order)
     return print_verdict(run, args.out)
 
 
-def check_counts(args: argparse.Namespace) -> None:
+def check_inputs(args: argparse.Namespace) -> Preset:
+    """The preset; refuses bad counts and data that does not fit it, before any work."""
+    from spec import get_preset
+    from twinport.datafit import open_split
     from twinport.errors import UserError
 
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
     if args.steps < 0:
         raise UserError(f"--steps {args.steps}: must not be negative")
+    if args.start_step < 0:
+        raise UserError(f"--start-step {args.start_step}: must not be negative")
+    preset = get_preset(args.preset)
+    open_split(args.data, "train", preset, args.batch_size)
+    return preset
 
 
 def run_capture(args: argparse.Namespace) -> int:
     from parity.capture import PARTS, capture_model
     from parity.inputs import ParityInputs
     from parity.port import load_port
-    from spec import build_spec, get_preset
+    from spec import build_spec
     from spec.weights import load_weights
     from twinport.errors import UserError
 
-    check_counts(args)
-    preset = get_preset(args.preset)
+    preset = check_inputs(args)
     layers = build_spec(preset)
     parts = [part.strip() for part in args.parts.split(",") if part.strip()]
     unknown = [part for part in parts if part not in PARTS]
@@ -129,12 +146,13 @@ def run_capture(args: argparse.Namespace) -> int:
                          "chainer": "chainer_port.model:CrossConvModel"}[args.backend]
     model, layout = load_port(spec, args.preset, args.seed, args.device)
     capture = capture_model(model, layout, layers, weights, inputs, args.steps, parts,
-                            label=args.port or args.backend, lr=args.lr)
+                            label=args.port or args.backend, lr=args.lr,
+                            start_step=args.start_step)
     from parity.harness import versions
 
     capture.meta.update(backend=args.port or args.backend, preset=args.preset,
                         batch_size=args.batch_size, seed=args.seed, steps=args.steps,
-                        lr=args.lr, versions=versions())
+                        lr=args.lr, start_step=args.start_step, versions=versions())
     capture.save(args.output)
     print(f"wrote {args.output}: {len(capture.arrays)} arrays, {len(capture.steps)} steps")
     return 0
@@ -142,7 +160,7 @@ def run_capture(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     from parity.capture import Capture, check_comparable
-    from parity.harness import Comparer, compare_captures, step_rows
+    from parity.harness import Comparer, capture_step_rows, compare_captures
     from parity.report import write_report
     from parity.results import ParityRun
     from parity.tolerances import Tolerances
@@ -159,7 +177,7 @@ def run_compare(args: argparse.Namespace) -> int:
         versions={"reference": reference.meta.get("versions"),
                   "port": port.meta.get("versions")},
         sections=compare_captures(reference, port, comparer),
-        steps=step_rows(reference.steps, port.steps),
+        steps=capture_step_rows(reference, port),
     )
     write_report(run, args.out, graph_order=[layer.name for layer in layers])
     return print_verdict(run, args.out)

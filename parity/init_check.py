@@ -1,0 +1,173 @@
+"""Each backend's OWN initial weights against the closed form of slim's initialisers.
+
+The parity run transfers the reference's weights into the port, so a port whose initialisers
+differ (Chainer's default LeCunNormal for xavier-uniform, a plain normal for the truncated
+one) passes every other section and only shows when someone trains it from scratch. This
+check looks at the weights each side draws itself, one variable at a time:
+
+* conv kernels [k, k, in, out]: slim's xavier uniform, U(-L, L), L = sqrt(6 / (fan_in +
+  fan_out)), fan_in = k*k*in, fan_out = k*k*out: std L / sqrt(3), no |w| above L;
+* deconv kernels: truncated_normal(stddev=0.01), redrawn beyond 2 stddev: std 0.8796 * 0.01,
+  no |w| above 0.02;
+* beta 0, moving mean 0, moving variance 1, exactly.
+
+Statistics: z_std = (std / expected - 1) / SE, SE = sqrt((kurtosis - 1) / (4 n)) (the sample
+std's relative standard error), and z_mean = mean / (expected std / sqrt(n)). A variable fails
+when |z| > Z_MAX on either side, a value lies beyond the distribution's bound, or a constant
+is not exact. Z_MAX was measured (`python -m parity.init_check --seeds 40`): see its value.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+
+from parity.compare import FAIL, PASS, TensorDiff, fmt
+from spec import Layer, build_spec, get_preset
+
+# Worst |z| over 40 seeds x 65 random variables x 2 backends, tiny and paper: 3.6 (tiny) and
+# 3.4 (paper), as a N(0, 1) statistic over ~5000 draws would give. 6 leaves room for more
+# seeds and presets; the mutants are at 9 to several hundred, or break a bound.
+Z_MAX = 6.0
+BOUND_SLACK = 1e-6  # float32 rounding of the bound itself
+DECONV_STDDEV = 0.01
+TRUNCATION = 2.0
+
+
+def _truncated_normal_moments(a: float) -> tuple[float, float]:
+    """(std, kurtosis) of N(0, 1) truncated to [-a, a]."""
+    mass = math.erf(a / math.sqrt(2.0))
+    density = math.exp(-a * a / 2) / math.sqrt(2 * math.pi)
+    m2 = 1 - 2 * a * density / mass
+    m4 = 3 * m2 - 2 * a ** 3 * density / mass
+    return math.sqrt(m2), m4 / m2 ** 2
+
+
+TRUNCATED_STD, TRUNCATED_KURTOSIS = _truncated_normal_moments(TRUNCATION)
+
+
+@dataclass(frozen=True)
+class Expected:
+    """One variable's initial distribution: `name` (for messages), std, kurtosis and bound
+    for a random one; `value` for a constant."""
+
+    name: str
+    std: float = 0.0
+    kurtosis: float = 0.0
+    bound: float = 0.0
+    value: float | None = None
+
+
+def expected_distribution(layer: Layer, variable: str, shape: tuple[int, ...]) -> Expected:
+    """What slim draws for `variable` of `layer` (see the module docstring)."""
+    if variable.endswith("/weights") and layer.kind == "conv":
+        k, _, cin, cout = shape
+        limit = math.sqrt(6.0 / (k * k * cin + k * k * cout))
+        return Expected(f"xavier-uniform(+-{fmt(limit)})", limit / math.sqrt(3), 1.8, limit)
+    if variable.endswith("/weights"):
+        return Expected(f"truncated-normal({DECONV_STDDEV})", DECONV_STDDEV * TRUNCATED_STD,
+                        TRUNCATED_KURTOSIS, TRUNCATION * DECONV_STDDEV)
+    value = 1.0 if variable.endswith("/moving_variance") else 0.0
+    return Expected(f"constant {value:g}", value=value)
+
+
+@dataclass(frozen=True)
+class SideStats:
+    """One side's draw of one variable against its Expected."""
+
+    mean: float
+    std: float
+    max_abs: float
+    z_std: float
+    z_mean: float
+    problems: tuple[str, ...]
+
+    @property
+    def z(self) -> float:
+        return max(abs(self.z_std), abs(self.z_mean))
+
+
+def side_stats(values: np.ndarray, expected: Expected, z_max: float = Z_MAX) -> SideStats:
+    """Mean, std, max |w|, the z statistics and what is wrong (empty when nothing)."""
+    x = np.asarray(values, dtype=np.float64).ravel()
+    mean, std, top = float(x.mean()), float(x.std()), float(np.abs(x).max())
+    if expected.value is not None:
+        wrong = int(np.count_nonzero(x != expected.value))
+        problems = (f"{wrong} of {x.size} values are not {expected.value:g}",) if wrong else ()
+        return SideStats(mean, std, top, 0.0, 0.0, problems)
+    relative_se = math.sqrt((expected.kurtosis - 1) / (4 * x.size))
+    z_std = (std / expected.std - 1) / relative_se
+    z_mean = mean / (expected.std / math.sqrt(x.size))
+    problems = []
+    if abs(z_std) > z_max:
+        problems.append(f"std {fmt(std)} = {fmt(std / expected.std)} x {fmt(expected.std)} "
+                        f"(z {z_std:+.1f})")
+    if abs(z_mean) > z_max:
+        problems.append(f"mean {fmt(mean)} (z {z_mean:+.1f})")
+    if top > expected.bound * (1 + BOUND_SLACK):
+        problems.append(f"|w| up to {fmt(top)} > bound {fmt(expected.bound)}")
+    return SideStats(mean, std, top, z_std, z_mean, tuple(problems))
+
+
+def init_diffs(reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarray],
+               layers: list[Layer], z_max: float = Z_MAX) -> list[TensorDiff]:
+    """One TensorDiff per variable (stat "init"): fails when either side's own draw is not
+    slim's. abs_stat is the port's worst |z| (atol: z_max), rel_stat its |std / expected - 1|;
+    `note` gives both sides' figures, `suggestion` what is wrong.
+    """
+    out = []
+    for layer in layers:
+        for name, shape in layer.variables:
+            expected = expected_distribution(layer, name, shape)
+            sides = {side: side_stats(values[name], expected, z_max)
+                     for side, values in (("reference", reference), ("port", port))}
+            prt = sides["port"]
+            problems = [f"{side}: {'; '.join(stats.problems)}"
+                        for side, stats in sides.items() if stats.problems]
+            note = "; ".join(f"{side} mean {fmt(s.mean)} std {fmt(s.std)} max|w| {fmt(s.max_abs)}"
+                             for side, s in sides.items())
+            out.append(TensorDiff(
+                name=name, status=FAIL if problems else PASS, ref_shape=tuple(shape),
+                port_shape=tuple(np.shape(port[name])), stat="init", atol=z_max,
+                n_elements=int(np.prod(shape)), abs_stat=prt.z,
+                rel_stat=abs(prt.std / expected.std - 1) if expected.std else None,
+                ref_max_abs=sides["reference"].max_abs, port_max_abs=prt.max_abs,
+                note=f"expected {expected.name}; {note}",
+                suggestion=(f"not slim's {expected.name}: " + "; ".join(problems)
+                            if problems else None)))
+    return out
+
+
+def measure(preset_name: str, seeds: int) -> dict[str, tuple[float, str]]:
+    """The worst |z| of each backend's own draws over `seeds` seeds: {backend: (z, where)}."""
+    from chainer_port.model import CrossConvModel as ChainerModel
+    from tf_reference.model import CrossConvModel as TFModel
+
+    layers = build_spec(get_preset(preset_name))
+    worst = {"tf": (0.0, ""), "chainer": (0.0, "")}
+    for seed in range(seeds):
+        for backend, cls in (("tf", TFModel), ("chainer", ChainerModel)):
+            weights = cls(preset_name, seed=seed).get_weights()
+            for diff in init_diffs(weights, weights, layers, z_max=math.inf):
+                if diff.max_abs > worst[backend][0]:
+                    worst[backend] = (diff.max_abs, f"{diff.name} seed {seed}")
+    return worst
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="the worst |z| of each backend's own "
+                                     "initial weights over many seeds (measures Z_MAX)")
+    parser.add_argument("--preset", default="tiny")
+    parser.add_argument("--seeds", type=int, default=40)
+    args = parser.parse_args()
+    for backend, (z, where) in measure(args.preset, args.seeds).items():
+        print(f"{backend:8s} worst |z| {z:.2f} at {where} (preset {args.preset}, "
+              f"{args.seeds} seeds; Z_MAX {Z_MAX})")
+
+
+if __name__ == "__main__":
+    main()

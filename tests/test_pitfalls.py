@@ -1,0 +1,84 @@
+"""The porting-pitfall mutation suite: every mutant caught and localised, the port passes.
+
+One reference run per module (per xdist worker), every port checked against it with
+`parity.harness.check_port`, as `twinport parity --port tests.mutants:MUTANT` would.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from parity.harness import check_port, prepare_reference
+from parity.mutation import check_mutant, import_mutants, suite_settings
+from parity.pitfalls import BY_NAME, CATALOGUE
+from parity.port import DEFAULT_PORT, load_port
+
+pytestmark = pytest.mark.pitfalls
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "pitfalls.md"
+
+
+@pytest.fixture(scope="module")
+def reference(moving_objects_dir):
+    run = prepare_reference(suite_settings(moving_objects_dir), progress=False)
+    run.store_steps()
+    return run
+
+
+def test_the_unmutated_port_passes(reference):
+    settings = reference.settings
+    port, layout = load_port(DEFAULT_PORT, settings.preset, settings.seed, "cpu")
+    run = check_port(reference, port, layout, progress=False)
+    verdict = run.ensure_verdict()
+    assert verdict.passed, verdict.summary_text()
+    assert {"moving_statistics", "initialisation", "training_losses"} <= set(verdict.sections)
+    assert [row["port_lr"] for row in run.steps] == [row["lr"] for row in run.steps]
+
+
+@pytest.mark.parametrize("pitfall", CATALOGUE, ids=[p.name for p in CATALOGUE])
+def test_the_mutant_is_caught_and_localised(reference, pitfall):
+    result = check_mutant(reference, pitfall, import_mutants())
+    verdict = result.run.ensure_verdict()
+    assert not verdict.passed, f"{pitfall.mutant} passes: {verdict.summary_text()}"
+    named = f"{pitfall.mutant}: named {verdict.first_divergent} ({verdict.first_section}), " \
+            f"expected {result.expected} ({pitfall.section})"
+    assert verdict.first_section == pitfall.section, named
+    assert result.localised, named
+
+
+def test_every_mutant_is_one_catalogue_entry():
+    mutants = import_mutants()
+    assert sorted(p.mutant for p in CATALOGUE) == sorted(mutants.__all__)
+    assert len(CATALOGUE) >= 18 and len({p.name for p in CATALOGUE}) == len(CATALOGUE)
+
+
+def test_the_docs_hold_the_catalogue(cli):
+    status, out, _ = cli("pitfalls", "--markdown")
+    assert status == 0
+    text = DOCS.read_text(encoding="utf-8")
+    assert out.strip() in text, "docs/pitfalls.md: paste `twinport pitfalls --markdown` again"
+    checked = re.findall(r"^\| (\w+) \| \w+ \| yes \|", text, flags=re.MULTILINE)
+    assert checked == [p.name for p in CATALOGUE], "docs/pitfalls.md: the --check table"
+
+
+def test_pitfalls_check_from_the_cli(cli, moving_objects_dir):
+    status, out, err = cli("pitfalls", "--check", "--only", "bn_decay", "--data",
+                           moving_objects_dir)
+    assert status == 0, out + err
+    assert "1 of 1 mutants caught and localised" in out and "un-mutated port: PASS" in out
+    assert "motion_encoder/Conv/BatchNorm/moving_mean" in out
+
+
+def test_the_report_renders_for_a_port_that_raises(reference, tmp_path):
+    """Shape, raised and missing items, a step the port raised on, no sample image."""
+    from parity.report import write_report
+    from parity.results import ParityRun
+
+    result = check_mutant(reference, BY_NAME["valid_pool_cover_all"], import_mutants())
+    write_report(result.run, tmp_path / "report", graph_order=reference.comparer.taps)
+    saved = ParityRun.load(tmp_path / "report").ensure_verdict()
+    assert saved.first_divergent == result.named
+    assert (tmp_path / "report" / "report.html").stat().st_size > 0

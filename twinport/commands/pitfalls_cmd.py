@@ -1,0 +1,103 @@
+"""`twinport pitfalls [--check]`: the porting-pitfall catalogue, and its mutation suite."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from twinport.commands.common import add_command
+
+if TYPE_CHECKING:
+    from parity.pitfalls import Pitfall
+
+DEFAULT_DATA = "data/generated/moving-objects"
+CATALOGUE_COLUMNS = ("pitfall", "title", "mutant (tests.mutants)", "expected first section",
+                     "expected first item")
+CHECK_COLUMNS = ("pitfall", "mutant", "caught", "first section", "named first", "expected",
+                 "figure")
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = add_command(subparsers, "pitfalls", "the catalogue of TF -> Chainer porting pitfalls "
+                    "(docs/pitfalls.md); --check proves the harness catches each one")
+    p.add_argument("--check", action="store_true",
+                   help="run the mutation suite: the un-mutated port and every pitfall's mutant "
+                   "against one reference run (tiny preset, batch 2, 2 synced steps from step "
+                   "15000); the mutants live in the test suite and are imported from tests/ "
+                   "of this source checkout (tests/mutants/); exit 0 when the un-mutated port "
+                   "passes and every mutant is caught and localised, else 1")
+    p.add_argument("--only", metavar="NAME[,NAME...]",
+                   help="the pitfalls to check (all when not given)")
+    p.add_argument("--data", default=DEFAULT_DATA, help="dataset folder for --check")
+    p.add_argument("--markdown", action="store_true", help="markdown: the full catalogue "
+                   "(without --check) or the results table (with it), as in docs/pitfalls.md")
+    p.add_argument("--quiet", action="store_true", help="no per-mutant progress lines")
+    p.set_defaults(func=run_pitfalls)
+
+
+def run_pitfalls(args: argparse.Namespace) -> int:
+    from parity.mutation import select
+
+    pitfalls = select(args.only.split(",") if args.only else None)
+    if not args.check:
+        print(catalogue_markdown(pitfalls) if args.markdown else
+              render(CATALOGUE_COLUMNS, [catalogue_row(p) for p in pitfalls], False))
+        return 0
+    return run_check(args, pitfalls)
+
+
+def catalogue_row(pitfall: Pitfall) -> list[str]:
+    """Name, title, mutant and what the suite's setting must name first."""
+    from parity.mutation import suite_settings
+    from spec import get_preset
+
+    settings = suite_settings()
+    item = pitfall.expected_item(get_preset(settings.preset), settings.start_step)
+    return [pitfall.name, pitfall.title, pitfall.mutant, pitfall.section, item]
+
+
+def catalogue_markdown(pitfalls: list[Pitfall]) -> str:
+    """Every pitfall in full: what TF does, the naive call, how it shows, the fix."""
+    parts = [render(CATALOGUE_COLUMNS, [catalogue_row(p) for p in pitfalls], True)]
+    for p in pitfalls:
+        parts.append(f"\n### `{p.name}`: {p.title}\n\n"
+                     f"- **TF:** {p.tf}\n- **Naive Chainer:** {p.naive}\n"
+                     f"- **In a twinport report:** {p.shows}\n- **Fix:** {p.fix}\n"
+                     f"- **Mutant:** `tests.mutants:{p.mutant}`; expected first: "
+                     f"`{p.section}`, `{catalogue_row(p)[-1]}`")
+    return "\n".join(parts)
+
+
+def run_check(args: argparse.Namespace, pitfalls: list[Pitfall]) -> int:
+    from parity.mutation import MutantResult, run_suite, suite_settings
+
+    def progress(result: MutantResult) -> None:
+        if not (args.quiet or args.markdown):
+            print(f"{result.pitfall.name}: {'caught' if result.caught else 'NOT CAUGHT'}, "
+                  f"{result.named} ({result.section})", flush=True)
+
+    settings = suite_settings(args.data)
+    clean, results = run_suite(settings, pitfalls, report=progress)
+    verdict = clean.ensure_verdict()
+    rows = [[r.pitfall.name, r.pitfall.mutant, "yes" if r.caught else "NO",
+             r.section or "", r.named or "", ("" if r.localised else "MISSED: ") + r.expected,
+             r.figure] for r in results]
+    print(render(CHECK_COLUMNS, rows, args.markdown))
+    caught = sum(r.localised for r in results)
+    print(f"\nun-mutated port: {verdict.headline()}\n{caught} of {len(results)} mutants caught "
+          f"and localised (preset {settings.preset}, batch {settings.batch_size}, "
+          f"{settings.steps} steps from step {settings.start_step})")
+    return 0 if verdict.passed and caught == len(results) else 1
+
+
+def render(columns: Sequence[str], rows: list[list[str]], markdown: bool) -> str:
+    """A markdown table, or plain text columns padded to their widest cell."""
+    if markdown:
+        def line(cells):
+            return "| " + " | ".join(str(c).replace("|", "\\|") for c in cells) + " |"
+
+        return "\n".join([line(columns), "|" + "---|" * len(columns)] + [line(r) for r in rows])
+    widths = [max(len(str(c)) for c in column) for column in zip(columns, *rows, strict=True)]
+    return "\n".join("  ".join(str(c).ljust(w) for c, w in zip(cells, widths, strict=True))
+                     .rstrip() for cells in [columns, *rows])
