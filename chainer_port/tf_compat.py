@@ -16,6 +16,8 @@ import chainer.functions as F
 import numpy as np
 from chainer.types import NdArray
 
+from chainer_port import fast_cpu
+
 VariableOrArray = chainer.Variable | NdArray
 
 
@@ -53,8 +55,13 @@ def tf_conv2d(x: VariableOrArray, weights: VariableOrArray, padding: str, stride
 
     Both frameworks cross-correlate (no kernel flip); a TF HWIO kernel maps to Chainer's
     (out, in, kh, kw) by `spec.layout.weight_to_chainer`. VALID is `pad=0`; SAME goes through
-    `same_padding` because Chainer cannot pad asymmetrically.
+    `same_padding` because Chainer cannot pad asymmetrically. NumPy arrays take
+    `fast_cpu.conv2d` (same result, TF's pads applied directly).
     """
+    if padding in ("VALID", "SAME") and fast_cpu.applies(x, weights):
+        pads = [tf_same_pads(size, weights.shape[-1], stride) if padding == "SAME" else (0, 0)
+                for size in x.shape[-2:]]
+        return fast_cpu.conv2d(x, weights, pads, stride)
     if padding == "VALID":
         return F.convolution_2d(x, weights, stride=stride, pad=0)
     if padding != "SAME":
@@ -94,8 +101,11 @@ def tf_batch_norm_training(x: VariableOrArray, beta: VariableOrArray, epsilon: f
     reductions over N*H*W (Chainer's CPU path) lose about ten times more precision than TF's
     tree reductions (measured against a float64 run: 7e-5 vs 8e-6 of the tap's range on
     `image_encoder_3/Conv` in training mode), and BatchNorm's backward amplifies that error
-    into gradients that differ by up to 3% between two correct float32 ports.
+    into gradients that differ by up to 3% between two correct float32 ports. NumPy arrays take
+    `fast_cpu.batch_norm_training` (the same float64 arithmetic without float64 copies).
     """
+    if x.ndim == 4 and fast_cpu.applies(x, beta):
+        return fast_cpu.batch_norm_training(x, beta, epsilon)
     dtype = x.dtype
     wide = F.cast(x, np.float64) if dtype == np.float32 else x
     xp = chainer.backend.get_array_module(wide)
@@ -106,7 +116,12 @@ def tf_batch_norm_training(x: VariableOrArray, beta: VariableOrArray, epsilon: f
 
 def tf_batch_norm_inference(x: VariableOrArray, beta: VariableOrArray, mean: NdArray,
                             variance: NdArray, epsilon: float) -> chainer.Variable:
-    """slim.batch_norm(is_training=False): normalise with the moving statistics, gamma = 1."""
+    """slim.batch_norm(is_training=False): normalise with the moving statistics, gamma = 1.
+
+    NumPy arrays take `fast_cpu.fixed_batch_norm` (the same float32 formula).
+    """
+    if x.ndim == 4 and fast_cpu.applies(x, beta, mean, variance):
+        return fast_cpu.fixed_batch_norm(x, beta, mean, variance, epsilon)
     gamma = chainer.backend.get_array_module(mean).ones(mean.shape, dtype=mean.dtype)
     return F.fixed_batch_normalization(x, gamma, beta, mean, variance, eps=epsilon)
 
@@ -115,9 +130,11 @@ def tf_moments(x: VariableOrArray) -> tuple[NdArray, NdArray]:
     """`tf.nn.moments(x, [0, 1, 2])` of an NCHW map: per-channel mean and BIASED variance.
 
     Plain arrays (no gradient): they only feed the moving averages. Accumulated in float64
-    for the reason given in `tf_batch_norm_training`.
+    for the reason given in `tf_batch_norm_training`; NumPy arrays by `fast_cpu.channel_moments`.
     """
     array = x.array if isinstance(x, chainer.Variable) else x
+    if array.ndim == 4 and fast_cpu.applies(array):
+        return fast_cpu.channel_moments(array)
     axes = (0, *range(2, array.ndim))
     wide = np.float64 if array.dtype == np.float32 else array.dtype
     return (array.mean(axis=axes, dtype=wide).astype(array.dtype),
@@ -140,7 +157,12 @@ def tf_max_pool(x: VariableOrArray, kernel: int, stride: int, padding: str) -> c
     VALID floors the output size ((size - kernel) // stride + 1, 21 -> 10 at 2x2 stride 2);
     Chainer's default `cover_all=True` rounds up (21 -> 11), so `cover_all=False`. SAME pads
     TF's way (`same_padding` with -inf: padded values never win) before the same call.
+    NumPy arrays take `fast_cpu.max_pool2d` (same result and arg max).
     """
+    if padding in ("VALID", "SAME") and fast_cpu.applies(x):
+        pads = [tf_same_pads(size, kernel, stride) if padding == "SAME" else (0, 0)
+                for size in x.shape[-2:]]
+        return fast_cpu.max_pool2d(x, kernel, stride, pads)
     if padding == "VALID":
         return F.max_pooling_2d(x, kernel, stride, pad=0, cover_all=False)
     if padding != "SAME":
@@ -206,13 +228,15 @@ def conv2d_transpose_same(x: VariableOrArray, weights: VariableOrArray, stride: 
     instead of shapes to `_set_cover_all`); computing the input gradient first sets
     `cover_all` correctly. So an input that does not require a gradient (a constant fed to an
     isolated layer) is wrapped in a Variable that does; its gradient is discarded and W's
-    gradient is unchanged.
+    gradient is unchanged. NumPy arrays take `fast_cpu.conv2d_transpose`, which has no such bug.
     """
+    in_size, kernel = x.shape[-1], weights.shape[-1]
+    pad_before = max((in_size - 1) * stride + kernel - out_size, 0) // 2
+    if fast_cpu.applies(x, weights):
+        return fast_cpu.conv2d_transpose(x, weights, stride, pad_before, out_size)
     if not (isinstance(x, chainer.Variable) and x.requires_grad):
         x = chainer.Variable(x.array if isinstance(x, chainer.Variable) else x,
                              requires_grad=True)
-    in_size, kernel = x.shape[-1], weights.shape[-1]
-    pad_before = max((in_size - 1) * stride + kernel - out_size, 0) // 2
     return F.deconvolution_2d(x, weights, stride=stride, pad=pad_before,
                               outsize=(out_size, out_size))
 
@@ -237,10 +261,14 @@ def batched_cross_conv(features: VariableOrArray, kernel: VariableOrArray) -> ch
     features [B, C, H, W], kernel [B, C, k, k]: sample b's channel c is cross-correlated with
     its own kernel[b, c]. The seed loops over samples; here the batch is folded into the
     channel axis and the whole thing is ONE grouped convolution with B * C groups of one
-    channel each, padded TF's SAME way.
+    channel each, padded TF's SAME way. NumPy arrays take `fast_cpu.depthwise_conv2d` (Chainer's
+    CPU grouped convolution loops over the groups).
     """
     batch, channels, height, width = features.shape
     size = kernel.shape[-1]
+    if fast_cpu.applies(features, kernel):
+        return fast_cpu.depthwise_conv2d(features, kernel,
+                                         [tf_same_pads(n, size, 1) for n in (height, width)])
     x = F.reshape(features, (1, batch * channels, height, width))
     x, pad = same_padding(x, size, 1)
     w = F.reshape(kernel, (batch * channels, 1, size, size))

@@ -19,7 +19,9 @@ COMMAND_MODULES = (
     "twinport.commands.model_cmd",
     "twinport.commands.weights_cmd",
     "twinport.commands.parity_cmd",
+    "twinport.commands.pitfalls_cmd",
     "twinport.commands.spec_cmd",
+    "twinport.commands.bench_cmd",
 )
 
 
@@ -48,7 +50,9 @@ def main(argv: list[str] | None = None) -> int:
     except UserError as error:
         if args.debug:
             traceback.print_exc()
-        print(f"twinport: error: {error}", file=sys.stderr)
+        # One line whatever the message quotes (a file may hold newlines in a field).
+        message = str(error).replace("\r", "\\r").replace("\n", "\\n")
+        print(f"twinport: error: {message}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("twinport: interrupted", file=sys.stderr)

@@ -1,0 +1,265 @@
+"""NumPy kernels of the CPU fast path: convolutions as cache-blocked im2col + BLAS GEMMs.
+
+Why not Chainer's own CPU convolution: its im2col builds the whole (N, C, kh, kw, Ho, Wo)
+column buffer (1.7 GB for the paper preset's 256 x 256 layer), then `tensordot` copies it
+again into a GEMM layout. Here activations are NHWC, so one output pixel's receptive field
+is `kh` runs of `kw * C` contiguous floats: a strided view of the padded input is copied,
+a few MB at a time, into a contiguous (pixels, kh * kw * C) block that is multiplied by the
+(kh * kw * C, out) weight matrix with NumPy's multithreaded BLAS, straight into the output.
+
+Conventions: activations NHWC; a convolution's weights HWIO (kh, kw, in, out), both
+frameworks' cross-correlation; `pads` is ((top, bottom), (left, right)) of the input.
+`conv` is y = conv(x); `conv_transpose` is its adjoint with respect to x (TF's
+conv2d_transpose and the input gradient); `conv_filter_grad` its adjoint with respect to the
+weights. Every function works for float32 and float64 (the dtype of its inputs).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numpy.lib.stride_tricks import as_strided
+
+from chainer_port.fast_cpu_threads import parallel_map, split
+
+Pads = tuple[tuple[int, int], tuple[int, int]]
+
+CHUNK_BYTES = 4 << 20
+"""Target size of one column block: small enough to stay in cache between the copy that fills
+it and the GEMM that reads it..."""
+
+MIN_PIXELS = 512
+"""...but at least this many output pixels (rows of the GEMM): every GEMM call packs the whole
+(kh * kw * C, out) weight matrix, which for the 9x9 decoder conv (10 MB) costs as much as the
+multiply itself when a block holds only one 64-pixel row."""
+
+MIN_GRAD_PIXELS = 2048
+"""Pixels per block of the weight gradient (see `conv_filter_grad`)."""
+
+
+NO_PADS: Pads = ((0, 0), (0, 0))
+
+
+def as_nhwc(x: np.ndarray, pads: Pads = NO_PADS) -> np.ndarray:
+    """NCHW-shaped `x` as NHWC, zero-padded by `pads` (negative entries crop).
+
+    The fast path's nodes return NCHW-shaped views of NHWC memory and Chainer's elementwise
+    functions (BatchNorm, ReLU) keep that memory order, so a convolution fed by one mostly
+    gets NHWC memory here: returned as a view, or copied once when padded. Only true NCHW
+    memory is transposed.
+    """
+    view = x.transpose(0, 2, 3, 1)
+    if view.flags.c_contiguous and pads == NO_PADS:
+        return view
+    return _padded_copy(view, pads)
+
+
+def pad_nhwc(x: np.ndarray, pads: Pads) -> np.ndarray:
+    """NHWC `x` zero-padded by `pads` (negative entries crop); `x` itself when all are 0."""
+    return x if pads == NO_PADS else _padded_copy(x, pads)
+
+
+def _padded_copy(x: np.ndarray, pads: Pads) -> np.ndarray:
+    """A contiguous copy of NHWC-shaped `x` (any strides) with a zero frame of `pads`.
+
+    When the channels are not contiguous (NCHW memory) the copy goes a few channels at a time:
+    NumPy's whole-array transposing copy reads with a stride of H * W floats and runs at about
+    half the speed.
+    """
+    (top, bottom), (left, right) = pads
+    n, h, w, c = x.shape
+    src = x[:, max(-top, 0):h - max(-bottom, 0), max(-left, 0):w - max(-right, 0)]
+    top, bottom, left, right = (max(p, 0) for p in (top, bottom, left, right))
+    out = np.empty((n, src.shape[1] + top + bottom, src.shape[2] + left + right, c), x.dtype)
+    height, width = out.shape[1:3]
+    for frame in (out[:, :top], out[:, height - bottom:], out[:, :, :left],
+                  out[:, :, width - right:]):
+        frame[...] = 0
+    inner = out[:, top:height - bottom, left:width - right]
+    if src.strides[3] == src.itemsize:
+        inner[...] = src
+    else:
+        step = 16
+        for b in range(n):
+            for c0 in range(0, c, step):
+                inner[b, :, :, c0:c0 + step] = src[b, :, :, c0:c0 + step]
+    return out
+
+
+def _windows(xp: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
+    """The (N, Ho, Wo, kh, kw, C) view of padded NHWC `xp`: each output pixel's window."""
+    n, hp, wp, c = xp.shape
+    sn, sh, sw, sc = xp.strides
+    out_h, out_w = (hp - kh) // stride + 1, (wp - kw) // stride + 1
+    return as_strided(xp, (n, out_h, out_w, kh, kw, c),
+                      (sn, sh * stride, sw * stride, sh, sw, sc), writeable=False)
+
+
+def _blocks(n: int, height: int, width: int, pixel_bytes: int, min_pixels: int | None = None):
+    """(image slice, row slice) blocks covering (n, height) rows of `width` pixels.
+
+    CHUNK_BYTES of columns per block, at least `min_pixels` (MIN_PIXELS) pixels; whole images
+    per block when one fits (small maps), else a band of rows of one image.
+    """
+    pixels = max(CHUNK_BYTES // max(pixel_bytes, 1), min_pixels or MIN_PIXELS)
+    rows = max(pixels // width, 1)
+    if rows >= height:
+        images = rows // height
+        for b0 in range(0, n, images):
+            yield slice(b0, min(b0 + images, n)), slice(0, height)
+    else:
+        for b in range(n):
+            for h0 in range(0, height, rows):
+                yield slice(b, b + 1), slice(h0, min(h0 + rows, height))
+
+
+def _column_buffer(blocks: list, width: int, k: int, dtype: np.dtype) -> np.ndarray:
+    """One flat buffer large enough for the columns of the largest block."""
+    pixels = max((images.stop - images.start) * (rows.stop - rows.start) * width
+                 for images, rows in blocks)
+    return np.empty(pixels * k, dtype)
+
+
+def _copy(dst: np.ndarray, src: np.ndarray) -> None:
+    """np.copyto(dst, src) on all cores (BLAS only multiplies in parallel), split on the
+    first axis longer than one."""
+    axis = next((a for a, size in enumerate(src.shape) if size > 1), 0)
+    lead = (slice(None),) * axis
+    parallel_map(lambda part: np.copyto(dst[(*lead, part)], src[(*lead, part)]),
+                 split(src.shape[axis]))
+
+
+def conv(xp: np.ndarray, hwio: np.ndarray, stride: int) -> np.ndarray:
+    """y = conv(xp, hwio) of ALREADY PADDED NHWC `xp`: (N, Ho, Wo, out)."""
+    kh, kw, c, o = hwio.shape
+    windows = _windows(xp, kh, kw, stride)
+    n, out_h, out_w = windows.shape[:3]
+    weights = hwio.reshape(kh * kw * c, o)
+    y = np.empty((n, out_h, out_w, o), xp.dtype)
+    if kh == kw == 1:
+        np.matmul(windows.reshape(n, out_h, out_w, c), weights, out=y)
+        return y
+    blocks = list(_blocks(n, out_h, out_w, weights.shape[0] * xp.itemsize))
+    buffer = _column_buffer(blocks, out_w, weights.shape[0], xp.dtype)
+    for images, rows in blocks:
+        window = windows[images, rows]
+        cols = buffer[:window.size].reshape(window.shape)
+        _copy(cols, window)
+        np.matmul(cols.reshape(-1, weights.shape[0]), weights,
+                  out=y[images, rows].reshape(-1, o))
+    return y
+
+
+def conv_filter_grad(xp: np.ndarray, gy: np.ndarray, kh: int, kw: int, stride: int
+                     ) -> np.ndarray:
+    """d(sum gy * conv(xp, W)) / dW for padded NHWC `xp` and NHWC `gy`: HWIO (kh, kw, C, O).
+
+    Kernel row by kernel row, the (pixels, kw * C) columns of a block of pixels multiplied
+    transposed by the same pixels of gy, summed over the blocks. Each block's product is a
+    whole (kw * C, O) slice of the gradient to add, so blocks are made large (MIN_GRAD_PIXELS):
+    for the 9x9 decoder conv, 512-pixel blocks spent as long adding as multiplying.
+    """
+    c, o = xp.shape[3], gy.shape[3]
+    windows = _windows(xp, kh, kw, stride)
+    n, out_h, out_w = gy.shape[:3]
+    k = kw * c
+    grad = np.zeros((kh, k, o), xp.dtype)
+    part = np.empty((k, o), xp.dtype)
+    blocks = list(_blocks(n, out_h, out_w, k * xp.itemsize, MIN_GRAD_PIXELS))
+    buffer = _column_buffer(blocks, out_w, k, xp.dtype)
+    for i in range(kh):
+        for images, rows in blocks:
+            window = windows[images, rows, :, i]
+            cols = buffer[:window.size].reshape(window.shape)
+            _copy(cols, window)
+            np.matmul(cols.reshape(-1, k).T, gy[images, rows].reshape(-1, o), out=part)
+            grad[i] += part
+    return grad.reshape(kh, kw, c, o)
+
+
+def conv_transpose(y: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads,
+                   in_hw: tuple[int, int]) -> np.ndarray:
+    """The adjoint of `conv(pad(x, pads), hwio, stride)` w.r.t. x, applied to NHWC `y`.
+
+    Returns NHWC (N, in_h, in_w, C). Stride 1: a convolution of `y` with the flipped,
+    in/out-swapped kernel, padded kernel - 1 - pad (no scatter). Larger strides: each input
+    pixel's (kh, kw, C) contribution by one GEMM, then added into place tap by tap.
+    """
+    kh, kw = hwio.shape[:2]
+    if stride == 1:
+        flipped = np.ascontiguousarray(hwio[::-1, ::-1].transpose(0, 1, 3, 2))
+        return conv(pad_nhwc(y, adjoint_pads((kh, kw), pads, in_hw, y.shape[1:3])), flipped, 1)
+    return _scatter_transpose(y, hwio, stride, pads, in_hw)
+
+
+def adjoint_pads(kernel: tuple[int, int], pads: Pads, in_hw: tuple[int, int],
+                 out_hw: tuple[int, int]) -> Pads:
+    """Pads of a stride-1 output gradient whose flipped-kernel convolution is the input's.
+
+    x (size `in`) padded by (before, after) gives out = in + before + after - k + 1; the
+    gradient padded by (k - 1 - before, in - out + k - 1 - (k - 1 - before)) convolves back to
+    `in` positions, each summing exactly the outputs its pixel fed.
+    """
+    return tuple((k - 1 - before, size - out + before)
+                 for k, (before, _), size, out in zip(kernel, pads, in_hw, out_hw, strict=True))
+
+
+def _scatter_transpose(y: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads,
+                       in_hw: tuple[int, int]) -> np.ndarray:
+    """`conv_transpose` for stride > 1: GEMM to per-pixel taps, then strided adds (col2im)."""
+    kh, kw, c, o = hwio.shape
+    n, h, w = y.shape[:3]
+    (top, _), (left, _) = pads
+    full_h = max((h - 1) * stride + kh, top + in_hw[0])
+    full_w = max((w - 1) * stride + kw, left + in_hw[1])
+    full = np.zeros((n, full_h, full_w, c), y.dtype)
+    weights = hwio.transpose(3, 0, 1, 2).reshape(o, kh * kw * c)
+    rows = max(CHUNK_BYTES // (w * kh * kw * c * y.itemsize), 1)
+    for b in range(n):
+        for h0 in range(0, h, rows):
+            h1 = min(h0 + rows, h)
+            taps = np.matmul(y[b, h0:h1].reshape(-1, o), weights)
+            taps = taps.reshape(h1 - h0, w, kh, kw, c)
+            for i in range(kh):
+                for j in range(kw):
+                    full[b, h0 * stride + i:(h1 - 1) * stride + i + 1:stride,
+                         j:(w - 1) * stride + j + 1:stride] += taps[:, :, i, j]
+    return full[:, top:top + in_hw[0], left:left + in_hw[1]]
+
+
+def depthwise(xp: np.ndarray, kernel: np.ndarray) -> np.ndarray:
+    """Each plane of padded `xp` (M, Hp, Wp) cross-correlated with its own kernel (M, kh, kw).
+
+    Tap by tap over blocks of planes small enough to stay in cache: the cross conv's maps are
+    a few MB, so there is no GEMM to win here, only Chainer's per-group loop to avoid.
+    """
+    m, kh, kw = kernel.shape
+    out_h, out_w = xp.shape[1] - kh + 1, xp.shape[2] - kw + 1
+    y = np.zeros((m, out_h, out_w), xp.dtype)
+    planes = max(CHUNK_BYTES // 4 // max(xp[0].nbytes, 1), 1)
+    for m0 in range(0, m, planes):
+        block, src = y[m0:m0 + planes], xp[m0:m0 + planes]
+        tap = np.empty_like(block)
+        for i in range(kh):
+            for j in range(kw):
+                np.multiply(src[:, i:i + out_h, j:j + out_w],
+                            kernel[m0:m0 + planes, i, j, None, None], out=tap)
+                block += tap
+    return y
+
+
+def depthwise_filter_grad(xp: np.ndarray, gy: np.ndarray, kh: int, kw: int) -> np.ndarray:
+    """d(sum gy * depthwise(xp, K)) / dK: (M, kh, kw), one dot product per plane and tap."""
+    out_h, out_w = gy.shape[1:]
+    grad = np.empty((gy.shape[0], kh, kw), xp.dtype)
+    for i in range(kh):
+        for j in range(kw):
+            grad[:, i, j] = np.einsum("mhw,mhw->m", xp[:, i:i + out_h, j:j + out_w], gy)
+    return grad
+
+
+def pad_planes(x: np.ndarray, pads: Pads) -> np.ndarray:
+    """(M, H, W) planes zero-padded by non-negative `pads`."""
+    (top, bottom), (left, right) = pads
+    out = np.zeros((x.shape[0], x.shape[1] + top + bottom, x.shape[2] + left + right), x.dtype)
+    out[:, top:top + x.shape[1], left:left + x.shape[2]] = x
+    return out

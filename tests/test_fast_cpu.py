@@ -1,0 +1,304 @@
+"""The CPU fast path (`chainer_port.fast_cpu`) against Chainer's own functions.
+
+Values and gradients on the shapes the model uses (odd / even kernels, TF's asymmetric SAME
+pads, VALID, 1x1, stride 1/2/4/8 deconvs, B * C depthwise groups), `check_backward` in float64
+on small shapes, and the dispatch: NumPy inputs go through the fast nodes unless
+TWINPORT_FAST_CPU=0.
+"""
+
+from __future__ import annotations
+
+import chainer
+import chainer.functions as F
+import numpy as np
+import pytest
+from chainer import gradient_check
+
+from chainer_port import fast_cpu, fast_cpu_kernels, fast_cpu_nodes, fast_cpu_norm, fast_cpu_pool
+from chainer_port.tf_compat import (
+    batched_cross_conv,
+    conv2d_transpose_same,
+    tf_batch_norm_inference,
+    tf_batch_norm_training,
+    tf_conv2d,
+    tf_max_pool,
+    tf_moments,
+)
+
+TOL32 = dict(rtol=1e-4, atol=1e-4)
+
+
+def _normal(shape: tuple[int, ...], seed: int, dtype=np.float32) -> np.ndarray:
+    return np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+
+
+def _grads(fn, x: np.ndarray, w: np.ndarray, gy_seed: int = 9):
+    """fn(x, w) and its gradients for a random output gradient, as NumPy arrays."""
+    xv, wv = chainer.Variable(x.copy()), chainer.Variable(w.copy())
+    y = fn(xv, wv)
+    y.grad = _normal(y.shape, gy_seed, y.dtype)
+    y.backward()
+    return y.array, xv.grad, wv.grad
+
+
+def _assert_same(fast, stock):
+    for got, want in zip(fast, stock, strict=True):
+        scale = max(np.abs(want).max(), 1.0)
+        np.testing.assert_allclose(got / scale, want / scale, **TOL32)
+
+
+def _stock_conv(pads, stride):
+    (top, bottom), (left, right) = pads
+
+    def run(x, w):
+        x = F.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), "constant")
+        return F.convolution_2d(x, w, stride=stride)
+    return run
+
+
+@pytest.mark.parametrize("n, c, size, out, k, pads, stride", [
+    (2, 6, 17, 8, 5, ((0, 0), (0, 0)), 1),       # VALID, odd kernel
+    (2, 5, 12, 7, 4, ((1, 2), (1, 2)), 1),       # SAME even kernel: asymmetric
+    (2, 4, 10, 6, 5, ((2, 2), (2, 2)), 1),       # SAME odd kernel
+    (3, 8, 9, 4, 9, ((4, 4), (4, 4)), 1),        # the decoder's 9x9 on a small map
+    (2, 16, 7, 3, 1, ((0, 0), (0, 0)), 1),       # 1x1: a plain GEMM
+    (2, 3, 11, 5, 3, ((0, 1), (1, 1)), 2),       # stride 2, asymmetric
+    (2, 3, 5, 4, 3, ((1, 1), (1, 1)), 1),        # kernel_decoder-like 5x5 map
+    (4, 3, 64, 16, 5, ((2, 2), (2, 2)), 1),      # a map larger than one column block
+])
+def test_conv2d_matches_chainer(n, c, size, out, k, pads, stride):
+    x, w = _normal((n, c, size, size), 1), _normal((out, c, k, k), 2)
+    fast = _grads(lambda x, w: fast_cpu.conv2d(x, w, pads, stride), x, w)
+    _assert_same(fast, _grads(_stock_conv(pads, stride), x, w))
+
+
+@pytest.mark.parametrize("n, c_in, c_out, size, k, stride", [
+    (2, 4, 6, 8, 3, 1), (2, 4, 6, 8, 3, 2), (2, 3, 5, 4, 3, 4), (2, 3, 5, 2, 3, 8),
+    (2, 3, 4, 5, 4, 2), (2, 3, 4, 6, 5, 1), (2, 3, 4, 5, 5, 2),
+])
+def test_conv2d_transpose_matches_chainer(n, c_in, c_out, size, k, stride):
+    x, w = _normal((n, c_in, size, size), 3), _normal((c_in, c_out, k, k), 4)
+    out = size * stride
+    pad = max((size - 1) * stride + k - out, 0) // 2
+    fast = _grads(lambda x, w: fast_cpu.conv2d_transpose(x, w, stride, pad, out), x, w)
+    stock = _grads(lambda x, w: F.deconvolution_2d(x, w, stride=stride, pad=pad,
+                                                   outsize=(out, out)), x, w)
+    _assert_same(fast, stock)
+
+
+@pytest.mark.parametrize("batch, channels, size, k, pads", [
+    (4, 3, 8, 5, ((2, 2), (2, 2))), (2, 5, 7, 4, ((1, 2), (1, 2))), (3, 2, 6, 3, ((1, 1), (1, 1))),
+    (2, 4, 16, 5, ((2, 2), (2, 2))),
+])
+def test_depthwise_matches_grouped_convolution(batch, channels, size, k, pads):
+    x, w = _normal((batch, channels, size, size), 5), _normal((batch, channels, k, k), 6)
+    (top, bottom), (left, right) = pads
+    groups = batch * channels
+
+    def stock(x, w):
+        planes = F.reshape(x, (1, groups, size, size))
+        planes = F.pad(planes, ((0, 0), (0, 0), (top, bottom), (left, right)), "constant")
+        y = F.convolution_2d(planes, F.reshape(w, (groups, 1, k, k)), groups=groups)
+        return F.reshape(y, x.shape)
+
+    fast = _grads(lambda x, w: fast_cpu.depthwise_conv2d(x, w, pads), x, w)
+    _assert_same(fast, _grads(stock, x, w))
+
+
+@pytest.mark.parametrize("op, x_shape, w_shape", [
+    (lambda x, w: fast_cpu.conv2d(x, w, ((1, 2), (0, 1)), 1), (2, 3, 6, 5), (4, 3, 4, 4)),
+    (lambda x, w: fast_cpu.conv2d(x, w, ((1, 1), (1, 0)), 2), (1, 2, 7, 6), (3, 2, 3, 3)),
+    (lambda x, w: fast_cpu.conv2d_transpose(x, w, 2, 0, 8), (2, 3, 4, 4), (3, 2, 3, 3)),
+    (lambda x, w: fast_cpu.conv2d_transpose(x, w, 1, 1, 5), (1, 2, 5, 5), (2, 3, 3, 3)),
+    (lambda x, w: fast_cpu.depthwise_conv2d(x, w, ((1, 2), (1, 2))), (2, 3, 5, 5), (2, 3, 4, 4)),
+])
+def test_check_backward_float64(op, x_shape, w_shape):
+    x, w = _normal(x_shape, 7, np.float64), _normal(w_shape, 8, np.float64)
+    gy = _normal(op(x, w).shape, 10, np.float64)
+    gradient_check.check_backward(op, (x, w), gy, dtype=np.float64, atol=1e-6, rtol=1e-5)
+
+
+def _shim_outputs():
+    """Each tf_compat shim on small NumPy inputs: (name, output Variable)."""
+    x, w = chainer.Variable(_normal((2, 3, 8, 8), 11)), chainer.Variable(_normal((4, 3, 5, 5), 12))
+    deconv_w = chainer.Variable(_normal((3, 4, 3, 3), 13))
+    kernel = chainer.Variable(_normal((2, 3, 5, 5), 14))
+    return [("conv", tf_conv2d(x, w, "SAME")),
+            ("deconv", conv2d_transpose_same(x, deconv_w, 2, 16)),
+            ("cross", batched_cross_conv(x, kernel)),
+            ("pool", tf_max_pool(x, 5, 2, "SAME"))]
+
+
+def test_shims_use_the_fast_nodes_for_numpy(monkeypatch):
+    monkeypatch.delenv(fast_cpu.ENV_SWITCH, raising=False)
+    expected = {"conv": fast_cpu_nodes.Conv2D, "deconv": fast_cpu_nodes.Conv2DTranspose,
+                "cross": fast_cpu_nodes.DepthwiseConv2D, "pool": fast_cpu_nodes.MaxPool2D}
+    for name, y in _shim_outputs():
+        assert isinstance(y.creator, expected[name]), name
+
+
+def _graph_modules(y: chainer.Variable) -> set[str]:
+    """The modules of every function node in the graph that produced y."""
+    modules, stack = set(), [y.creator_node]
+    while stack:
+        node = stack.pop()
+        if node is not None:
+            modules.add(type(node).__module__)
+            stack.extend(variable.creator_node for variable in node.inputs)
+    return modules
+
+
+def test_switch_turns_the_fast_path_off(monkeypatch):
+    monkeypatch.setenv(fast_cpu.ENV_SWITCH, "0")
+    assert not fast_cpu.enabled()
+    for name, y in _shim_outputs():
+        modules = _graph_modules(y)
+        assert fast_cpu_nodes.__name__ not in modules, name
+        assert any(module.startswith(("chainer.functions.connection",
+                                      "chainer.functions.pooling")) for module in modules), name
+
+
+def test_shims_agree_on_and_off(monkeypatch):
+    on = [y.array for _, y in _shim_outputs()]
+    monkeypatch.setenv(fast_cpu.ENV_SWITCH, "0")
+    for (name, y), fast in zip(_shim_outputs(), on, strict=True):
+        np.testing.assert_allclose(fast, y.array, **TOL32, err_msg=name)
+
+
+def test_only_numpy_float_arrays_apply(monkeypatch):
+    monkeypatch.delenv(fast_cpu.ENV_SWITCH, raising=False)
+    x32, x64 = np.zeros((1, 1, 2, 2), np.float32), np.zeros((1, 1, 2, 2), np.float64)
+    assert fast_cpu.applies(x32, chainer.Variable(x32))
+    assert not fast_cpu.applies(x32, x64)
+    assert not fast_cpu.applies(x32.astype(np.float16))
+    assert not fast_cpu.applies(x32.tolist())
+
+
+def test_double_backprop_raises():
+    x = chainer.Variable(_normal((1, 2, 5, 5), 15))
+    w = chainer.Variable(_normal((3, 2, 3, 3), 16))
+    y = fast_cpu.conv2d(x, w, ((1, 1), (1, 1)))
+    gx, = chainer.grad([F.sum(y * y)], [x], enable_double_backprop=True)
+    with pytest.raises(NotImplementedError, match="double backprop"):
+        chainer.grad([F.sum(gx)], [w])
+
+
+def test_bench_help(cli, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli("bench", "--help")
+    assert stop.value.code == 0
+    assert "--preset" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("size, kernel, stride, pads, ties", [
+    (21, 2, 2, ((0, 0), (0, 0)), False),    # VALID floors 21 -> 10
+    (16, 5, 2, ((1, 2), (1, 2)), False),    # SAME 5x5 stride 2: asymmetric -inf pads
+    (8, 2, 2, ((0, 0), (0, 0)), True),      # ReLU zeros: ties go to the first maximum
+    (9, 5, 2, ((2, 2), (2, 2)), True),
+])
+def test_max_pool_matches_chainer(size, kernel, stride, pads, ties):
+    x = _normal((2, 3, size, size), 17)
+    if ties:
+        x = np.maximum(np.round(x), 0)
+    (top, bottom), (left, right) = pads
+
+    def stock(x, _):
+        x = F.pad(x, ((0, 0), (0, 0), (top, bottom), (left, right)), "constant",
+                  constant_values=-np.inf)
+        return F.max_pooling_2d(x, kernel, stride, cover_all=False)
+
+    (y, gx), (y_stock, gx_stock) = (_grads(fn, x, x)[:2] for fn in (
+        lambda x, _: fast_cpu.max_pool2d(x, kernel, stride, pads), stock))
+    np.testing.assert_array_equal(y, y_stock)
+    # Same arg maxes; overlapping windows sum in another order (1 ulp).
+    np.testing.assert_allclose(gx, gx_stock, rtol=1e-6, atol=1e-6)
+
+
+def test_max_pool_check_backward_float64():
+    x = np.random.default_rng(18).permutation(2 * 3 * 7 * 7).reshape(2, 3, 7, 7) / 10.0
+    gy = _normal((2, 3, 4, 4), 19, np.float64)
+    gradient_check.check_backward(lambda x: fast_cpu.max_pool2d(x, 3, 2, ((1, 1), (1, 1))),
+                                  x, gy, dtype=np.float64, eps=1e-3, atol=1e-6, rtol=1e-5)
+
+
+@pytest.mark.parametrize("op, w_shape", [
+    (lambda x, w: fast_cpu.conv2d(x, w, ((2, 2), (2, 2))), (5, 4, 5, 5)),
+    (lambda x, w: fast_cpu.conv2d_transpose(x, w, 2, 0, 16), (4, 3, 3, 3)),
+    (lambda x, w: fast_cpu.depthwise_conv2d(x, w, ((1, 2), (1, 2))), (2, 4, 4, 4)),
+    (lambda x, _: fast_cpu.max_pool2d(x, 5, 2, ((1, 2), (1, 2))), (1,)),
+])
+def test_nhwc_memory_gives_the_same_results(op, w_shape):
+    """The nodes hand NCHW-shaped views of NHWC memory to Chainer and get them back."""
+    x, w = _normal((2, 4, 8, 8), 20), _normal(w_shape, 21)
+    nhwc_memory = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    results = []
+    for value in (x, nhwc_memory):
+        xv, wv = chainer.Variable(value), chainer.Variable(w)
+        y = op(xv, wv)
+        gy = _normal(y.shape, 22)
+        y.grad = np.ascontiguousarray(gy.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2) \
+            if value is x else gy
+        y.backward()
+        results.append((y.array, xv.grad, wv.grad))
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("nhwc_memory", [False, True])
+def test_batch_norm_matches_the_float64_chainer_path(monkeypatch, nhwc_memory):
+    x = _normal((3, 5, 6, 7), 23) * 3 + 1
+    if nhwc_memory:
+        x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
+    beta = _normal((5,), 24)
+
+    mean, var = np.abs(_normal((2, 5), 29))
+
+    def run():
+        results = [*tf_moments(x)]
+        for training in (True, False):
+            xv, bv = chainer.Variable(x.copy()), chainer.Variable(beta.copy())
+            y = (tf_batch_norm_training(xv, bv, 1e-3) if training
+                 else tf_batch_norm_inference(xv, bv, mean, var, 1e-3))
+            y.grad = _normal(y.shape, 25)
+            y.backward()
+            results += [y.array, xv.grad, bv.grad]
+        return results
+
+    fast = run()
+    assert isinstance(tf_batch_norm_training(x, beta, 1e-3).creator,
+                      fast_cpu_nodes.BatchNormTraining)
+    assert isinstance(tf_batch_norm_inference(x, beta, mean, var, 1e-3).creator,
+                      fast_cpu_nodes.FixedBatchNorm)
+    monkeypatch.setenv(fast_cpu.ENV_SWITCH, "0")
+    for got, want in zip(fast, run(), strict=True):
+        np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
+
+
+def test_batch_norm_check_backward_float64():
+    x, beta = _normal((2, 3, 4, 5), 26, np.float64), _normal((3,), 27, np.float64)
+    gy = _normal(x.shape, 28, np.float64)
+    gradient_check.check_backward(lambda x, b: fast_cpu.batch_norm_training(x, b, 1e-3),
+                                  (x, beta), gy, dtype=np.float64, atol=1e-6, rtol=1e-5)
+
+
+def test_blocking_does_not_change_results(monkeypatch):
+    """Tiny blocks: convolution row bands, pooling bands sharing input rows, BatchNorm blocks."""
+    x, w = _normal((2, 4, 12, 12), 30), _normal((3, 4, 5, 5), 31)
+    beta = _normal((3,), 32)
+
+    def run():
+        xv, wv, bv = (chainer.Variable(a.copy()) for a in (x, w, beta))
+        y = fast_cpu.conv2d(xv, wv, ((2, 2), (2, 2)))
+        y = fast_cpu.max_pool2d(fast_cpu.batch_norm_training(y, bv, 1e-3), 5, 2,
+                                ((1, 2), (1, 2)))
+        y.grad = _normal(y.shape, 33)
+        y.backward()
+        return y.array, xv.grad, wv.grad, bv.grad
+
+    default = run()
+    monkeypatch.setattr(fast_cpu_kernels, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(fast_cpu_kernels, "MIN_PIXELS", 1)
+    monkeypatch.setattr(fast_cpu_pool, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(fast_cpu_norm, "BLOCK_BYTES", 64)
+    for got, want in zip(run(), default, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)

@@ -1,0 +1,179 @@
+"""`twinport bench`: the TF reference and the Chainer port timed side by side on this machine.
+
+Three worker processes (`twinport.bench_worker`) run one after the other: TF, the Chainer port
+with its CPU fast path, and the stock Chainer functions (TWINPORT_FAST_CPU=0, one timed
+repetition: on `paper` one forward takes about a minute). Each reports forward and train-step
+times, its peak RSS and per-layer forward times on the same inputs. The machine is shared and
+noisy, so the report leads with the Chainer / TF ratios measured in the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from twinport.errors import UserError
+
+ROLES = {"tf": ("tf", None), "chainer": ("chainer", "1"), "chainer_stock": ("chainer", "0")}
+"""Worker role -> (backend, TWINPORT_FAST_CPU)."""
+
+
+@dataclass
+class BenchSettings:
+    preset: str = "paper"
+    batch_size: int = 4
+    steps: int = 5
+    layer_repeats: int = 3
+    data: str | None = None
+    seed: int = 0
+    stock: bool = True
+    parity: bool = False
+    blas_core: str = "auto"
+
+
+def log(message: str) -> None:
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def run_bench(settings: BenchSettings) -> dict[str, Any]:
+    """Every measurement of one benchmark run, as plain data for `twinport.bench_report`."""
+    from chainer_port.fast_cpu_blas import openblas_core
+    from spec import get_preset
+
+    preset = get_preset(settings.preset)
+    env = worker_env(settings.blas_core)
+    results: dict[str, Any] = {
+        "settings": asdict(settings), "machine": machine_info(),
+        "blas": {"default_core": openblas_core(), "coretype_env": env.get("OPENBLAS_CORETYPE")},
+        "load_before": os.getloadavg(), "workers": {}}
+    with tempfile.TemporaryDirectory(prefix="twinport-bench-") as workdir:
+        data = settings.data or generate_data(Path(workdir) / "data", settings.seed)
+        results["loader_seq_per_s"] = loader_throughput(data, settings.batch_size, settings.seed)
+        write_inputs(Path(workdir) / "inputs.npz", data, preset.z_dim, settings)
+        roles = [role for role in ROLES if settings.stock or role != "chainer_stock"]
+        for role in roles:
+            results["workers"][role] = run_worker(role, settings, workdir, env)
+        if settings.parity:
+            results["parity"] = time_parity(settings, data, Path(workdir) / "parity", env)
+    results["load_after"] = os.getloadavg()
+    return results
+
+
+def worker_env(blas_core: str) -> dict[str, str]:
+    """The workers' environment: OPENBLAS_CORETYPE per `blas_core` (see `fast_cpu_blas`).
+
+    "auto" keeps a value already set, else sets the kernel set this CPU supports (NumPy's
+    OpenBLAS 0.3.20 may not recognise it and fall back to SSE3); "inherit" changes nothing;
+    anything else is the OPENBLAS_CORETYPE to use.
+    """
+    from chainer_port.fast_cpu_blas import ENV_CORETYPE, cpu_coretype
+
+    env = dict(os.environ)
+    if blas_core == "auto":
+        coretype = env.get(ENV_CORETYPE) or cpu_coretype()
+        if coretype:
+            env[ENV_CORETYPE] = coretype
+    elif blas_core != "inherit":
+        env[ENV_CORETYPE] = blas_core
+    return env
+
+
+def machine_info() -> dict[str, Any]:
+    import platform
+
+    try:
+        lines = Path("/proc/cpuinfo").read_text().splitlines()
+    except OSError:
+        lines = []
+    cpu = next((line.partition(":")[2].strip() for line in lines
+                if line.startswith("model name")), platform.processor())
+    return {"cpu": cpu, "cores": os.cpu_count(), "python": platform.python_version(),
+            "date": time.strftime("%Y-%m-%d %H:%M")}
+
+
+def generate_data(root: Path, seed: int) -> str:
+    """A small moving-objects dataset (512 sequences) when no --data is given."""
+    from data.moving_objects import write_moving_objects
+
+    write_moving_objects(root, seed=seed, count=512)
+    return str(root)
+
+
+def loader_throughput(data: str, batch_size: int, seed: int, runs: int = 5) -> float:
+    """Median sequences/s of `Dataset.batches` over one epoch of the train split, per run.
+
+    Each run is a fresh stream with its own seed (a new shuffle); the first is a warm-up.
+    """
+    from data.dataset import Dataset
+
+    dataset = Dataset(data, "train")
+    batches = dataset.steps_per_epoch(batch_size)
+
+    def epoch(stream_seed: int) -> float:
+        start = time.perf_counter()
+        for _ in dataset.batches(batch_size, stream_seed, epochs=1):
+            pass
+        return batches * batch_size / (time.perf_counter() - start)
+
+    return statistics.median([epoch(seed + run) for run in range(runs + 1)][1:])
+
+
+def write_inputs(path: Path, data: str, z_dim: int, settings: BenchSettings) -> None:
+    """Batch 0 of the train split and a VAE noise draw: the one input every worker times."""
+    from data.dataset import Dataset
+
+    frames = next(Dataset(data, "train").batches(settings.batch_size, settings.seed))
+    pairs = frames.shape[0] * (frames.shape[1] - 1)
+    epsilon = np.random.default_rng(settings.seed).standard_normal((pairs, z_dim))
+    np.savez(path, frames=frames, epsilon=epsilon.astype(np.float32))
+
+
+def run_worker(role: str, settings: BenchSettings, workdir: str, env: dict[str, str]
+               ) -> dict[str, Any]:
+    backend, fast = ROLES[role]
+    stock = role == "chainer_stock"
+    repeats = 1 if stock else settings.steps
+    out = Path(workdir) / f"{role}.json"
+    command = [sys.executable, "-m", "twinport.bench_worker", "--backend", backend,
+               "--preset", settings.preset, "--workdir", workdir, "--repeats", str(repeats),
+               "--layer-repeats", str(1 if stock else settings.layer_repeats),
+               "--out", str(out)]
+    if role == "chainer":
+        command.append("--profile")
+    worker_env = dict(env)
+    if fast is not None:
+        worker_env["TWINPORT_FAST_CPU"] = fast
+    log(f"{role}: {repeats} timed repetition(s) after a warm-up ...")
+    start = time.perf_counter()
+    done = subprocess.run(command, env=worker_env, stdout=subprocess.DEVNULL,
+                          stderr=subprocess.PIPE, text=True)
+    if done.returncode != 0:
+        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
+        raise UserError(f"bench worker {role} failed (exit {done.returncode}):\n{tail}")
+    log(f"{role}: done in {time.perf_counter() - start:.0f} s")
+    return json.loads(out.read_text())
+
+
+def time_parity(settings: BenchSettings, data: str, out: Path, env: dict[str, str]
+                ) -> dict[str, Any]:
+    """Wall time and exit status of `twinport parity` on this preset and batch size."""
+    command = [sys.executable, "-m", "twinport.cli", "parity", "--preset", settings.preset,
+               "--batch-size", str(settings.batch_size), "--data", data, "--out", str(out),
+               "--quiet"]
+    log("parity: running twinport parity ...")
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    seconds = time.perf_counter() - start
+    log(f"parity: exit {done.returncode} in {seconds:.0f} s")
+    last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [""]
+    return {"seconds": seconds, "exit": done.returncode, "last_line": last[0]}

@@ -1,0 +1,148 @@
+"""The `twinport bench` results as markdown (docs/benchmarks.md) and a CSV beside it."""
+
+from __future__ import annotations
+
+import csv
+import statistics
+from pathlib import Path
+from typing import Any
+
+from twinport.atomic import atomic_path
+
+COLUMNS = (("tf", "TF"), ("chainer", "Chainer fast path"), ("chainer_stock", "Chainer stock"))
+PROFILE_ROWS = 15
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def _ratio(value: float | None, reference: float | None) -> float | None:
+    return value / reference if value is not None and reference else None
+
+
+def _fmt(value: float | None, digits: int | None = None) -> str:
+    """Three significant digits or so, unless `digits` is given ("–" for a missing value)."""
+    if value is None:
+        return "–"
+    if digits is None:
+        digits = 2 if abs(value) < 10 else 1 if abs(value) < 100 else 0
+    return f"{value:,.{digits}f}"
+
+
+def summary_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, float | None]]]:
+    """(metric, {role: value}) for the summary table, each value a median."""
+    workers = results["workers"]
+    batch = results["settings"]["batch_size"]
+
+    def per_role(read) -> dict[str, float | None]:
+        return {role: read(workers[role]) if role in workers else None for role, _ in COLUMNS}
+
+    return [
+        ("forward ms", per_role(lambda w: _median(w["forward_ms"]))),
+        ("train step ms", per_role(lambda w: _median(w["train_step_ms"]))),
+        ("forward sequences/s", per_role(lambda w: batch * 1e3 / _median(w["forward_ms"]))),
+        ("train sequences/s", per_role(lambda w: batch * 1e3 / _median(w["train_step_ms"]))),
+        ("peak RSS MB", per_role(lambda w: w["peak_rss_mb"])),
+    ]
+
+
+def layer_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, float | None]]]:
+    """(layer, {role: ms}) in graph order, then the total."""
+    workers = results["workers"]
+    names = list(workers["tf"]["layers_ms"])
+    rows = [(name, {role: workers[role]["layers_ms"][name] if role in workers else None
+                    for role, _ in COLUMNS}) for name in names]
+    totals = {role: sum(row[role] for _, row in rows) if role in workers else None
+              for role, _ in COLUMNS}
+    return [*rows, ("total", totals)]
+
+
+def _table(title: str, rows: list[tuple[str, dict[str, float | None]]]) -> list[str]:
+    head = [title, *(label for _, label in COLUMNS), "fast / TF", "stock / TF"]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for name, values in rows:
+        cells = [_fmt(values[role]) for role, _ in COLUMNS]
+        cells += [_fmt(_ratio(values[role], values["tf"]), 2)
+                  for role in ("chainer", "chainer_stock")]
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def markdown(results: dict[str, Any], command: str) -> str:
+    settings, machine, workers = results["settings"], results["machine"], results["workers"]
+    blas = results["blas"]
+    cores = sorted({w["blas_core"] or "?" for w in workers.values()})
+    versions = {k: v for w in workers.values() for k, v in w["versions"].items()}
+    steps = workers["tf"]["train_step_ms"]
+    lines = [
+        "# Benchmarks", "",
+        f"`{command}` on {machine['date']}: preset `{settings['preset']}`, batch "
+        f"{settings['batch_size']}. Written by `twinport bench` (`make bench`); the machine is "
+        "shared and noisy, so the ratios, measured side by side in one run, are the figures "
+        "that matter.", "",
+        "| setup | |", "|---|---|",
+        f"| machine | {machine['cpu']}, {machine['cores']} cores, Python {machine['python']} |",
+        f"| load average (1 min) before / after | {results['load_before'][0]:.2f} / "
+        f"{results['load_after'][0]:.2f} |",
+        f"| NumPy's OpenBLAS kernels | {', '.join(cores)} in the workers "
+        f"(OPENBLAS_CORETYPE={blas['coretype_env'] or 'unset'}); "
+        f"{blas['default_core'] or '?'} in `twinport bench` itself |",
+        "| versions | " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + " |",
+        f"| repetitions | median of {settings['steps']} after 1 warm-up (TF, Chainer fast path); "
+        "stock Chainer: 1 after 1 warm-up; per layer: median of "
+        f"{settings['layer_repeats']} (stock: 1) after 1 warm-up |",
+        "", "## Summary", "",
+        *_table("metric", summary_rows(results)), "",
+        f"TF train step times, ms, in order: {', '.join(f'{t:.0f}' for t in steps)} "
+        "(one `tf.function` trace; stable steps mean no retracing).", "",
+        f"Data loader (`Dataset.batches`, batch {settings['batch_size']}): "
+        f"{results['loader_seq_per_s']:,.0f} sequences/s.", "",
+    ]
+    if "parity" in results:
+        parity = results["parity"]
+        lines += [f"`twinport parity --preset {settings['preset']}`: "
+                  f"{parity['seconds']:.0f} s wall time, exit {parity['exit']} "
+                  f"({parity['last_line']}).", ""]
+    lines += ["## Per layer", "",
+              "`run_layer` forward (inference mode) of every spec layer on the TF forward's "
+              "taps, ms.", "", *_table("layer", layer_rows(results)), ""]
+    if "profile_s" in workers.get("chainer", {}):
+        lines += ["## Chainer train step by function (fast path)", "",
+                  *_profile_table(workers["chainer"]["profile_s"]), ""]
+    return "\n".join(lines)
+
+
+def _profile_table(seconds: dict[str, float]) -> list[str]:
+    total = sum(seconds.values())
+    lines = ["| function | ms | share |", "|---|---|---|"]
+    for name, value in sorted(seconds.items(), key=lambda item: -item[1])[:PROFILE_ROWS]:
+        lines.append(f"| {name} | {value * 1e3:,.0f} | {value / total:.0%} |")
+    lines.append(f"| all ({len(seconds)} function types) | {total * 1e3:,.0f} | 100% |")
+    return lines
+
+
+def write_reports(results: dict[str, Any], out: str | Path, command: str) -> tuple[Path, Path]:
+    """docs/benchmarks.md and docs/benchmarks.csv (same stem); returns both paths."""
+    out = Path(out)
+    with atomic_path(out) as tmp:
+        tmp.write_text(markdown(results, command) + "\n")
+    csv_path = out.with_suffix(".csv")
+    with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as handle:
+        writer = csv.writer(handle)
+        roles = [role for role, _ in COLUMNS]
+        writer.writerow(["section", "name", *roles, "chainer_over_tf", "stock_over_tf"])
+        tables = (("summary", summary_rows(results)), ("layer_ms", layer_rows(results)))
+        for section, rows in tables:
+            for name, values in rows:
+                writer.writerow([section, name, *(_csv(values[role]) for role in roles),
+                                 _csv(_ratio(values["chainer"], values["tf"])),
+                                 _csv(_ratio(values["chainer_stock"], values["tf"]))])
+        writer.writerow(["loader", "sequences/s", results["loader_seq_per_s"], "", "", "", ""])
+        if "parity" in results:
+            writer.writerow(["parity", "wall s", results["parity"]["seconds"], "", "", "", ""])
+    return out, csv_path
+
+
+def _csv(value: float | None) -> str:
+    return "" if value is None else f"{value:.6g}"

@@ -1,0 +1,54 @@
+"""`twinport bench`: TF vs the Chainer port (fast path and stock), speed and memory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from twinport.commands.common import add_command
+
+
+def register(subparsers) -> None:
+    p = add_command(subparsers, "bench", "time TF, the Chainer port with its CPU fast path "
+                    "and stock Chainer side by side (each in its own process); write markdown "
+                    "and a CSV beside it")
+    p.add_argument("--preset", default="paper")
+    p.add_argument("--batch-size", type=int, default=4)
+    p.add_argument("--steps", type=int, default=5,
+                   help="timed forwards and train steps per backend (median; stock Chainer: 1)")
+    p.add_argument("--layer-repeats", type=int, default=3,
+                   help="timed run_layer calls per layer (median; stock Chainer: 1)")
+    p.add_argument("--data", help="dataset folder for the inputs and the loader throughput "
+                   "(default: a small generated moving-objects set)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--no-stock", action="store_true",
+                   help="skip stock Chainer (TWINPORT_FAST_CPU=0): minutes on paper")
+    p.add_argument("--parity", action="store_true",
+                   help="also time `twinport parity --preset P --batch-size B`")
+    p.add_argument("--blas-core", default="auto",
+                   help="OPENBLAS_CORETYPE of the workers: auto (keep the environment's, else "
+                   "the best this CPU supports), inherit (leave it as it is) or a name")
+    p.add_argument("--out", default="docs/benchmarks.md", help="markdown report; the CSV is "
+                   "written beside it")
+    p.set_defaults(func=run_bench_command)
+
+
+def run_bench_command(args: argparse.Namespace) -> int:
+    from spec import get_preset
+    from twinport.bench import BenchSettings, run_bench
+    from twinport.bench_report import markdown, write_reports
+    from twinport.commands.model_cmd import check_positive
+
+    check_positive(batch_size=args.batch_size, steps=args.steps,
+                   layer_repeats=args.layer_repeats)
+    get_preset(args.preset)
+    settings = BenchSettings(args.preset, args.batch_size, args.steps, args.layer_repeats,
+                             args.data, args.seed, not args.no_stock, args.parity,
+                             args.blas_core)
+    results = run_bench(settings)
+    command = (f"twinport bench --preset {args.preset} --batch-size {args.batch_size} "
+               f"--steps {args.steps}" + " --no-stock" * args.no_stock + " --parity" * args.parity)
+    print(markdown(results, command))
+    md, table = write_reports(results, args.out, command)
+    print(f"wrote {md} and {table}", file=sys.stderr)
+    return 0
