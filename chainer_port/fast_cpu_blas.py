@@ -1,17 +1,27 @@
-"""Which BLAS kernels NumPy runs: the fast path's GEMMs are only as fast as these.
+"""NumPy's OpenBLAS: which kernels it runs, and its thread count for the fast path's GEMMs.
 
-NumPy 1.23.5's wheel bundles OpenBLAS 0.3.20, which picks its kernels from the CPU model at
-load time and does not know recent Xeons (e.g. model 207, Emerald Rapids): it falls back to
-its SSE3 "Prescott" kernels, measured ~25 GFLOP/s against ~170 GFLOP/s for its "SkylakeX"
-(AVX-512) kernels on 2 cores. The only switch is the environment variable OPENBLAS_CORETYPE,
-read once when the library loads, so it must be set before NumPy is imported: in the shell,
-or in the environment of a subprocess (`twinport bench` does that, see `cpu_coretype`).
+Kernels: NumPy 1.23.5's wheel bundles OpenBLAS 0.3.20, which picks its kernels from the CPU
+model at load time and does not know recent Xeons (e.g. model 207, Emerald Rapids): it falls
+back to its SSE3 "Prescott" kernels, measured ~25 GFLOP/s against ~170 GFLOP/s for its
+"SkylakeX" (AVX-512) kernels on 2 cores. The only switch is the environment variable
+OPENBLAS_CORETYPE, read once when the library loads, so it must be set before NumPy is
+imported: in the shell, or in a subprocess's environment (`twinport bench` does that, see
+`cpu_coretype`).
+
+Threads: the fast path runs its blocks of im2col + GEMM on a thread pool, one single-threaded
+GEMM per thread (`single_threaded`), which measured ~35% faster than one OpenBLAS GEMM split
+over both cores per block (the copies overlap the multiplies and a busy core does not hold
+the other back).
 """
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
+import functools
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 ENV_CORETYPE = "OPENBLAS_CORETYPE"
 
@@ -36,23 +46,49 @@ def cpu_coretype(cpuinfo: str | Path = "/proc/cpuinfo") -> str | None:
     return next((name for name, needed in _CORETYPES if needed <= flags), None)
 
 
-def openblas_core() -> str | None:
-    """The kernel set of the OpenBLAS loaded in this process ("SkylakeX", "Prescott"...).
+@functools.cache
+def _openblas() -> ctypes.CDLL | None:
+    """The OpenBLAS library NumPy loaded (found in /proc/self/maps), or None."""
+    import numpy  # noqa: F401  (loads the library)
 
-    Found through /proc/self/maps (NumPy must be imported first); None when no OpenBLAS is
-    loaded or it has no `openblas_get_corename`.
-    """
     try:
         maps = Path("/proc/self/maps").read_text()
     except OSError:
         return None
-    paths = {line.split()[-1] for line in maps.splitlines()
-             if "openblas" in line.rsplit("/", 1)[-1].lower()}
-    for path in sorted(paths):
-        library = ctypes.CDLL(path)
-        for symbol in ("openblas_get_corename64_", "openblas_get_corename"):
-            function = getattr(library, symbol, None)
-            if function is not None:
-                function.restype = ctypes.c_char_p
-                return function().decode()
-    return None
+    paths = sorted({line.split()[-1] for line in maps.splitlines()
+                    if "openblas" in line.rsplit("/", 1)[-1].lower()})
+    return ctypes.CDLL(paths[0]) if paths else None
+
+
+def _function(*names: str) -> Callable[..., Any] | None:
+    library = _openblas()
+    return next((getattr(library, name) for name in names
+                 if library is not None and hasattr(library, name)), None)
+
+
+def openblas_core() -> str | None:
+    """The kernel set of NumPy's OpenBLAS ("SkylakeX", "Prescott"...), or None."""
+    corename = _function("openblas_get_corename64_", "openblas_get_corename")
+    if corename is None:
+        return None
+    corename.restype = ctypes.c_char_p
+    return corename().decode()
+
+
+def can_set_threads() -> bool:
+    """Whether `single_threaded` can set NumPy's BLAS thread count."""
+    return None not in (_function("openblas_get_num_threads64_", "openblas_get_num_threads"),
+                        _function("openblas_set_num_threads64_", "openblas_set_num_threads"))
+
+
+@contextlib.contextmanager
+def single_threaded() -> Iterator[None]:
+    """NumPy's OpenBLAS on one thread per call inside the block (restored after)."""
+    get = _function("openblas_get_num_threads64_", "openblas_get_num_threads")
+    set_threads = _function("openblas_set_num_threads64_", "openblas_set_num_threads")
+    before = get()
+    set_threads(1)
+    try:
+        yield
+    finally:
+        set_threads(before)

@@ -5,7 +5,8 @@ column buffer (1.7 GB for the paper preset's 256 x 256 layer), then `tensordot` 
 again into a GEMM layout. Here activations are NHWC, so one output pixel's receptive field
 is `kh` runs of `kw * C` contiguous floats: a strided view of the padded input is copied,
 a few MB at a time, into a contiguous (pixels, kh * kw * C) block that is multiplied by the
-(kh * kw * C, out) weight matrix with NumPy's multithreaded BLAS, straight into the output.
+(kh * kw * C, out) weight matrix with NumPy's BLAS, straight into the output; the blocks run
+on all cores, one single-threaded GEMM each (`fast_cpu_threads.gemm_map`).
 
 Conventions: activations NHWC; a convolution's weights HWIO (kh, kw, in, out), both
 frameworks' cross-correlation; `pads` is ((top, bottom), (left, right)) of the input.
@@ -16,21 +17,24 @@ weights. Every function works for float32 and float64 (the dtype of its inputs).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
-from chainer_port.fast_cpu_threads import parallel_map, split
+from chainer_port.fast_cpu_threads import gemm_map
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
 
-CHUNK_BYTES = 4 << 20
-"""Target size of one column block: small enough to stay in cache between the copy that fills
-it and the GEMM that reads it..."""
+CHUNK_BYTES = 8 << 20
+"""Target size of one thread's column block: the copy that fills it and the GEMM that reads it
+stay in the (large) last-level cache..."""
 
-MIN_PIXELS = 512
+MIN_PIXELS = 1024
 """...but at least this many output pixels (rows of the GEMM): every GEMM call packs the whole
 (kh * kw * C, out) weight matrix, which for the 9x9 decoder conv (10 MB) costs as much as the
-multiply itself when a block holds only one 64-pixel row."""
+multiply itself when a block holds only one 64-pixel row. Measured on the paper preset's
+largest layers, 2 cores: 130-160 GFLOP/s from 256 to 2048 pixels, best at the larger ones."""
 
 MIN_GRAD_PIXELS = 2048
 """Pixels per block of the weight gradient (see `conv_filter_grad`)."""
@@ -112,24 +116,30 @@ def _blocks(n: int, height: int, width: int, pixel_bytes: int, min_pixels: int |
                 yield slice(b, b + 1), slice(h0, min(h0 + rows, height))
 
 
-def _column_buffer(blocks: list, width: int, k: int, dtype: np.dtype) -> np.ndarray:
-    """One flat buffer large enough for the columns of the largest block."""
-    pixels = max((images.stop - images.start) * (rows.stop - rows.start) * width
-                 for images, rows in blocks)
-    return np.empty(pixels * k, dtype)
+class _Columns(threading.local):
+    """Each worker thread's column buffer for one convolution call, grown on demand."""
+
+    def get(self, shape: tuple[int, ...], dtype: np.dtype) -> np.ndarray:
+        size = int(np.prod(shape))
+        buffer = getattr(self, "buffer", None)
+        if buffer is None or buffer.size < size or buffer.dtype != dtype:
+            self.buffer = buffer = np.empty(size, dtype)
+        return buffer[:size].reshape(shape)
 
 
-def _copy(dst: np.ndarray, src: np.ndarray) -> None:
-    """np.copyto(dst, src) on all cores (BLAS only multiplies in parallel), split on the
-    first axis longer than one."""
-    axis = next((a for a, size in enumerate(src.shape) if size > 1), 0)
-    lead = (slice(None),) * axis
-    parallel_map(lambda part: np.copyto(dst[(*lead, part)], src[(*lead, part)]),
-                 split(src.shape[axis]))
+def _columns(windows: np.ndarray, columns: _Columns) -> np.ndarray:
+    """A contiguous copy of a block of windows, in this thread's buffer."""
+    cols = columns.get(windows.shape, windows.dtype)
+    np.copyto(cols, windows)
+    return cols
 
 
 def conv(xp: np.ndarray, hwio: np.ndarray, stride: int) -> np.ndarray:
-    """y = conv(xp, hwio) of ALREADY PADDED NHWC `xp`: (N, Ho, Wo, out)."""
+    """y = conv(xp, hwio) of ALREADY PADDED NHWC `xp`: (N, Ho, Wo, out).
+
+    Each block of output pixels is one column copy and one GEMM straight into y, the blocks
+    spread over the cores (`gemm_map`).
+    """
     kh, kw, c, o = hwio.shape
     windows = _windows(xp, kh, kw, stride)
     n, out_h, out_w = windows.shape[:3]
@@ -138,14 +148,13 @@ def conv(xp: np.ndarray, hwio: np.ndarray, stride: int) -> np.ndarray:
     if kh == kw == 1:
         np.matmul(windows.reshape(n, out_h, out_w, c), weights, out=y)
         return y
-    blocks = list(_blocks(n, out_h, out_w, weights.shape[0] * xp.itemsize))
-    buffer = _column_buffer(blocks, out_w, weights.shape[0], xp.dtype)
-    for images, rows in blocks:
-        window = windows[images, rows]
-        cols = buffer[:window.size].reshape(window.shape)
-        _copy(cols, window)
-        np.matmul(cols.reshape(-1, weights.shape[0]), weights,
-                  out=y[images, rows].reshape(-1, o))
+    columns = _Columns()
+
+    def block(where: tuple[slice, slice]) -> None:
+        cols = _columns(windows[where], columns)
+        np.matmul(cols.reshape(-1, weights.shape[0]), weights, out=y[where].reshape(-1, o))
+
+    gemm_map(block, _blocks(n, out_h, out_w, weights.shape[0] * xp.itemsize))
     return y
 
 
@@ -153,27 +162,36 @@ def conv_filter_grad(xp: np.ndarray, gy: np.ndarray, kh: int, kw: int, stride: i
                      ) -> np.ndarray:
     """d(sum gy * conv(xp, W)) / dW for padded NHWC `xp` and NHWC `gy`: HWIO (kh, kw, C, O).
 
-    Kernel row by kernel row, the (pixels, kw * C) columns of a block of pixels multiplied
-    transposed by the same pixels of gy, summed over the blocks. Each block's product is a
-    whole (kw * C, O) slice of the gradient to add, so blocks are made large (MIN_GRAD_PIXELS):
-    for the 9x9 decoder conv, 512-pixel blocks spent as long adding as multiplying.
+    For each kernel row, the (pixels, kw * C) columns of a block of pixels multiplied
+    transposed by the same pixels of gy, summed over the blocks. Each product is a whole
+    (kw * C, O) slice of the gradient to add, so blocks are large (MIN_GRAD_PIXELS: with
+    512-pixel blocks the 9x9 decoder conv spent as long adding as multiplying). The work items
+    are (kernel row, half of the blocks): each sums its blocks in order and the two halves are
+    added in order, whatever thread ran them.
     """
     c, o = xp.shape[3], gy.shape[3]
     windows = _windows(xp, kh, kw, stride)
     n, out_h, out_w = gy.shape[:3]
     k = kw * c
-    grad = np.zeros((kh, k, o), xp.dtype)
-    part = np.empty((k, o), xp.dtype)
     blocks = list(_blocks(n, out_h, out_w, k * xp.itemsize, MIN_GRAD_PIXELS))
-    buffer = _column_buffer(blocks, out_w, k, xp.dtype)
-    for i in range(kh):
-        for images, rows in blocks:
-            window = windows[images, rows, :, i]
-            cols = buffer[:window.size].reshape(window.shape)
-            _copy(cols, window)
-            np.matmul(cols.reshape(-1, k).T, gy[images, rows].reshape(-1, o), out=part)
-            grad[i] += part
-    return grad.reshape(kh, kw, c, o)
+    halves = [blocks[:(len(blocks) + 1) // 2], blocks[(len(blocks) + 1) // 2:]]
+    columns = _Columns()
+
+    def partial(item: tuple[int, list]) -> np.ndarray:
+        i, part = item
+        grad = np.zeros((k, o), xp.dtype)
+        product = np.empty_like(grad)
+        for images, rows in part:
+            cols = _columns(windows[images, rows, :, i], columns)
+            np.matmul(cols.reshape(-1, k).T, gy[images, rows].reshape(-1, o), out=product)
+            grad += product
+        return grad
+
+    items = [(i, part) for i in range(kh) for part in halves if part]
+    sums = gemm_map(partial, items)
+    rows_of_kernel = [sum(sums[j] for j, (i, _) in enumerate(items) if i == row)
+                      for row in range(kh)]
+    return np.stack(rows_of_kernel).reshape(kh, kw, c, o)
 
 
 def conv_transpose(y: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads,

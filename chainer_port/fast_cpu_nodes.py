@@ -21,6 +21,9 @@ from chainer_port.fast_cpu_kernels import Pads
 from chainer_port.fast_cpu_norm import batch_norm, batch_norm_grad, fixed_batch_norm
 from chainer_port.fast_cpu_pool import max_pool, max_pool_grad
 
+Wanted = tuple[int, ...]
+"""Indexes of the inputs whose gradients are wanted."""
+
 DOUBLE_BACKPROP = ("double backprop through the CPU fast path is not implemented: run with "
                    "TWINPORT_FAST_CPU=0 to use Chainer's own functions")
 
@@ -62,7 +65,7 @@ class _Gradients(chainer.FunctionNode):
         grads = self.compute(*arrays, gy, self.wanted)
         return tuple(grads[index] for index in self.wanted)
 
-    def backward(self, target_input_indexes, grad_outputs):
+    def backward(self, target_input_indexes: tuple[int, ...], grad_outputs: tuple) -> tuple:
         raise NotImplementedError(DOUBLE_BACKPROP)
 
 
@@ -70,7 +73,8 @@ class _FastNode(chainer.FunctionNode):
     """A one-output node whose backward is `self.gradients(*retained inputs, gy, wanted)`,
     run as a `_Gradients` node; `gradients` returns one array (or None) per input."""
 
-    def backward(self, target_input_indexes, grad_outputs):
+    def backward(self, target_input_indexes: tuple[int, ...], grad_outputs: tuple
+                 ) -> tuple[chainer.Variable, ...]:
         inputs = self.get_retained_inputs()
         return _Gradients(self.label, self.gradients, tuple(target_input_indexes)).apply(
             (*inputs, grad_outputs[0]))
@@ -93,7 +97,8 @@ class Conv2D(_FastNode):
         y = kernels.conv(kernels.as_nhwc(x, self.pads), _hwio(weights), self.stride)
         return _nchw(y),
 
-    def gradients(self, x, weights, gy, wanted):
+    def gradients(self, x: np.ndarray, weights: np.ndarray, gy: np.ndarray, wanted: Wanted
+                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
         gy = kernels.as_nhwc(gy)
         gx = gw = None
         if 0 in wanted:
@@ -122,7 +127,8 @@ class Conv2DTranspose(_FastNode):
                                    self.out_hw)
         return _nchw(y),
 
-    def gradients(self, x, weights, gy, wanted):
+    def gradients(self, x: np.ndarray, weights: np.ndarray, gy: np.ndarray, wanted: Wanted
+                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
         gy_padded = kernels.as_nhwc(gy, self.pads)
         in_h, in_w = x.shape[2:]
         gx = gw = None
@@ -149,7 +155,8 @@ class DepthwiseConv2D(_FastNode):
         y = kernels.depthwise(planes, _planes(kernel))
         return y.reshape(*features.shape[:2], *y.shape[1:]),
 
-    def gradients(self, features, kernel, gy, wanted):
+    def gradients(self, features: np.ndarray, kernel: np.ndarray, gy: np.ndarray,
+                  wanted: Wanted) -> tuple[np.ndarray | None, np.ndarray | None]:
         kh, kw = kernel.shape[2:]
         gy_planes = _planes(gy)
         gx = gk = None
@@ -185,10 +192,12 @@ class MaxPool2D(_FastNode):
         x, = inputs
         self.in_shape = x.shape
         self.nhwc = x.transpose(0, 2, 3, 1).flags.c_contiguous
-        y, self.args = max_pool(self._maps(x), self.kernel, self.stride, self.pads)
+        # The arg maxes only serve the backward: none without a graph (inference).
+        y, self.args = max_pool(self._maps(x), self.kernel, self.stride, self.pads,
+                                with_args=chainer.config.enable_backprop)
         return self._nchw(y, x.shape[:2]),
 
-    def gradients(self, gy, wanted):
+    def gradients(self, gy: np.ndarray, wanted: Wanted) -> tuple[np.ndarray, ...]:
         gx = max_pool_grad(self._maps(gy), self.args, self.in_shape[2:], self.kernel,
                            self.stride, self.pads)
         return self._nchw(gx, self.in_shape[:2]),
@@ -217,7 +226,8 @@ class BatchNormTraining(_FastNode):
         y, self.mean, self.inv_std = batch_norm(rows_by_channel(x), beta, self.eps)
         return _nchw(y.reshape(_nhwc_shape(x))),
 
-    def gradients(self, x, gy, wanted):
+    def gradients(self, x: np.ndarray, gy: np.ndarray, wanted: Wanted
+                  ) -> tuple[np.ndarray, np.ndarray]:
         gx, gbeta = batch_norm_grad(rows_by_channel(x), rows_by_channel(gy), self.mean,
                                     self.inv_std)
         return _nchw(gx.reshape(_nhwc_shape(x))), gbeta
@@ -239,7 +249,7 @@ class FixedBatchNorm(_FastNode):
                                            self.eps)
         return _nchw(y.reshape(_nhwc_shape(x))),
 
-    def gradients(self, gy, wanted):
+    def gradients(self, gy: np.ndarray, wanted: Wanted) -> tuple[np.ndarray, ...]:
         rows = rows_by_channel(gy)
         gx = _nchw((rows * self.inv_std).reshape(_nhwc_shape(gy)))
         return gx, rows.sum(axis=0, dtype=np.float64).astype(gy.dtype)

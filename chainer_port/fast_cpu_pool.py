@@ -40,14 +40,19 @@ def _bands(n: int, out_h: int, row_bytes: int):
                 yield slice(b, b + 1), slice(r0, min(r0 + rows, out_h))
 
 
-def _running_max(taps: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+def _running_max(taps: list[np.ndarray], with_arg: bool = True
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
     """Elementwise max over `taps` and the index of the first tap reaching it (uint8).
 
     The index is updated as max(arg, t * (tap > best)): taps come in increasing t, so a
     strictly greater tap always wins and a tie never does. Two vectorised uint8 operations;
-    `np.copyto(where=...)` is ~30 times slower.
+    `np.copyto(where=...)` is ~30 times slower. Without `with_arg` only the max (None).
     """
     best = taps[0].copy()
+    if not with_arg:
+        for tap in taps[1:]:
+            np.maximum(best, tap, out=best)
+        return best, None
     arg = np.zeros(best.shape, np.uint8)
     greater = np.empty(best.shape, bool)
     scaled = np.empty(best.shape, np.uint8)
@@ -70,14 +75,15 @@ def _padded_band(x: np.ndarray, images: slice, rows: slice, pads: Pads) -> np.nd
     return band
 
 
-def max_pool(x: np.ndarray, kernel: int, stride: int, pads: Pads) -> tuple[np.ndarray, Args]:
-    """Max pooling of (N, H, W, C) `x` padded by `pads` with -inf: (y, arg maxes)."""
+def max_pool(x: np.ndarray, kernel: int, stride: int, pads: Pads, with_args: bool = True
+             ) -> tuple[np.ndarray, Args | None]:
+    """Max pooling of (N, H, W, C) `x` padded by `pads` with -inf: (y, arg maxes or None)."""
     n, height, width, c = x.shape
     padded_h, padded_w = height + sum(pads[0]), width + sum(pads[1])
     out_h, out_w = (padded_h - kernel) // stride + 1, (padded_w - kernel) // stride + 1
     y = np.empty((n, out_h, out_w, c), x.dtype)
-    row_arg = np.empty(y.shape, np.uint8)
-    col_arg = np.empty((n, padded_h, out_w, c), np.uint8)
+    row_arg = np.empty(y.shape, np.uint8) if with_args else None
+    col_arg = np.empty((n, padded_h, out_w, c), np.uint8) if with_args else None
     full_w = padded_w - kernel + 1
     columns = slice(0, stride * (out_w - 1) + 1, stride)
 
@@ -85,17 +91,20 @@ def max_pool(x: np.ndarray, kernel: int, stride: int, pads: Pads) -> tuple[np.nd
         images, rows = band
         in_rows = _input_rows(rows, kernel, stride)
         padded = _padded_band(x, images, in_rows, pads)
-        band_max, band_arg = _running_max([padded[:, :, j:j + full_w] for j in range(kernel)])
-        # Bands share kernel - stride input rows (same arg maxes): each writes its own.
-        owned = in_rows.stop if rows.stop == out_h else min(rows.stop * stride, in_rows.stop)
-        col_arg[images, in_rows.start:owned] = band_arg[:, :owned - in_rows.start, columns]
+        band_max, band_arg = _running_max([padded[:, :, j:j + full_w] for j in range(kernel)],
+                                          with_args)
         band_max = band_max[:, :, columns].copy()
         span = stride * (rows.stop - rows.start - 1) + 1
-        y[images, rows], row_arg[images, rows] = _running_max(
-            [band_max[:, i:i + span:stride] for i in range(kernel)])
+        y[images, rows], arg = _running_max(
+            [band_max[:, i:i + span:stride] for i in range(kernel)], with_args)
+        if with_args:
+            row_arg[images, rows] = arg
+            # Bands share kernel - stride input rows (same arg maxes): each writes its own.
+            owned = in_rows.stop if rows.stop == out_h else min(rows.stop * stride, in_rows.stop)
+            col_arg[images, in_rows.start:owned] = band_arg[:, :owned - in_rows.start, columns]
 
     parallel_map(pool, _bands(n, out_h, stride * padded_w * c * x.itemsize))
-    return y, (row_arg, col_arg)
+    return y, (row_arg, col_arg) if with_args else None
 
 
 def _input_rows(rows: slice, kernel: int, stride: int) -> slice:

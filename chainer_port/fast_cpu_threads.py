@@ -1,9 +1,10 @@
-"""Both cores for the fast path's NumPy work that BLAS does not parallelise.
+"""Both cores for the fast path: blocks of work on a small thread pool.
 
-NumPy's copies and ufuncs release the GIL on large arrays but run on one core; BLAS GEMMs
-already use all of them. Pooling, BatchNorm and the im2col copies are split into blocks that
-run on a small thread pool. `parallel_map` keeps the input order, so every reduction is
-combined in the same order as a sequential run: results do not depend on the thread count.
+NumPy's copies, ufuncs and BLAS calls release the GIL but its copies and ufuncs run on one
+core. Pooling, BatchNorm and the convolutions' column blocks are split into blocks that run on
+a pool of one thread per core (`gemm_map` for blocks that multiply). Both maps return results
+in the input order and callers combine partial sums in that order over a fixed partition, so
+results do not depend on the thread count or on which thread ran what.
 """
 
 from __future__ import annotations
@@ -13,10 +14,23 @@ from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
+from chainer_port.fast_cpu_blas import can_set_threads, single_threaded
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
-WORKERS = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+def _workers() -> int:
+    """One thread per usable core, or fewer if OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say so
+    (the threads NumPy's BLAS would use)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    limits = [int(value) for value in (os.environ.get(name, "").strip() for name in
+                                       ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"))
+              if value.isdigit() and int(value) > 0]
+    return max(min([cores or 1, *limits[:1]]), 1)
+
+
+WORKERS = _workers()
 _pool: tuple[int, ThreadPoolExecutor] | None = None  # (the pid that made it, the pool)
 
 
@@ -34,8 +48,13 @@ def parallel_map(function: Callable[[Item], Result], items: Iterable[Item]) -> l
     return list(_pool[1].map(function, items))
 
 
-def split(length: int) -> list[slice]:
-    """range(length) in at most WORKERS contiguous, non-empty, near-equal slices."""
-    parts = max(min(WORKERS, length), 1)
-    bounds = [length * k // parts for k in range(parts + 1)]
-    return [slice(a, b) for a, b in zip(bounds[:-1], bounds[1:], strict=True)]
+
+def gemm_map(function: Callable[[Item], Result], items: Iterable[Item]) -> list[Result]:
+    """`parallel_map` for work that multiplies: one single-threaded GEMM per thread, when
+    NumPy's OpenBLAS thread count can be set (see `fast_cpu_blas`); else in order, each GEMM
+    on all of BLAS's own threads."""
+    items = list(items)
+    if WORKERS < 2 or len(items) < 2 or not can_set_threads():
+        return [function(item) for item in items]
+    with single_threaded():
+        return parallel_map(function, items)

@@ -210,6 +210,8 @@ def test_max_pool_matches_chainer(size, kernel, stride, pads, ties):
     (y, gx), (y_stock, gx_stock) = (_grads(fn, x, x)[:2] for fn in (
         lambda x, _: fast_cpu.max_pool2d(x, kernel, stride, pads), stock))
     np.testing.assert_array_equal(y, y_stock)
+    with chainer.no_backprop_mode():  # no arg maxes kept
+        np.testing.assert_array_equal(fast_cpu.max_pool2d(x, kernel, stride, pads).array, y)
     # Same arg maxes; overlapping windows sum in another order (1 ulp).
     np.testing.assert_allclose(gx, gx_stock, rtol=1e-6, atol=1e-6)
 
@@ -298,6 +300,7 @@ def test_blocking_does_not_change_results(monkeypatch):
     default = run()
     monkeypatch.setattr(fast_cpu_kernels, "CHUNK_BYTES", 64)
     monkeypatch.setattr(fast_cpu_kernels, "MIN_PIXELS", 1)
+    monkeypatch.setattr(fast_cpu_kernels, "MIN_GRAD_PIXELS", 1)
     monkeypatch.setattr(fast_cpu_pool, "BLOCK_BYTES", 64)
     monkeypatch.setattr(fast_cpu_norm, "BLOCK_BYTES", 64)
     for got, want in zip(run(), default, strict=True):

@@ -147,3 +147,12 @@ def test_report_plots_training_runs_side_by_side(cli, trained_tf, tmp_path):
     assert (tmp_path / "report" / "training.png").read_bytes()[:4] == b"\x89PNG"
     status, _, err = cli("report", tmp_path / "nowhere", "-o", tmp_path / "report2")
     assert status == 2 and "nowhere: not a run folder" in err
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_few_hundred_tiny_steps_lower_the_loss(cli, moving_objects_dir, tmp_path, backend):
+    status, _, err = train(cli, backend, moving_objects_dir, tmp_path / "run", 200)
+    assert status == 0, err
+    loss = [float(row["loss"]) for row in losses(tmp_path / "run")]
+    assert len(loss) == 200
+    assert np.mean(loss[-20:]) < 0.2 * np.mean(loss[:5])

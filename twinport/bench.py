@@ -1,15 +1,15 @@
 """`twinport bench`: the TF reference and the Chainer port timed side by side on this machine.
 
-Three worker processes (`twinport.bench_worker`) run one after the other: TF, the Chainer port
-with its CPU fast path, and the stock Chainer functions (TWINPORT_FAST_CPU=0, one timed
-repetition: on `paper` one forward takes about a minute). Each reports forward and train-step
-times, its peak RSS and per-layer forward times on the same inputs. The machine is shared and
-noisy, so the report leads with the Chainer / TF ratios measured in the same run.
+Three worker processes (`twinport.bench_worker`): TF, the Chainer port with its CPU fast path,
+and the stock Chainer functions (TWINPORT_FAST_CPU=0, one timed repetition: on `paper` its
+train step takes about a minute). Only one works at a time and the timed runs alternate
+between them (TF, fast, stock, TF, fast, ...), so that a shared machine's load falls on all of
+them alike: the report leads with the Chainer / TF ratios. Each reports forward and train-step
+times, its peak RSS and per-layer forward times on the same inputs.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -22,7 +22,8 @@ from typing import Any
 
 import numpy as np
 
-from twinport.errors import UserError
+from twinport.bench_process import WorkerProcess
+from twinport.bench_worker import INPUTS_FILE
 
 ROLES = {"tf": ("tf", None), "chainer": ("chainer", "1"), "chainer_stock": ("chainer", "0")}
 """Worker role -> (backend, TWINPORT_FAST_CPU)."""
@@ -55,18 +56,52 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
     results: dict[str, Any] = {
         "settings": asdict(settings), "machine": machine_info(),
         "blas": {"default_core": openblas_core(), "coretype_env": env.get("OPENBLAS_CORETYPE")},
-        "load_before": os.getloadavg(), "workers": {}}
+        "load_before": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="twinport-bench-") as workdir:
         data = settings.data or generate_data(Path(workdir) / "data", settings.seed)
         results["loader_seq_per_s"] = loader_throughput(data, settings.batch_size, settings.seed)
-        write_inputs(Path(workdir) / "inputs.npz", data, preset.z_dim, settings)
+        write_inputs(Path(workdir) / INPUTS_FILE, data, preset.z_dim, settings)
         roles = [role for role in ROLES if settings.stock or role != "chainer_stock"]
-        for role in roles:
-            results["workers"][role] = run_worker(role, settings, workdir, env)
+        workers: dict[str, WorkerProcess] = {}
+        try:
+            for role in roles:  # TF first: it writes the weights the others load
+                log(f"{role}: starting")
+                backend, fast = ROLES[role]
+                workers[role] = WorkerProcess(role, backend, settings.preset, workdir,
+                                              {**env, "TWINPORT_FAST_CPU": fast or "1"})
+            results["workers"] = measure(workers, settings)
+        finally:
+            for worker in workers.values():
+                worker.close()
         if settings.parity:
             results["parity"] = time_parity(settings, data, Path(workdir) / "parity", env)
     results["load_after"] = os.getloadavg()
     return results
+
+
+def measure(workers: dict[str, WorkerProcess], settings: BenchSettings) -> dict[str, dict]:
+    """Forward and train-step times (alternating between the workers), peak RSS, per-layer
+    times, the fast path's train-step profile, versions."""
+    out: dict[str, dict[str, Any]] = {role: {} for role in workers}
+    for op, key in (("forward", "forward_ms"), ("train", "train_step_ms")):
+        for worker in workers.values():  # warm-up
+            worker.call(op)
+        for role in workers:
+            out[role][key] = []
+        for repeat in range(settings.steps):
+            log(f"{op} {repeat + 1}/{settings.steps}")
+            for role, worker in workers.items():
+                if role != "chainer_stock" or repeat == 0:
+                    out[role][key].append(worker.call(op))
+    for role, worker in workers.items():
+        out[role]["peak_rss_mb"] = worker.call("rss")
+        log(f"{role}: per-layer times")
+        out[role]["layers_ms"] = worker.call(
+            "layers", repeats=1 if role == "chainer_stock" else settings.layer_repeats)
+        out[role].update(worker.call("info"))
+    if "chainer" in workers:
+        out["chainer"]["profile_s"] = workers["chainer"].call("profile")
+    return out
 
 
 def worker_env(blas_core: str) -> dict[str, str]:
@@ -138,32 +173,6 @@ def write_inputs(path: Path, data: str, z_dim: int, settings: BenchSettings) -> 
     np.savez(path, frames=frames, epsilon=epsilon.astype(np.float32))
 
 
-def run_worker(role: str, settings: BenchSettings, workdir: str, env: dict[str, str]
-               ) -> dict[str, Any]:
-    backend, fast = ROLES[role]
-    stock = role == "chainer_stock"
-    repeats = 1 if stock else settings.steps
-    out = Path(workdir) / f"{role}.json"
-    command = [sys.executable, "-m", "twinport.bench_worker", "--backend", backend,
-               "--preset", settings.preset, "--workdir", workdir, "--repeats", str(repeats),
-               "--layer-repeats", str(1 if stock else settings.layer_repeats),
-               "--out", str(out)]
-    if role == "chainer":
-        command.append("--profile")
-    worker_env = dict(env)
-    if fast is not None:
-        worker_env["TWINPORT_FAST_CPU"] = fast
-    log(f"{role}: {repeats} timed repetition(s) after a warm-up ...")
-    start = time.perf_counter()
-    done = subprocess.run(command, env=worker_env, stdout=subprocess.DEVNULL,
-                          stderr=subprocess.PIPE, text=True)
-    if done.returncode != 0:
-        tail = "\n".join(done.stderr.strip().splitlines()[-5:])
-        raise UserError(f"bench worker {role} failed (exit {done.returncode}):\n{tail}")
-    log(f"{role}: done in {time.perf_counter() - start:.0f} s")
-    return json.loads(out.read_text())
-
-
 def time_parity(settings: BenchSettings, data: str, out: Path, env: dict[str, str]
                 ) -> dict[str, Any]:
     """Wall time and exit status of `twinport parity` on this preset and batch size."""
@@ -175,5 +184,6 @@ def time_parity(settings: BenchSettings, data: str, out: Path, env: dict[str, st
     done = subprocess.run(command, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
     log(f"parity: exit {done.returncode} in {seconds:.0f} s")
-    last = (done.stderr.strip() or done.stdout.strip()).splitlines()[-1:] or [""]
-    return {"seconds": seconds, "exit": done.returncode, "last_line": last[0]}
+    lines = done.stdout.strip().splitlines() or done.stderr.strip().splitlines() or [""]
+    verdict = next((line for line in lines if line.startswith(("PASS", "FAIL"))), lines[-1])
+    return {"seconds": seconds, "exit": done.returncode, "verdict": verdict}

@@ -90,9 +90,12 @@ def markdown(results: dict[str, Any], command: str) -> str:
         f"{blas['default_core'] or '?'} in `twinport bench` itself |",
         "| versions | " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + " |",
         f"| repetitions | median of {settings['steps']} after 1 warm-up (TF, Chainer fast path); "
-        "stock Chainer: 1 after 1 warm-up; per layer: median of "
-        f"{settings['layer_repeats']} (stock: 1) after 1 warm-up |",
+        "stock Chainer: 1 after 1 warm-up; timed runs alternate between the backends, one at a "
+        f"time; per layer: median of {settings['layer_repeats']} (stock: 1) after 1 warm-up |",
         "", "## Summary", "",
+        "Chainer fast path: the port as it runs on NumPy (`chainer_port.fast_cpu`); Chainer "
+        "stock: the same port with TWINPORT_FAST_CPU=0 (Chainer's own functions), same BLAS "
+        "kernels. Sequences/s: batch size / time.", "",
         *_table("metric", summary_rows(results)), "",
         f"TF train step times, ms, in order: {', '.join(f'{t:.0f}' for t in steps)} "
         "(one `tf.function` trace; stable steps mean no retracing).", "",
@@ -103,7 +106,7 @@ def markdown(results: dict[str, Any], command: str) -> str:
         parity = results["parity"]
         lines += [f"`twinport parity --preset {settings['preset']}`: "
                   f"{parity['seconds']:.0f} s wall time, exit {parity['exit']} "
-                  f"({parity['last_line']}).", ""]
+                  f"({parity['verdict']}).", ""]
     lines += ["## Per layer", "",
               "`run_layer` forward (inference mode) of every spec layer on the TF forward's "
               "taps, ms.", "", *_table("layer", layer_rows(results)), ""]
