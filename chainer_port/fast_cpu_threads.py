@@ -10,6 +10,7 @@ results do not depend on the thread count or on which thread ran what.
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
@@ -31,22 +32,24 @@ def _workers() -> int:
 
 
 WORKERS = _workers()
+_PREFIX = "twinport-fast-cpu"
 _pool: tuple[int, ThreadPoolExecutor] | None = None  # (the pid that made it, the pool)
 
 
 def parallel_map(function: Callable[[Item], Result], items: Iterable[Item]) -> list[Result]:
     """[function(item) for item in items], run on WORKERS threads when there is more than one.
 
-    The pool is remade in a forked child, where the parent's threads do not exist.
+    In order when called from a pool thread (a nested map would wait for threads that are
+    all waiting). The pool is remade in a forked child, where the parent's threads do not
+    exist.
     """
     items = list(items)
-    if WORKERS < 2 or len(items) < 2:
+    if WORKERS < 2 or len(items) < 2 or threading.current_thread().name.startswith(_PREFIX):
         return [function(item) for item in items]
     global _pool
     if _pool is None or _pool[0] != os.getpid():
-        _pool = os.getpid(), ThreadPoolExecutor(WORKERS, thread_name_prefix="twinport-fast-cpu")
+        _pool = os.getpid(), ThreadPoolExecutor(WORKERS, thread_name_prefix=_PREFIX)
     return list(_pool[1].map(function, items))
-
 
 
 def gemm_map(function: Callable[[Item], Result], items: Iterable[Item]) -> list[Result]:

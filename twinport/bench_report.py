@@ -86,8 +86,8 @@ def markdown(results: dict[str, Any], command: str) -> str:
         f"| load average (1 min) before / after | {results['load_before'][0]:.2f} / "
         f"{results['load_after'][0]:.2f} |",
         f"| NumPy's OpenBLAS kernels | {', '.join(cores)} in the workers "
-        f"(OPENBLAS_CORETYPE={blas['coretype_env'] or 'unset'}); "
-        f"{blas['default_core'] or '?'} in `twinport bench` itself |",
+        f"(OPENBLAS_CORETYPE={blas['coretype_env'] or 'unset'}); NumPy's own choice in this "
+        f"environment: {blas['default_core'] or '?'} |",
         "| versions | " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + " |",
         f"| repetitions | median of {settings['steps']} after 1 warm-up (TF, Chainer fast path); "
         "stock Chainer: 1 after 1 warm-up; timed runs alternate between the backends, one at a "
@@ -97,8 +97,10 @@ def markdown(results: dict[str, Any], command: str) -> str:
         "stock: the same port with TWINPORT_FAST_CPU=0 (Chainer's own functions), same BLAS "
         "kernels. Sequences/s: batch size / time.", "",
         *_table("metric", summary_rows(results)), "",
-        f"TF train step times, ms, in order: {', '.join(f'{t:.0f}' for t in steps)} "
-        "(one `tf.function` trace; stable steps mean no retracing).", "",
+        f"TF train step times, ms, in order: {', '.join(f'{t:.0f}' for t in steps)}; "
+        "`tf.function` traces after the whole run: " + ", ".join(
+            f"{name} {count}" for name, count in workers["tf"]["tf_traces"].items())
+        + " (1 = traced once, never retraced).", "",
         f"Data loader (`Dataset.batches`, batch {settings['batch_size']}): "
         f"{results['loader_seq_per_s']:,.0f} sequences/s.", "",
     ]

@@ -98,14 +98,19 @@ class Worker:
         return dict(hook.seconds)
 
     def info(self) -> dict[str, Any]:
-        """Library versions and NumPy's BLAS kernels in this process."""
+        """Library versions, NumPy's BLAS kernels, and (TF) the tf.function trace counts."""
         import importlib
 
         from chainer_port.fast_cpu_blas import openblas_core
 
         framework = importlib.import_module("tensorflow" if self.backend == "tf" else "chainer")
-        return {"blas_core": openblas_core(),
+        info = {"blas_core": openblas_core(),
                 "versions": {"numpy": np.__version__, framework.__name__: framework.__version__}}
+        if self.backend == "tf":  # how often the reference's tf.functions were traced
+            info["tf_traces"] = {name: function.experimental_get_tracing_count()
+                                 for name, function in (("forward", self.model._taps),
+                                                        ("train step", self.model._train))}
+        return info
 
 
 def serve(worker: Worker) -> None:
