@@ -45,6 +45,7 @@ from spec.layers import output_name
 from spec.weights import save_weights, variable_shapes
 from twinport.backends import create_model
 from twinport.errors import UserError
+from twinport.paths import DEFAULT_DATASET
 
 MODE_CHOICES = ("both", "end-to-end", "isolated")
 # Two float32 roundings (one per side) of a statistic, with a factor 2 to spare: 4 ulps.
@@ -58,7 +59,7 @@ ISOLATED_SECTIONS = (("inference", sections.FORWARD_ISO_INFERENCE),
 @dataclass
 class ParitySettings:
     preset: str = "paper"
-    data: str = "data/generated/moving-objects"
+    data: str = DEFAULT_DATASET
     batch_size: int = 4
     seed: int = 0
     steps: int = 20

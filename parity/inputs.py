@@ -13,8 +13,9 @@ from data import Dataset
 from spec import Preset
 from twinport.errors import UserError
 from twinport.noise import epsilon_for
+from twinport.paths import DEFAULT_DATASET
 
-DEFAULT_DATA = Path("data/generated/moving-objects")
+DEFAULT_DATA = Path(DEFAULT_DATASET)
 DEFAULT_DITHER = 1.0 / 255.0
 
 

@@ -19,6 +19,7 @@ import numpy as np
 from parity.capture import capture_model
 from parity.inputs import ParityInputs
 from spec import build_spec, get_preset
+from twinport.paths import DEFAULT_DATASET
 
 PAIRS = (("tf32", "c64"), ("c32", "c64"), ("tf32", "c32"))
 
@@ -62,7 +63,7 @@ def measure(preset_name: str, data: str, batches: int, steps: int, lr: float | N
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--preset", default="tiny")
-    parser.add_argument("--data", default="data/generated/moving-objects")
+    parser.add_argument("--data", default=DEFAULT_DATASET)
     parser.add_argument("--batches", type=int, default=3)
     parser.add_argument("--steps", type=int, default=3, help="free-running SGD steps")
     parser.add_argument("--lr", type=float)

@@ -1,11 +1,12 @@
 """`twinport bench`: the TF reference and the Chainer port timed side by side on this machine.
 
-Three worker processes (`twinport.bench_worker`): TF, the Chainer port with its CPU fast path,
-and the stock Chainer functions (TWINPORT_FAST_CPU=0, one timed repetition: on `paper` its
-train step takes about a minute). Only one works at a time and the timed runs alternate
-between them (TF, fast, stock, TF, fast, ...), so that a shared machine's load falls on all of
-them alike: the report leads with the Chainer / TF ratios. Each reports forward and train-step
-times, its peak RSS and per-layer forward times on the same inputs.
+Worker processes (`twinport.bench_worker`): TF, the Chainer port with its CPU fast path, the
+same with NumPy's own BLAS kernels when the benchmark chose better ones (`worker_env`), and the
+stock Chainer functions (TWINPORT_FAST_CPU=0); the last two with one timed repetition (on
+`paper` the stock train step takes about a minute). Only one works at a time and the timed
+runs alternate between them (TF, fast, ..., TF, fast, ...), so that a shared machine's load
+falls on all of them alike: the report leads with the Chainer / TF ratios. Each reports
+forward and train-step times, its peak RSS and per-layer forward times on the same inputs.
 """
 
 from __future__ import annotations
@@ -25,8 +26,26 @@ import numpy as np
 from twinport.bench_process import WorkerProcess
 from twinport.bench_worker import INPUTS_FILE
 
-ROLES = {"tf": ("tf", None), "chainer": ("chainer", "1"), "chainer_stock": ("chainer", "0")}
-"""Worker role -> (backend, TWINPORT_FAST_CPU)."""
+
+@dataclass(frozen=True)
+class Role:
+    """One worker: backend, TWINPORT_FAST_CPU, whether it keeps NumPy's own BLAS kernels
+    (no OPENBLAS_CORETYPE from `worker_env`), and whether one timed repetition is enough."""
+
+    backend: str
+    fast: str = "1"
+    default_blas: bool = False
+    once: bool = False
+
+
+ROLES = {
+    "tf": Role("tf"),
+    "chainer": Role("chainer"),
+    "chainer_default_blas": Role("chainer", default_blas=True, once=True),
+    "chainer_stock": Role("chainer", fast="0", once=True),
+}
+"""Every worker, in the order they run. `chainer_default_blas` runs only when the benchmark
+changed the BLAS kernels (see `worker_env`), to show what that is worth."""
 
 
 @dataclass
@@ -48,27 +67,31 @@ def log(message: str) -> None:
 
 def run_bench(settings: BenchSettings) -> dict[str, Any]:
     """Every measurement of one benchmark run, as plain data for `twinport.bench_report`."""
-    from chainer_port.fast_cpu_blas import openblas_core
+    from chainer_port.fast_cpu_blas import ENV_CORETYPE, openblas_core
     from spec import get_preset
 
     preset = get_preset(settings.preset)
     env = worker_env(settings.blas_core)
     results: dict[str, Any] = {
         "settings": asdict(settings), "machine": machine_info(),
-        "blas": {"default_core": openblas_core(), "coretype_env": env.get("OPENBLAS_CORETYPE")},
+        "blas": {"default_core": openblas_core(), "coretype_env": env.get(ENV_CORETYPE)},
         "load_before": os.getloadavg()}
     with tempfile.TemporaryDirectory(prefix="twinport-bench-") as workdir:
         data = settings.data or generate_data(Path(workdir) / "data", settings.seed)
         results["loader_seq_per_s"] = loader_throughput(data, settings.batch_size, settings.seed)
         write_inputs(Path(workdir) / INPUTS_FILE, data, preset.z_dim, settings)
-        roles = [role for role in ROLES if settings.stock or role != "chainer_stock"]
+        skip = {"chainer_stock"} if not settings.stock else set()
+        if env.get(ENV_CORETYPE) == os.environ.get(ENV_CORETYPE):
+            skip.add("chainer_default_blas")
         workers: dict[str, WorkerProcess] = {}
         try:
-            for role in roles:  # TF first: it writes the weights the others load
-                log(f"{role}: starting")
-                backend, fast = ROLES[role]
-                workers[role] = WorkerProcess(role, backend, settings.preset, workdir,
-                                              {**env, "TWINPORT_FAST_CPU": fast or "1"})
+            for name, role in ROLES.items():  # TF first: it writes the weights the others load
+                if name in skip:
+                    continue
+                log(f"{name}: starting")
+                workers[name] = WorkerProcess(
+                    name, role.backend, settings.preset, workdir,
+                    {**(os.environ if role.default_blas else env), "TWINPORT_FAST_CPU": role.fast})
             results["workers"] = measure(workers, settings)
         finally:
             for worker in workers.values():
@@ -81,7 +104,7 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
 
 def measure(workers: dict[str, WorkerProcess], settings: BenchSettings) -> dict[str, dict]:
     """Forward and train-step times (alternating between the workers), peak RSS, per-layer
-    times, the fast path's train-step profile, versions."""
+    times, the fast path's train-step profile, versions and BLAS kernels."""
     out: dict[str, dict[str, Any]] = {role: {} for role in workers}
     for op, key in (("forward", "forward_ms"), ("train", "train_step_ms")):
         for worker in workers.values():  # warm-up
@@ -91,13 +114,13 @@ def measure(workers: dict[str, WorkerProcess], settings: BenchSettings) -> dict[
         for repeat in range(settings.steps):
             log(f"{op} {repeat + 1}/{settings.steps}")
             for role, worker in workers.items():
-                if role != "chainer_stock" or repeat == 0:
+                if not ROLES[role].once or repeat == 0:
                     out[role][key].append(worker.call(op))
     for role, worker in workers.items():
         out[role]["peak_rss_mb"] = worker.call("rss")
         log(f"{role}: per-layer times")
         out[role]["layers_ms"] = worker.call(
-            "layers", repeats=1 if role == "chainer_stock" else settings.layer_repeats)
+            "layers", repeats=1 if ROLES[role].once else settings.layer_repeats)
         out[role].update(worker.call("info"))
     if "chainer" in workers:
         out["chainer"]["profile_s"] = workers["chainer"].call("profile")

@@ -9,7 +9,11 @@ from typing import Any
 
 from twinport.atomic import atomic_path
 
-COLUMNS = (("tf", "TF"), ("chainer", "Chainer fast path"), ("chainer_stock", "Chainer stock"))
+COLUMNS = (("tf", "TF"), ("chainer", "Chainer fast path"),
+           ("chainer_default_blas", "Chainer fast path, NumPy's default BLAS kernels"),
+           ("chainer_stock", "Chainer stock"))
+RATIOS = (("chainer", "fast / TF"), ("chainer_default_blas", "default BLAS / TF"),
+          ("chainer_stock", "stock / TF"))
 PROFILE_ROWS = 15
 
 
@@ -17,8 +21,8 @@ def _median(values: list[float]) -> float:
     return statistics.median(values)
 
 
-def _ratio(value: float | None, reference: float | None) -> float | None:
-    return value / reference if value is not None and reference else None
+def _ratio(value: float, reference: float) -> float | None:
+    return value / reference if reference else None
 
 
 def _fmt(value: float | None, digits: int | None = None) -> str:
@@ -30,13 +34,13 @@ def _fmt(value: float | None, digits: int | None = None) -> str:
     return f"{value:,.{digits}f}"
 
 
-def summary_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, float | None]]]:
+def summary_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
     """(metric, {role: value}) for the summary table, each value a median."""
     workers = results["workers"]
     batch = results["settings"]["batch_size"]
 
-    def per_role(read) -> dict[str, float | None]:
-        return {role: read(workers[role]) if role in workers else None for role, _ in COLUMNS}
+    def per_role(read) -> dict[str, float]:
+        return {role: read(worker) for role, worker in workers.items()}
 
     return [
         ("forward ms", per_role(lambda w: _median(w["forward_ms"]))),
@@ -47,24 +51,31 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, float | N
     ]
 
 
-def layer_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, float | None]]]:
+def layer_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
     """(layer, {role: ms}) in graph order, then the total."""
     workers = results["workers"]
     names = list(workers["tf"]["layers_ms"])
-    rows = [(name, {role: workers[role]["layers_ms"][name] if role in workers else None
-                    for role, _ in COLUMNS}) for name in names]
-    totals = {role: sum(row[role] for _, row in rows) if role in workers else None
-              for role, _ in COLUMNS}
+    rows = [(name, {role: worker["layers_ms"][name] for role, worker in workers.items()})
+            for name in names]
+    totals = {role: sum(row[role] for _, row in rows) for role in workers}
     return [*rows, ("total", totals)]
 
 
-def _table(title: str, rows: list[tuple[str, dict[str, float | None]]]) -> list[str]:
-    head = [title, *(label for _, label in COLUMNS), "fast / TF", "stock / TF"]
+def _present(results: dict[str, Any]) -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+    """The (role, label) columns and (role, label) ratio columns of the workers that ran."""
+    workers = results["workers"]
+    return ([(role, label) for role, label in COLUMNS if role in workers],
+            [(role, label) for role, label in RATIOS if role in workers])
+
+
+def _table(title: str, rows: list[tuple[str, dict[str, float]]], results: dict[str, Any]
+           ) -> list[str]:
+    columns, ratios = _present(results)
+    head = [title, *(label for _, label in columns), *(label for _, label in ratios)]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for name, values in rows:
-        cells = [_fmt(values[role]) for role, _ in COLUMNS]
-        cells += [_fmt(_ratio(values[role], values["tf"]), 2)
-                  for role in ("chainer", "chainer_stock")]
+        cells = [_fmt(values[role]) for role, _ in columns]
+        cells += [_fmt(_ratio(values[role], values["tf"]), 2) for role, _ in ratios]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return lines
 
@@ -72,7 +83,7 @@ def _table(title: str, rows: list[tuple[str, dict[str, float | None]]]) -> list[
 def markdown(results: dict[str, Any], command: str) -> str:
     settings, machine, workers = results["settings"], results["machine"], results["workers"]
     blas = results["blas"]
-    cores = sorted({w["blas_core"] or "?" for w in workers.values()})
+    columns, _ = _present(results)
     versions = {k: v for w in workers.values() for k, v in w["versions"].items()}
     steps = workers["tf"]["train_step_ms"]
     lines = [
@@ -85,18 +96,22 @@ def markdown(results: dict[str, Any], command: str) -> str:
         f"| machine | {machine['cpu']}, {machine['cores']} cores, Python {machine['python']} |",
         f"| load average (1 min) before / after | {results['load_before'][0]:.2f} / "
         f"{results['load_after'][0]:.2f} |",
-        f"| NumPy's OpenBLAS kernels | {', '.join(cores)} in the workers "
-        f"(OPENBLAS_CORETYPE={blas['coretype_env'] or 'unset'}); NumPy's own choice in this "
-        f"environment: {blas['default_core'] or '?'} |",
+        "| NumPy's OpenBLAS kernels | " + ", ".join(
+            f"{label}: {workers[role]['blas_core'] or '?'}" for role, label in columns)
+        + f" (OPENBLAS_CORETYPE={blas['coretype_env'] or 'unset'} set for all but the default-"
+        f"BLAS column; NumPy's own choice here: {blas['default_core'] or '?'}) |",
         "| versions | " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + " |",
         f"| repetitions | median of {settings['steps']} after 1 warm-up (TF, Chainer fast path); "
-        "stock Chainer: 1 after 1 warm-up; timed runs alternate between the backends, one at a "
-        f"time; per layer: median of {settings['layer_repeats']} (stock: 1) after 1 warm-up |",
+        "the other Chainer columns: 1 after 1 warm-up; timed runs alternate between the "
+        f"backends, one at a time; per layer: median of {settings['layer_repeats']} (others: 1) "
+        "after 1 warm-up |",
         "", "## Summary", "",
-        "Chainer fast path: the port as it runs on NumPy (`chainer_port.fast_cpu`); Chainer "
-        "stock: the same port with TWINPORT_FAST_CPU=0 (Chainer's own functions), same BLAS "
-        "kernels. Sequences/s: batch size / time.", "",
-        *_table("metric", summary_rows(results)), "",
+        "Chainer fast path: the port as it runs on NumPy (`chainer_port.fast_cpu`); with "
+        "NumPy's default BLAS kernels: the same without the OPENBLAS_CORETYPE the benchmark set "
+        "(column only when it set one; see `chainer_port.fast_cpu_blas`); Chainer stock: the "
+        "port with TWINPORT_FAST_CPU=0 (Chainer's own functions), same BLAS kernels as the fast "
+        "path. Sequences/s: batch size / time.", "",
+        *_table("metric", summary_rows(results), results), "",
         f"TF train step times, ms, in order: {', '.join(f'{t:.0f}' for t in steps)}; "
         "`tf.function` traces after the whole run: " + ", ".join(
             f"{name} {count}" for name, count in workers["tf"]["tf_traces"].items())
@@ -111,7 +126,7 @@ def markdown(results: dict[str, Any], command: str) -> str:
                   f"({parity['verdict']}).", ""]
     lines += ["## Per layer", "",
               "`run_layer` forward (inference mode) of every spec layer on the TF forward's "
-              "taps, ms.", "", *_table("layer", layer_rows(results)), ""]
+              "taps, ms.", "", *_table("layer", layer_rows(results), results), ""]
     if "profile_s" in workers.get("chainer", {}):
         lines += ["## Chainer train step by function (fast path)", "",
                   *_profile_table(workers["chainer"]["profile_s"]), ""]
@@ -135,17 +150,17 @@ def write_reports(results: dict[str, Any], out: str | Path, command: str) -> tup
     csv_path = out.with_suffix(".csv")
     with atomic_path(csv_path) as tmp, open(tmp, "w", newline="") as handle:
         writer = csv.writer(handle)
-        roles = [role for role, _ in COLUMNS]
-        writer.writerow(["section", "name", *roles, "chainer_over_tf", "stock_over_tf"])
+        columns, ratios = _present(results)
+        writer.writerow(["section", "name", *(role for role, _ in columns),
+                         *(f"{role}_over_tf" for role, _ in ratios)])
         tables = (("summary", summary_rows(results)), ("layer_ms", layer_rows(results)))
         for section, rows in tables:
             for name, values in rows:
-                writer.writerow([section, name, *(_csv(values[role]) for role in roles),
-                                 _csv(_ratio(values["chainer"], values["tf"])),
-                                 _csv(_ratio(values["chainer_stock"], values["tf"]))])
-        writer.writerow(["loader", "sequences/s", results["loader_seq_per_s"], "", "", "", ""])
+                writer.writerow([section, name, *(_csv(values[role]) for role, _ in columns),
+                                 *(_csv(_ratio(values[role], values["tf"])) for role, _ in ratios)])
+        writer.writerow(["loader", "sequences/s", _csv(results["loader_seq_per_s"])])
         if "parity" in results:
-            writer.writerow(["parity", "wall s", results["parity"]["seconds"], "", "", "", ""])
+            writer.writerow(["parity", "wall s", _csv(results["parity"]["seconds"])])
     return out, csv_path
 
 

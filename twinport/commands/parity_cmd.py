@@ -6,11 +6,11 @@ import argparse
 from typing import TYPE_CHECKING
 
 from twinport.commands.common import add_command
+from twinport.paths import DEFAULT_DATASET
 
 if TYPE_CHECKING:
     from spec.presets import Preset
 
-DEFAULT_DATA = "data/generated/moving-objects"
 STATS = ("elemwise", "max", "mean", "quantile")
 
 
@@ -24,7 +24,7 @@ def add_tolerance_options(p: argparse.ArgumentParser) -> None:
 
 def add_input_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--preset", default="paper")
-    p.add_argument("--data", default=DEFAULT_DATA, help="dataset folder (train split is used)")
+    p.add_argument("--data", default=DEFAULT_DATASET, help="dataset folder (train split is used)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--steps", type=int, default=20, help="SGD steps compared")

@@ -7,11 +7,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from twinport.commands.common import add_command
+from twinport.paths import DEFAULT_DATASET
 
 if TYPE_CHECKING:
     from parity.pitfalls import Pitfall
 
-DEFAULT_DATA = "data/generated/moving-objects"
 CATALOGUE_COLUMNS = ("pitfall", "title", "mutant (tests.mutants)", "expected first section",
                      "expected first item")
 CHECK_COLUMNS = ("pitfall", "mutant", "caught", "first section", "named first", "expected",
@@ -29,7 +29,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
                    "passes and every mutant is caught and localised, else 1")
     p.add_argument("--only", metavar="NAME[,NAME...]",
                    help="the pitfalls to check (all when not given)")
-    p.add_argument("--data", default=DEFAULT_DATA, help="dataset folder for --check")
+    p.add_argument("--data", default=DEFAULT_DATASET, help="dataset folder for --check")
     p.add_argument("--markdown", action="store_true", help="markdown: the full catalogue "
                    "(without --check) or the results table (with it), as in docs/pitfalls.md")
     p.add_argument("--quiet", action="store_true", help="no per-mutant progress lines")

@@ -1,0 +1,3 @@
+"""Where things go by default (stdlib only, so any module may import it cheaply)."""
+
+DEFAULT_DATASET = "data/generated/moving-objects"
