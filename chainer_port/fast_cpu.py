@@ -94,16 +94,18 @@ def max_pool2d(x: VariableOrArray, kernel: int, stride: int, pads: Pads) -> chai
     return MaxPool2D(kernel, stride, _pads(pads)).apply((x,))[0]
 
 
-def batch_norm_training(x: VariableOrArray, beta: VariableOrArray, eps: float
-                        ) -> chainer.Variable:
-    """`tf_compat.tf_batch_norm_training`: the same float64 arithmetic, block by block."""
-    return BatchNormTraining(eps).apply((x, beta))[0]
+def batch_norm_training(x: VariableOrArray, beta: VariableOrArray, eps: float,
+                        relu: bool = False) -> chainer.Variable:
+    """`tf_compat.tf_batch_norm_training`: the same float64 arithmetic, block by block; `relu`
+    applies a ReLU in the same pass."""
+    return BatchNormTraining(eps, relu).apply((x, beta))[0]
 
 
 def fixed_batch_norm(x: VariableOrArray, beta: VariableOrArray, mean: NdArray, var: NdArray,
-                     eps: float) -> chainer.Variable:
-    """`tf_compat.tf_batch_norm_inference`: Chainer's float32 formula, block by block."""
-    return FixedBatchNorm(mean, var, eps).apply((x, beta))[0]
+                     eps: float, relu: bool = False) -> chainer.Variable:
+    """`tf_compat.tf_batch_norm_inference`: Chainer's float32 formula, block by block; `relu`
+    as in `batch_norm_training`."""
+    return FixedBatchNorm(mean, var, eps, relu).apply((x, beta))[0]
 
 
 def channel_moments(x: NdArray) -> tuple[np.ndarray, np.ndarray]:

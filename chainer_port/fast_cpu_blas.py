@@ -5,13 +5,14 @@ model at load time and does not know recent Xeons (e.g. model 207, Emerald Rapid
 back to its SSE3 "Prescott" kernels, measured ~25 GFLOP/s against ~170 GFLOP/s for its
 "SkylakeX" (AVX-512) kernels on 2 cores. The only switch is the environment variable
 OPENBLAS_CORETYPE, read once when the library loads, so it must be set before NumPy is
-imported: in the shell, or in a subprocess's environment (`twinport bench` does that, see
-`cpu_coretype`).
+imported. The port does not set it: the fast path's GEMMs run on MKL when it is installed
+(`fast_cpu_gemm`), which picks its own kernels. `twinport bench` sets it for its workers
+(`cpu_coretype`) so that stock Chainer is timed on a fair BLAS, and runs one worker without it.
 
-Threads: the fast path runs its blocks of im2col + GEMM on a thread pool, one single-threaded
-GEMM per thread (`single_threaded`), which measured ~35% faster than one OpenBLAS GEMM split
-over both cores per block (the copies overlap the multiplies and a busy core does not hold
-the other back).
+Threads: without MKL, the fast path runs its blocks of im2col + GEMM on a thread pool, one
+single-threaded GEMM per thread (`single_threaded`), which measured ~35% faster than one
+OpenBLAS GEMM split over both cores per block (the copies overlap the multiplies and a busy
+core does not hold the other back).
 """
 
 from __future__ import annotations

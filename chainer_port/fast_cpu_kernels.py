@@ -5,8 +5,9 @@ column buffer (1.7 GB for the paper preset's 256 x 256 layer), then `tensordot` 
 again into a GEMM layout. Here activations are NHWC, so one output pixel's receptive field
 is `kh` runs of `kw * C` contiguous floats: a strided view of the padded input is copied,
 a few MB at a time, into a contiguous (pixels, kh * kw * C) block that is multiplied by the
-(kh * kw * C, out) weight matrix with NumPy's BLAS, straight into the output; the blocks run
-on all cores, one single-threaded GEMM each (`fast_cpu_threads.gemm_map`).
+(kh * kw * C, out) weight matrix (`fast_cpu_gemm`: MKL, or NumPy's BLAS), straight into the
+output; the blocks run on all cores, one single-threaded GEMM each
+(`fast_cpu_threads.gemm_map`).
 
 Conventions: activations NHWC; a convolution's weights HWIO (kh, kw, in, out), both
 frameworks' cross-correlation; `pads` is ((top, bottom), (left, right)) of the input.
@@ -22,6 +23,7 @@ import threading
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
 
+from chainer_port.fast_cpu_gemm import gemm
 from chainer_port.fast_cpu_threads import gemm_map
 
 Pads = tuple[tuple[int, int], tuple[int, int]]
@@ -152,7 +154,7 @@ def conv(xp: np.ndarray, hwio: np.ndarray, stride: int) -> np.ndarray:
 
     def block(where: tuple[slice, slice]) -> None:
         cols = _columns(windows[where], columns)
-        np.matmul(cols.reshape(-1, weights.shape[0]), weights, out=y[where].reshape(-1, o))
+        gemm(cols.reshape(-1, weights.shape[0]), weights, y[where].reshape(-1, o))
 
     gemm_map(block, _blocks(n, out_h, out_w, weights.shape[0] * xp.itemsize))
     return y
@@ -180,11 +182,9 @@ def conv_filter_grad(xp: np.ndarray, gy: np.ndarray, kh: int, kw: int, stride: i
     def partial(item: tuple[int, list]) -> np.ndarray:
         i, part = item
         grad = np.zeros((k, o), xp.dtype)
-        product = np.empty_like(grad)
         for images, rows in part:
             cols = _columns(windows[images, rows, :, i], columns)
-            np.matmul(cols.reshape(-1, k).T, gy[images, rows].reshape(-1, o), out=product)
-            grad += product
+            gemm(cols.reshape(-1, k).T, gy[images, rows].reshape(-1, o), grad, accumulate=True)
         return grad
 
     items = [(i, part) for i in range(kh) for part in halves if part]
@@ -235,7 +235,8 @@ def _scatter_transpose(y: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads,
     for b in range(n):
         for h0 in range(0, h, rows):
             h1 = min(h0 + rows, h)
-            taps = np.matmul(y[b, h0:h1].reshape(-1, o), weights)
+            taps = np.empty(((h1 - h0) * w, kh * kw * c), y.dtype)
+            gemm(y[b, h0:h1].reshape(-1, o), weights, taps)
             taps = taps.reshape(h1 - h0, w, kh, kw, c)
             for i in range(kh):
                 for j in range(kw):

@@ -214,43 +214,54 @@ class MaxPool2D(_FastNode):
 
 
 class BatchNormTraining(_FastNode):
-    """`tf_compat.tf_batch_norm_training`: batch statistics, gamma = 1, float64 inside."""
+    """`tf_compat.tf_batch_norm_training`: batch statistics, gamma = 1, float64 inside; with
+    `relu`, followed by a ReLU in the same pass."""
 
-    def __init__(self, eps: float) -> None:
+    def __init__(self, eps: float, relu: bool = False) -> None:
         super().__init__()
         self.eps = eps
+        self.relu = relu
 
     def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
         x, beta = inputs
         self.retain_inputs((0,))
-        y, self.mean, self.inv_std = batch_norm(rows_by_channel(x), beta, self.eps)
+        if self.relu:
+            self.retain_outputs((0,))
+        y, self.mean, self.inv_std = batch_norm(rows_by_channel(x), beta, self.eps, self.relu)
         return _nchw(y.reshape(_nhwc_shape(x))),
 
     def gradients(self, x: np.ndarray, gy: np.ndarray, wanted: Wanted
                   ) -> tuple[np.ndarray, np.ndarray]:
+        relu_y = rows_by_channel(self.get_retained_outputs()[0].array) if self.relu else None
         gx, gbeta = batch_norm_grad(rows_by_channel(x), rows_by_channel(gy), self.mean,
-                                    self.inv_std)
+                                    self.inv_std, relu_y)
         return _nchw(gx.reshape(_nhwc_shape(x))), gbeta
 
 
 class FixedBatchNorm(_FastNode):
-    """`tf_compat.tf_batch_norm_inference`: the given (moving) statistics, gamma = 1."""
+    """`tf_compat.tf_batch_norm_inference`: the given (moving) statistics, gamma = 1; with
+    `relu`, followed by a ReLU in the same pass."""
 
-    def __init__(self, mean: np.ndarray, var: np.ndarray, eps: float) -> None:
+    def __init__(self, mean: np.ndarray, var: np.ndarray, eps: float, relu: bool = False
+                 ) -> None:
         super().__init__()
         self.mean = mean
         self.var = var
         self.eps = eps
+        self.relu = relu
 
     def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
         x, beta = inputs
-        self.shape = x.shape
+        if self.relu:
+            self.retain_outputs((0,))
         y, self.inv_std = fixed_batch_norm(rows_by_channel(x), beta, self.mean, self.var,
-                                           self.eps)
+                                           self.eps, self.relu)
         return _nchw(y.reshape(_nhwc_shape(x))),
 
     def gradients(self, gy: np.ndarray, wanted: Wanted) -> tuple[np.ndarray, ...]:
         rows = rows_by_channel(gy)
+        if self.relu:
+            rows = rows * (rows_by_channel(self.get_retained_outputs()[0].array) > 0)
         gx = _nchw((rows * self.inv_std).reshape(_nhwc_shape(gy)))
         return gx, rows.sum(axis=0, dtype=np.float64).astype(gy.dtype)
 

@@ -51,11 +51,12 @@ def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return mean, m2 / count
 
 
-def batch_norm(x: np.ndarray, beta: np.ndarray, eps: float
+def batch_norm(x: np.ndarray, beta: np.ndarray, eps: float, relu: bool = False
                ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """y = (x - mean) * inv_std + beta in float64, cast to x.dtype: (y, mean, inv_std).
 
     Computed as x * inv_std + (beta - mean * inv_std): two float64 operations an element.
+    `relu`: max(y, 0) in the same pass (the same values as a ReLU after it).
     """
     mean, var = moments(x)
     inv_std = np.reciprocal(np.sqrt(var + eps))
@@ -66,24 +67,32 @@ def batch_norm(x: np.ndarray, beta: np.ndarray, eps: float
         wide = x[block].astype(np.float64)
         wide *= inv_std
         wide += shift
+        if relu:
+            np.maximum(wide, 0.0, out=wide)
         y[block] = wide
 
     parallel_map(normalise, _blocks(*x.shape))
     return y, mean, inv_std
 
 
-def batch_norm_grad(x: np.ndarray, gy: np.ndarray, mean: np.ndarray, inv_std: np.ndarray
-                    ) -> tuple[np.ndarray, np.ndarray]:
-    """(gx, gbeta) of `batch_norm` (gamma = 1), float64.
+def batch_norm_grad(x: np.ndarray, gy: np.ndarray, mean: np.ndarray, inv_std: np.ndarray,
+                    relu_y: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """(gx, gbeta) of `batch_norm` (gamma = 1), float64; `relu_y`: its output when it ran
+    with `relu` (the gradient goes through the ReLU first, block by block).
 
     Chainer's inv_std * (gy - (x_hat * ggamma + gbeta) / m), x_hat = (x - mean) * inv_std,
     ggamma = sum(gy * x_hat), gbeta = sum(gy), rearranged per channel into
     gx = a * gy + b * x + c after one pass for sum(gy) and sum(gy * x).
     """
     blocks = _blocks(*x.shape)
+    gx = np.empty_like(x)
+    # Through the ReLU: its gradient, block by block, into gx, which the second pass reads.
+    source = gy if relu_y is None else gx
 
     def sums(block: slice) -> tuple[np.ndarray, np.ndarray]:
-        wide_gy = gy[block].astype(np.float64)
+        if relu_y is not None:
+            np.multiply(gy[block], relu_y[block] > 0, out=gx[block])
+        wide_gy = source[block].astype(np.float64)
         return wide_gy.sum(axis=0), np.einsum("ij,ij->j", wide_gy, x[block].astype(np.float64))
 
     gbeta, gy_x = np.zeros(x.shape[1]), np.zeros(x.shape[1])
@@ -94,10 +103,9 @@ def batch_norm_grad(x: np.ndarray, gy: np.ndarray, mean: np.ndarray, inv_std: np
     inv_m = 1.0 / len(x)
     scale_x = -inv_std * inv_m * ggamma * inv_std
     shift = -inv_std * inv_m * (gbeta - ggamma * inv_std * mean)
-    gx = np.empty_like(x)
 
     def input_grad(block: slice) -> None:
-        wide = gy[block].astype(np.float64)
+        wide = source[block].astype(np.float64)
         wide *= inv_std
         wide_x = x[block].astype(np.float64)
         wide_x *= scale_x
@@ -110,8 +118,9 @@ def batch_norm_grad(x: np.ndarray, gy: np.ndarray, mean: np.ndarray, inv_std: np
 
 
 def fixed_batch_norm(x: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.ndarray,
-                     eps: float) -> tuple[np.ndarray, np.ndarray]:
-    """Chainer's inference BatchNorm of (rows, C) `x`, x's dtype: (y, inv_std)."""
+                     eps: float, relu: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Chainer's inference BatchNorm of (rows, C) `x`, x's dtype: (y, inv_std); `relu` as in
+    `batch_norm`."""
     inv_std = np.sqrt(np.reciprocal(var + eps))
     y = np.empty_like(x)
 
@@ -120,6 +129,8 @@ def fixed_batch_norm(x: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.
         np.subtract(x[block], mean, out=out)
         out *= inv_std
         out += beta
+        if relu:
+            np.maximum(out, 0, out=out)
 
     parallel_map(normalise, _blocks(*x.shape))
     return y, inv_std

@@ -9,6 +9,7 @@ results do not depend on the thread count or on which thread ran what.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -16,6 +17,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from chainer_port.fast_cpu_blas import can_set_threads, single_threaded
+from chainer_port.fast_cpu_gemm import uses_mkl
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -53,11 +55,12 @@ def parallel_map(function: Callable[[Item], Result], items: Iterable[Item]) -> l
 
 
 def gemm_map(function: Callable[[Item], Result], items: Iterable[Item]) -> list[Result]:
-    """`parallel_map` for work that multiplies: one single-threaded GEMM per thread, when
-    NumPy's OpenBLAS thread count can be set (see `fast_cpu_blas`); else in order, each GEMM
-    on all of BLAS's own threads."""
+    """`parallel_map` for work that multiplies (`fast_cpu_gemm.gemm`): one single-threaded
+    GEMM per thread, when MKL does the GEMMs (always sequential) or NumPy's OpenBLAS thread
+    count can be set (see `fast_cpu_blas`); else in order, each GEMM on all of BLAS's own
+    threads."""
     items = list(items)
-    if WORKERS < 2 or len(items) < 2 or not can_set_threads():
+    if WORKERS < 2 or len(items) < 2 or not (uses_mkl() or can_set_threads()):
         return [function(item) for item in items]
-    with single_threaded():
+    with single_threaded() if can_set_threads() else contextlib.nullcontext():
         return parallel_map(function, items)

@@ -9,7 +9,6 @@ with a leading '/'.
 from __future__ import annotations
 
 import chainer
-import chainer.functions as F
 import numpy as np
 from chainer import initializers
 
@@ -42,13 +41,15 @@ class BatchNorm(chainer.Link):
         self.add_persistent("moving_mean", np.zeros(size, dtype=np.float32))
         self.add_persistent("moving_variance", np.ones(size, dtype=np.float32))
 
-    def forward(self, x: chainer.Variable, training: bool) -> chainer.Variable:
-        """Training: the batch statistics (and update the moving ones); else the moving ones."""
+    def forward(self, x: chainer.Variable, training: bool, relu: bool = False
+                ) -> chainer.Variable:
+        """Training: the batch statistics (and update the moving ones); else the moving ones.
+        `relu`: followed by a ReLU (fused on the CPU fast path)."""
         if training:
             self.update_moving_statistics(x)
-            return tf_batch_norm_training(x, self.beta, TF_BN_DEFAULTS.epsilon)
+            return tf_batch_norm_training(x, self.beta, TF_BN_DEFAULTS.epsilon, relu)
         return tf_batch_norm_inference(x, self.beta, self.moving_mean, self.moving_variance,
-                                       TF_BN_DEFAULTS.epsilon)
+                                       TF_BN_DEFAULTS.epsilon, relu)
 
     def update_moving_statistics(self, x: chainer.Variable) -> None:
         """slim's update ops: moving averages (decay 0.999) of the batch mean and biased var."""
@@ -71,7 +72,7 @@ class ConvBN(chainer.Chain):
             self.BatchNorm = BatchNorm(width)
 
     def forward(self, x: chainer.Variable, training: bool) -> chainer.Variable:
-        return F.relu(self.BatchNorm(tf_conv2d(x, self.weights, self.padding), training))
+        return self.BatchNorm(tf_conv2d(x, self.weights, self.padding), training, relu=True)
 
 
 class Deconv(chainer.Chain):

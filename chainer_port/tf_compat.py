@@ -88,8 +88,8 @@ class TFBatchNorm:
 TF_BN_DEFAULTS = TFBatchNorm()
 
 
-def tf_batch_norm_training(x: VariableOrArray, beta: VariableOrArray, epsilon: float
-                           ) -> chainer.Variable:
+def tf_batch_norm_training(x: VariableOrArray, beta: VariableOrArray, epsilon: float,
+                           relu: bool = False) -> chainer.Variable:
     """slim.batch_norm(is_training=True): normalise with the batch mean and BIASED variance.
 
     `F.batch_normalization` normalises per channel over (N, H, W) with the biased variance and
@@ -103,27 +103,34 @@ def tf_batch_norm_training(x: VariableOrArray, beta: VariableOrArray, epsilon: f
     `image_encoder_3/Conv` in training mode), and BatchNorm's backward amplifies that error
     into gradients that differ by up to 3% between two correct float32 ports. NumPy arrays take
     `fast_cpu.batch_norm_training` (the same float64 arithmetic without float64 copies).
+
+    `relu`: slim.conv2d's activation after its normaliser, `F.relu` of the result (the fast
+    path applies it in the same pass over the map).
     """
     if x.ndim == 4 and fast_cpu.applies(x, beta):
-        return fast_cpu.batch_norm_training(x, beta, epsilon)
+        return fast_cpu.batch_norm_training(x, beta, epsilon, relu)
     dtype = x.dtype
     wide = F.cast(x, np.float64) if dtype == np.float32 else x
     xp = chainer.backend.get_array_module(wide)
     gamma = xp.ones(beta.shape, dtype=wide.dtype)
     y = F.batch_normalization(wide, gamma, F.cast(beta, wide.dtype), eps=epsilon)
-    return F.cast(y, dtype) if dtype == np.float32 else y
+    y = F.cast(y, dtype) if dtype == np.float32 else y
+    return F.relu(y) if relu else y
 
 
 def tf_batch_norm_inference(x: VariableOrArray, beta: VariableOrArray, mean: NdArray,
-                            variance: NdArray, epsilon: float) -> chainer.Variable:
+                            variance: NdArray, epsilon: float, relu: bool = False
+                            ) -> chainer.Variable:
     """slim.batch_norm(is_training=False): normalise with the moving statistics, gamma = 1.
 
-    NumPy arrays take `fast_cpu.fixed_batch_norm` (the same float32 formula).
+    NumPy arrays take `fast_cpu.fixed_batch_norm` (the same float32 formula). `relu` as in
+    `tf_batch_norm_training`.
     """
     if x.ndim == 4 and fast_cpu.applies(x, beta, mean, variance):
-        return fast_cpu.fixed_batch_norm(x, beta, mean, variance, epsilon)
+        return fast_cpu.fixed_batch_norm(x, beta, mean, variance, epsilon, relu)
     gamma = chainer.backend.get_array_module(mean).ones(mean.shape, dtype=mean.dtype)
-    return F.fixed_batch_normalization(x, gamma, beta, mean, variance, eps=epsilon)
+    y = F.fixed_batch_normalization(x, gamma, beta, mean, variance, eps=epsilon)
+    return F.relu(y) if relu else y
 
 
 def tf_moments(x: VariableOrArray) -> tuple[NdArray, NdArray]:

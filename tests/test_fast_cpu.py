@@ -246,8 +246,10 @@ def test_nhwc_memory_gives_the_same_results(op, w_shape):
         np.testing.assert_array_equal(got, want)
 
 
+@pytest.mark.parametrize("relu", [False, True])
 @pytest.mark.parametrize("nhwc_memory", [False, True])
-def test_batch_norm_matches_the_float64_chainer_path(monkeypatch, nhwc_memory):
+def test_batch_norm_matches_the_float64_chainer_path(monkeypatch, nhwc_memory, relu):
+    """The fused ReLU too: the stock path is F.relu after Chainer's BatchNorm."""
     x = _normal((3, 5, 6, 7), 23) * 3 + 1
     if nhwc_memory:
         x = np.ascontiguousarray(x.transpose(0, 2, 3, 1)).transpose(0, 3, 1, 2)
@@ -259,14 +261,16 @@ def test_batch_norm_matches_the_float64_chainer_path(monkeypatch, nhwc_memory):
         results = [*tf_moments(x)]
         for training in (True, False):
             xv, bv = chainer.Variable(x.copy()), chainer.Variable(beta.copy())
-            y = (tf_batch_norm_training(xv, bv, 1e-3) if training
-                 else tf_batch_norm_inference(xv, bv, mean, var, 1e-3))
+            y = (tf_batch_norm_training(xv, bv, 1e-3, relu) if training
+                 else tf_batch_norm_inference(xv, bv, mean, var, 1e-3, relu))
             y.grad = _normal(y.shape, 25)
             y.backward()
             results += [y.array, xv.grad, bv.grad]
         return results
 
     fast = run()
+    if relu:
+        assert (fast[2] == 0).any() and (fast[2] > 0).any()  # the ReLU cuts some, not all
     assert isinstance(tf_batch_norm_training(x, beta, 1e-3).creator,
                       fast_cpu_nodes.BatchNormTraining)
     assert isinstance(tf_batch_norm_inference(x, beta, mean, var, 1e-3).creator,
@@ -276,11 +280,13 @@ def test_batch_norm_matches_the_float64_chainer_path(monkeypatch, nhwc_memory):
         np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
 
 
-def test_batch_norm_check_backward_float64():
+@pytest.mark.parametrize("relu", [False, True])
+def test_batch_norm_check_backward_float64(relu):
     x, beta = _normal((2, 3, 4, 5), 26, np.float64), _normal((3,), 27, np.float64)
     gy = _normal(x.shape, 28, np.float64)
-    gradient_check.check_backward(lambda x, b: fast_cpu.batch_norm_training(x, b, 1e-3),
-                                  (x, beta), gy, dtype=np.float64, atol=1e-6, rtol=1e-5)
+    gradient_check.check_backward(lambda x, b: fast_cpu.batch_norm_training(x, b, 1e-3, relu),
+                                  (x, beta), gy, dtype=np.float64, atol=1e-6, rtol=1e-5,
+                                  eps=1e-6)
 
 
 def test_blocking_does_not_change_results(monkeypatch):

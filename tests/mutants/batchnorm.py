@@ -62,9 +62,11 @@ class GammaBatchNorm(layers.BatchNorm):
         with self.init_scope():
             self.gamma = chainer.Parameter(initializers.One(np.float32), (size,))
 
-    def forward(self, x: chainer.Variable, training: bool) -> chainer.Variable:
+    def forward(self, x: chainer.Variable, training: bool, relu: bool = False
+                ) -> chainer.Variable:
         normalised = F.bias(super().forward(x, training), -self.beta, axis=1)
-        return F.bias(F.scale(normalised, self.gamma, axis=1), self.beta, axis=1)
+        y = F.bias(F.scale(normalised, self.gamma, axis=1), self.beta, axis=1)
+        return F.relu(y) if relu else y
 
     def serialize(self, serializer: chainer.AbstractSerializer) -> None:
         self._params.remove("gamma")
