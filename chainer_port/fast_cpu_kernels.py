@@ -19,6 +19,7 @@ weights. Every function works for float32 and float64 (the dtype of its inputs).
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 
 import numpy as np
 from numpy.lib.stride_tricks import as_strided
@@ -100,7 +101,8 @@ def _windows(xp: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
                       (sn, sh * stride, sw * stride, sh, sw, sc), writeable=False)
 
 
-def _blocks(n: int, height: int, width: int, pixel_bytes: int, min_pixels: int | None = None):
+def pixel_blocks(n: int, height: int, width: int, pixel_bytes: int,
+                 min_pixels: int | None = None) -> Iterator[tuple[slice, slice]]:
     """(image slice, row slice) blocks covering (n, height) rows of `width` pixels.
 
     CHUNK_BYTES of columns per block, at least `min_pixels` (MIN_PIXELS) pixels; whole images
@@ -156,7 +158,7 @@ def conv(xp: np.ndarray, hwio: np.ndarray, stride: int) -> np.ndarray:
         cols = _columns(windows[where], columns)
         gemm(cols.reshape(-1, weights.shape[0]), weights, y[where].reshape(-1, o))
 
-    gemm_map(block, _blocks(n, out_h, out_w, weights.shape[0] * xp.itemsize))
+    gemm_map(block, pixel_blocks(n, out_h, out_w, weights.shape[0] * xp.itemsize))
     return y
 
 
@@ -175,7 +177,7 @@ def conv_filter_grad(xp: np.ndarray, gy: np.ndarray, kh: int, kw: int, stride: i
     windows = _windows(xp, kh, kw, stride)
     n, out_h, out_w = gy.shape[:3]
     k = kw * c
-    blocks = list(_blocks(n, out_h, out_w, k * xp.itemsize, MIN_GRAD_PIXELS))
+    blocks = list(pixel_blocks(n, out_h, out_w, k * xp.itemsize, MIN_GRAD_PIXELS))
     halves = [blocks[:(len(blocks) + 1) // 2], blocks[(len(blocks) + 1) // 2:]]
     columns = _Columns()
 

@@ -71,7 +71,6 @@ def plot_diffs(series: dict[str, list[TensorDiff]], title: str, first: str | Non
     axes = fig.subplots(1, 2, sharey=True)
     failing = {d.name for diffs in series.values() for d in diffs if d.failed}
     clipped_any = False
-    tol = {}
     legend_items: dict = {}
     any_zero = False
     bar_h = 0.8 / k
@@ -81,6 +80,7 @@ def plot_diffs(series: dict[str, list[TensorDiff]], title: str, first: str | Non
     ):
         ax = axes[column]
         all_vals = []
+        row_tols: list[tuple[float, float]] = []  # (y, tolerance): atol is scaled per tensor
         for s, (series_label, diffs) in enumerate(series.items()):
             values, clipped = _clip([getattr(d, field) for d in diffs])
             clipped_any |= clipped
@@ -97,21 +97,26 @@ def plot_diffs(series: dict[str, list[TensorDiff]], title: str, first: str | Non
                 any_zero = True
             all_vals.extend(values[ok & ~zero].tolist())
             for d, y in zip(diffs, ys, strict=True):
-                tol.setdefault(tol_field, getattr(d, tol_field))
+                if getattr(d, tol_field):
+                    row_tols.append((y, getattr(d, tol_field)))
                 if d.status in STATUS_LABELS:
                     ax.text(1.0, y, STATUS_LABELS[d.status],
                             transform=ax.get_yaxis_transform(), ha="right", va="center",
                             fontsize=7, color=FAIL_COLOR, fontweight="bold")
         ax.set_xscale("log")
-        bounds = all_vals + ([tol[tol_field]] if tol.get(tol_field) else [])
+        tols = [t for _, t in row_tols]
+        bounds = all_vals + tols
         top = max(bounds + [FLOOR * 10])
         bottom = max(FLOOR / 2, min(bounds + [top]) / 10)
         if any_zero:
             bottom = FLOOR / 2
         ax.set_xlim(bottom, top * 20)
-        if tol.get(tol_field):
-            ax.axvline(tol[tol_field], color=FAIL_COLOR, linestyle="--", linewidth=1.2,
-                       label=f"{tol_field} {fmt(tol[tol_field])}")
+        if tols and min(tols) == max(tols):
+            ax.axvline(tols[0], color=FAIL_COLOR, linestyle="--", linewidth=1.2,
+                       label=f"{tol_field} {fmt(tols[0])}")
+        elif tols:
+            ax.scatter(tols, [y for y, _ in row_tols], marker="|", s=50, linewidths=1.5,
+                       color=FAIL_COLOR, zorder=4, label=f"{tol_field} of each row")
         ax.set_xlabel(label + " (log)", fontsize=9)
         ax.grid(axis="x", which="major", alpha=0.3)
         ax.tick_params(axis="x", labelsize=8)
