@@ -94,3 +94,16 @@ def test_capture_and_compare_across_processes(cli, moving_objects_dir, tmp_path)
                          "--out", tmp_path / "report2")
     assert status == 2 and "differ in seed" in err
     assert not (tmp_path / "report2").exists()
+
+
+@pytest.mark.parametrize("switch", [("TWINPORT_FAST_CPU", "0"), ("TWINPORT_BLAS", "numpy")],
+                         ids=["stock Chainer functions", "fast path without MKL"])
+def test_the_twins_pass_without_the_fast_path_or_mkl(monkeypatch, moving_objects_dir, tmp_path,
+                                                      switch):
+    from twinport.cli import main
+
+    monkeypatch.setenv(*switch)
+    status = main(["parity", *TINY, "--data", str(moving_objects_dir), "--steps", "3",
+                   "--out", str(tmp_path / "report")])
+    assert status == 0
+    assert summary(tmp_path / "report")["verdict"]["passed"] is True
