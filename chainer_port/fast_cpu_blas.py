@@ -84,9 +84,13 @@ def can_set_threads() -> bool:
 
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
-    """NumPy's OpenBLAS on one thread per call inside the block (restored after)."""
+    """NumPy's OpenBLAS on one thread per call inside the block (restored after); nothing
+    when its thread count cannot be set (`can_set_threads`)."""
     get = _function("openblas_get_num_threads64_", "openblas_get_num_threads")
     set_threads = _function("openblas_set_num_threads64_", "openblas_set_num_threads")
+    if get is None or set_threads is None:
+        yield
+        return
     before = get()
     set_threads(1)
     try:

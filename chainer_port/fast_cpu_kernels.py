@@ -101,15 +101,9 @@ def _windows(xp: np.ndarray, kh: int, kw: int, stride: int) -> np.ndarray:
                       (sn, sh * stride, sw * stride, sh, sw, sc), writeable=False)
 
 
-def pixel_blocks(n: int, height: int, width: int, pixel_bytes: int,
-                 min_pixels: int | None = None) -> Iterator[tuple[slice, slice]]:
-    """(image slice, row slice) blocks covering (n, height) rows of `width` pixels.
-
-    CHUNK_BYTES of columns per block, at least `min_pixels` (MIN_PIXELS) pixels; whole images
-    per block when one fits (small maps), else a band of rows of one image.
-    """
-    pixels = max(CHUNK_BYTES // max(pixel_bytes, 1), min_pixels or MIN_PIXELS)
-    rows = max(pixels // width, 1)
+def row_bands(n: int, height: int, rows: int) -> Iterator[tuple[slice, slice]]:
+    """(image slice, row slice) blocks of about `rows` rows covering n images of `height`:
+    whole images per block when one fits (small maps), else a band of rows of one image."""
     if rows >= height:
         images = rows // height
         for b0 in range(0, n, images):
@@ -118,6 +112,14 @@ def pixel_blocks(n: int, height: int, width: int, pixel_bytes: int,
         for b in range(n):
             for h0 in range(0, height, rows):
                 yield slice(b, b + 1), slice(h0, min(h0 + rows, height))
+
+
+def pixel_blocks(n: int, height: int, width: int, pixel_bytes: int,
+                 min_pixels: int | None = None) -> Iterator[tuple[slice, slice]]:
+    """`row_bands` of (n, height) rows of `width` pixels: CHUNK_BYTES of columns per block,
+    at least `min_pixels` (MIN_PIXELS) pixels."""
+    pixels = max(CHUNK_BYTES // max(pixel_bytes, 1), min_pixels or MIN_PIXELS)
+    return row_bands(n, height, max(pixels // width, 1))
 
 
 class _Columns(threading.local):

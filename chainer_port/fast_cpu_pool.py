@@ -15,9 +15,11 @@ rows small enough to stay in cache, each band padded with -inf as it is copied i
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
-from chainer_port.fast_cpu_kernels import Pads
+from chainer_port.fast_cpu_kernels import Pads, row_bands
 from chainer_port.fast_cpu_threads import parallel_map
 
 BLOCK_BYTES = 2 << 20
@@ -27,17 +29,9 @@ Args = tuple[np.ndarray, np.ndarray]
 """(row arg max per output (N, Ho, Wo, C), column arg max per padded row (N, Hp, Wo, C))."""
 
 
-def _bands(n: int, out_h: int, row_bytes: int):
-    """(image slice, output row slice) blocks: whole images when they fit, else row bands."""
-    rows = max(BLOCK_BYTES // max(row_bytes, 1), 1)
-    if rows >= out_h:
-        images = rows // out_h
-        for b0 in range(0, n, images):
-            yield slice(b0, b0 + images), slice(0, out_h)
-    else:
-        for b in range(n):
-            for r0 in range(0, out_h, rows):
-                yield slice(b, b + 1), slice(r0, min(r0 + rows, out_h))
+def _bands(n: int, out_h: int, row_bytes: int) -> Iterator[tuple[slice, slice]]:
+    """(image slice, output row slice) blocks of BLOCK_BYTES of input (`row_bands`)."""
+    return row_bands(n, out_h, max(BLOCK_BYTES // max(row_bytes, 1), 1))
 
 
 def _running_max(taps: list[np.ndarray], with_arg: bool = True

@@ -9,7 +9,6 @@ results do not depend on the thread count or on which thread ran what.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -62,5 +61,5 @@ def gemm_map(function: Callable[[Item], Result], items: Iterable[Item]) -> list[
     items = list(items)
     if WORKERS < 2 or len(items) < 2 or not (uses_mkl() or can_set_threads()):
         return [function(item) for item in items]
-    with single_threaded() if can_set_threads() else contextlib.nullcontext():
+    with single_threaded():
         return parallel_map(function, items)

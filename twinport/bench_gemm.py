@@ -14,9 +14,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
-import time
-from collections.abc import Callable
 
 import numpy as np
 
@@ -26,6 +23,7 @@ from chainer_port.fast_cpu_gemm import ENV_BLAS, gemm, uses_mkl
 from chainer_port.fast_cpu_threads import gemm_map
 from spec import build_spec, get_preset
 from spec.layers import Layer
+from twinport.bench_worker import median_seconds
 
 
 def conv_gflop(layer: Layer, batch: int) -> float:
@@ -33,16 +31,6 @@ def conv_gflop(layer: Layer, batch: int) -> float:
     height, width, out = layer.shape[-3:]
     k = layer.attrs["kernel"]
     return 2 * batch * height * width * k * k * layer.attrs["in_channels"] * out / 1e9
-
-
-def _median_seconds(run: Callable[[], object], repeats: int) -> float:
-    run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
 
 
 def measure(layer: Layer, batch: int, repeats: int) -> dict[str, float]:
@@ -71,8 +59,8 @@ def measure(layer: Layer, batch: int, repeats: int) -> dict[str, float]:
         os.environ[ENV_BLAS] = blas
         if blas == "mkl" and not uses_mkl():
             continue
-        results[f"GEMM {blas}"] = gflop / _median_seconds(gemms, repeats)
-        results[f"conv {blas}"] = gflop / _median_seconds(
+        results[f"GEMM {blas}"] = gflop / median_seconds(gemms, repeats)
+        results[f"conv {blas}"] = gflop / median_seconds(
             lambda: kernels.conv(x, hwio, 1), repeats)
     os.environ.pop(ENV_BLAS, None)
     return results

@@ -19,6 +19,7 @@ import resource
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -32,6 +33,17 @@ REPLY = "@@bench "
 INPUTS_FILE = "inputs.npz"
 TAPS_FILE = "taps.npz"
 WEIGHTS_FILE = "weights.npz"
+
+
+def median_seconds(run: Callable[[], object], repeats: int) -> float:
+    """Median wall time of `repeats` calls of `run` after one warm-up call."""
+    run()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
 
 
 class Worker:
@@ -79,12 +91,9 @@ class Worker:
         times = {}
         for layer in build_spec(get_preset(self.preset)):
             args = [convert(values[name]) for name in layer.inputs]
-            runs = []
-            for _ in range(repeats + 1):
-                start = time.perf_counter()
-                self.model.to_numpy(self.model.run_layer(layer.name, args))
-                runs.append((time.perf_counter() - start) * 1e3)
-            times[layer.name] = statistics.median(runs[1:])
+            times[layer.name] = 1e3 * median_seconds(
+                lambda name=layer.name, args=args: self.model.to_numpy(
+                    self.model.run_layer(name, args)), repeats)
         return times
 
     def profile(self) -> dict[str, float]:
