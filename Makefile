@@ -3,7 +3,7 @@ PYTHON_BOOT ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-REQS := requirements.txt requirements-mkl.txt pyproject.toml
+REQS := requirements.txt requirements-intel.txt pyproject.toml
 STAMP := $(VENV)/.installed-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-16)
 DATA := data/generated/moving-objects
 JOBS ?= 2
@@ -19,7 +19,7 @@ $(STAMP):
 	rm -f $(VENV)/.installed-*
 	$(PIP) install --quiet --disable-pip-version-check "setuptools<74" wheel "numpy==1.23.5"
 	$(PIP) install --quiet --disable-pip-version-check --no-build-isolation -r requirements.txt
-	$(PIP) install --quiet --disable-pip-version-check --no-deps -r requirements-mkl.txt
+	$(PIP) install --quiet --disable-pip-version-check --no-deps -r requirements-intel.txt
 	$(PIP) install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
 	touch $@
 

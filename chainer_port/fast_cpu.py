@@ -5,8 +5,9 @@ and copy it again for `tensordot`, its grouped convolution loops over the groups
 (one per sample and channel in the cross conv), its max pooling arg-maxes over a k * k im2col
 buffer, and the port's float64 BatchNorm copies every map to float64: the paper preset's train
 step took ~90 s against TF's ~4 s. The nodes of `chainer_port.fast_cpu_nodes` compute the
-same functions, forward and backward: cache-blocked im2col GEMMs (`fast_cpu_kernels`),
-separable pooling (`fast_cpu_pool`), blocked float64 BatchNorm (`fast_cpu_norm`).
+same functions, forward and backward: convolutions on oneDNN, else cache-blocked im2col GEMMs
+(`fast_cpu_conv`), separable pooling (`fast_cpu_pool`), blocked float64 BatchNorm in compiled
+loops (`fast_cpu_norm`). The first use sets malloc to keep freed memory (`fast_cpu_memory`).
 
 `tf_compat`'s shims call them through `applies(...)`: only for NumPy arrays (never CuPy, where
 cuDNN does this work) of float32 / float64, and only while the environment variable
@@ -25,6 +26,7 @@ import numpy as np
 from chainer.types import NdArray
 
 from chainer_port.fast_cpu_kernels import Pads
+from chainer_port.fast_cpu_memory import keep_freed_memory
 from chainer_port.fast_cpu_nodes import (
     BatchNormTraining,
     Conv2D,
@@ -52,9 +54,12 @@ def applies(*values: VariableOrArray) -> bool:
     if not enabled():
         return False
     arrays = [value.array if isinstance(value, chainer.Variable) else value for value in values]
-    return (all(isinstance(array, np.ndarray) for array in arrays)
+    if not (all(isinstance(array, np.ndarray) for array in arrays)
             and arrays[0].dtype in _DTYPES
-            and all(array.dtype == arrays[0].dtype for array in arrays))
+            and all(array.dtype == arrays[0].dtype for array in arrays)):
+        return False
+    keep_freed_memory()
+    return True
 
 
 def conv2d(x: VariableOrArray, weights: VariableOrArray, pads: Pads, stride: int = 1

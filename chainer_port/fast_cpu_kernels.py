@@ -1,5 +1,9 @@
 """NumPy kernels of the CPU fast path: convolutions as cache-blocked im2col + BLAS GEMMs.
 
+Where oneDNN is installed, float32 convolutions run there instead (`fast_cpu_conv`); these
+kernels do float64 (the parity noise floor, `check_backward`), every platform without the
+wheel, and the depthwise cross conv.
+
 Why not Chainer's own CPU convolution: its im2col builds the whole (N, C, kh, kw, Ho, Wo)
 column buffer (1.7 GB for the paper preset's 256 x 256 layer), then `tensordot` copies it
 again into a GEMM layout. Here activations are NHWC, so one output pixel's receptive field
@@ -46,18 +50,16 @@ MIN_GRAD_PIXELS = 2048
 NO_PADS: Pads = ((0, 0), (0, 0))
 
 
-def as_nhwc(x: np.ndarray, pads: Pads = NO_PADS) -> np.ndarray:
-    """NCHW-shaped `x` as NHWC, zero-padded by `pads` (negative entries crop).
+def as_nhwc(x: np.ndarray) -> np.ndarray:
+    """NCHW-shaped `x` as contiguous NHWC.
 
     The fast path's nodes return NCHW-shaped views of NHWC memory and Chainer's elementwise
     functions (BatchNorm, ReLU) keep that memory order, so a convolution fed by one mostly
-    gets NHWC memory here: returned as a view, or copied once when padded. Only true NCHW
-    memory is transposed.
+    gets NHWC memory here, returned as a view. Other memory (true NCHW, or a crop of a
+    larger map) is copied, on all cores.
     """
     view = x.transpose(0, 2, 3, 1)
-    if view.flags.c_contiguous and pads == NO_PADS:
-        return view
-    return _padded_copy(view, pads)
+    return view if view.flags.c_contiguous else _padded_copy(view, NO_PADS)
 
 
 def pad_nhwc(x: np.ndarray, pads: Pads) -> np.ndarray:

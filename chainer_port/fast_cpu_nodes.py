@@ -16,6 +16,7 @@ from collections.abc import Callable
 import chainer
 import numpy as np
 
+from chainer_port import fast_cpu_conv as convolutions
 from chainer_port import fast_cpu_kernels as kernels
 from chainer_port.fast_cpu_kernels import Pads
 from chainer_port.fast_cpu_norm import batch_norm, batch_norm_grad, fixed_batch_norm
@@ -94,7 +95,7 @@ class Conv2D(_FastNode):
     def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
         x, weights = inputs
         self.retain_inputs((0, 1))
-        y = kernels.conv(kernels.as_nhwc(x, self.pads), _hwio(weights), self.stride)
+        y = convolutions.conv(kernels.as_nhwc(x), _hwio(weights), self.stride, self.pads)
         return _nchw(y),
 
     def gradients(self, x: np.ndarray, weights: np.ndarray, gy: np.ndarray, wanted: Wanted
@@ -102,12 +103,12 @@ class Conv2D(_FastNode):
         gy = kernels.as_nhwc(gy)
         gx = gw = None
         if 0 in wanted:
-            gx = _nchw(kernels.conv_transpose(gy, _hwio(weights), self.stride, self.pads,
-                                              x.shape[2:]))
+            gx = _nchw(convolutions.conv_transpose(gy, _hwio(weights), self.stride, self.pads,
+                                                   x.shape[2:]))
         if 1 in wanted:
             kh, kw = weights.shape[2:]
-            gw = _from_hwio(kernels.conv_filter_grad(
-                kernels.as_nhwc(x, self.pads), gy, kh, kw, self.stride))
+            gw = _from_hwio(convolutions.conv_filter_grad(kernels.as_nhwc(x), gy, kh, kw,
+                                                          self.stride, self.pads))
         return gx, gw
 
 
@@ -123,21 +124,22 @@ class Conv2DTranspose(_FastNode):
     def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
         x, weights = inputs
         self.retain_inputs((0, 1))
-        y = kernels.conv_transpose(kernels.as_nhwc(x), _hwio(weights), self.stride, self.pads,
-                                   self.out_hw)
+        y = convolutions.conv_transpose(kernels.as_nhwc(x), _hwio(weights), self.stride,
+                                        self.pads, self.out_hw)
         return _nchw(y),
 
     def gradients(self, x: np.ndarray, weights: np.ndarray, gy: np.ndarray, wanted: Wanted
                   ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        gy_padded = kernels.as_nhwc(gy, self.pads)
+        gy = kernels.as_nhwc(gy)
         in_h, in_w = x.shape[2:]
         gx = gw = None
         if 0 in wanted:
-            gx = _nchw(kernels.conv(gy_padded, _hwio(weights), self.stride)[:, :in_h, :in_w])
+            gx = _nchw(convolutions.conv(gy, _hwio(weights), self.stride,
+                                         self.pads)[:, :in_h, :in_w])
         if 1 in wanted:
             kh, kw = weights.shape[2:]
-            gw = _from_hwio(kernels.conv_filter_grad(
-                gy_padded, kernels.as_nhwc(x), kh, kw, self.stride))
+            gw = _from_hwio(convolutions.conv_filter_grad(gy, kernels.as_nhwc(x), kh, kw,
+                                                          self.stride, self.pads))
         return gx, gw
 
 

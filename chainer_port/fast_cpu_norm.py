@@ -3,13 +3,13 @@
 `tf_compat.tf_batch_norm_training` accumulates in float64 for precision (see its docstring) by
 casting the whole map to float64 and running Chainer's BatchNorm on the copy: a dozen full
 passes over 8-byte temporaries, ~0.8 s of one core for the paper preset's 4 x 64 x 256 x 256
-maps, as long as their convolution. Here the same float64 arithmetic runs a block of rows at a
-time on (rows, C) views of NHWC memory, so temporaries stay in cache, blocks on both cores:
-statistics in one pass (per-block two-pass moments merged in block order with Chan et al.'s
-formula), the output in a second; the backward likewise. Chainer's formulas are rearranged
-into per-channel affine maps (fewer float64 operations an element); in float64 that moves
-results by a few float64 ulps, so y and gx equal the float64 path's after the cast to
-float32 but for a rare last-bit difference.
+maps, as long as their convolution. Here the same float64 arithmetic runs in compiled loops
+(`fast_cpu_norm_kernels`) over blocks of rows of (rows, C) views of NHWC memory, blocks on both
+cores: statistics in one pass (per-block two-pass moments merged in block order with Chan et
+al.'s formula), the output in a second; the backward likewise. Chainer's formulas are
+rearranged into per-channel affine maps (fewer float64 operations an element); in float64
+that moves results by a few float64 ulps, so y and gx equal the float64 path's after the cast
+to float32 but for a rare last-bit difference.
 
 `fixed_batch_norm` is `F.fixed_batch_normalization` with gamma = 1 (inference), Chainer's
 float32 formula, on the same blocks.
@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainer_port import fast_cpu_norm_kernels as loops
 from chainer_port.fast_cpu_threads import parallel_map
 
 BLOCK_BYTES = 1 << 20
@@ -32,10 +33,7 @@ def _blocks(rows: int, channels: int) -> list[slice]:
 
 def _block_moments(block: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:
     """(count, mean, sum of squared deviations) of a block of rows, float64."""
-    wide = block.astype(np.float64)
-    mean = wide.sum(axis=0) / len(wide)
-    wide -= mean
-    return len(wide), mean, np.einsum("ij,ij->j", wide, wide)
+    return len(block), *loops.block_moments(block)
 
 
 def moments(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -63,15 +61,8 @@ def batch_norm(x: np.ndarray, beta: np.ndarray, eps: float, relu: bool = False
     shift = beta - mean * inv_std
     y = np.empty_like(x)
 
-    def normalise(block: slice) -> None:
-        wide = x[block].astype(np.float64)
-        wide *= inv_std
-        wide += shift
-        if relu:
-            np.maximum(wide, 0.0, out=wide)
-        y[block] = wide
-
-    parallel_map(normalise, _blocks(*x.shape))
+    parallel_map(lambda block: loops.normalise(x[block], inv_std, shift, relu, y[block]),
+                 _blocks(*x.shape))
     return y, mean, inv_std
 
 
@@ -85,15 +76,13 @@ def batch_norm_grad(x: np.ndarray, gy: np.ndarray, mean: np.ndarray, inv_std: np
     gx = a * gy + b * x + c after one pass for sum(gy) and sum(gy * x).
     """
     blocks = _blocks(*x.shape)
+    # gy through the ReLU, block by block, into gx, which the second pass reads and overwrites.
     gx = np.empty_like(x)
-    # Through the ReLU: its gradient, block by block, into gx, which the second pass reads.
-    source = gy if relu_y is None else gx
+    relu = relu_y is not None
+    mask = relu_y if relu else gy
 
     def sums(block: slice) -> tuple[np.ndarray, np.ndarray]:
-        if relu_y is not None:
-            np.multiply(gy[block], relu_y[block] > 0, out=gx[block])
-        wide_gy = source[block].astype(np.float64)
-        return wide_gy.sum(axis=0), np.einsum("ij,ij->j", wide_gy, x[block].astype(np.float64))
+        return loops.gradient_sums(x[block], gy[block], mask[block], relu, gx[block])
 
     gbeta, gy_x = np.zeros(x.shape[1]), np.zeros(x.shape[1])
     for block_gbeta, block_gy_x in parallel_map(sums, blocks):
@@ -103,17 +92,8 @@ def batch_norm_grad(x: np.ndarray, gy: np.ndarray, mean: np.ndarray, inv_std: np
     inv_m = 1.0 / len(x)
     scale_x = -inv_std * inv_m * ggamma * inv_std
     shift = -inv_std * inv_m * (gbeta - ggamma * inv_std * mean)
-
-    def input_grad(block: slice) -> None:
-        wide = source[block].astype(np.float64)
-        wide *= inv_std
-        wide_x = x[block].astype(np.float64)
-        wide_x *= scale_x
-        wide += wide_x
-        wide += shift
-        gx[block] = wide
-
-    parallel_map(input_grad, blocks)
+    parallel_map(lambda block: loops.input_gradient(gx[block], x[block], inv_std, scale_x,
+                                                    shift), blocks)
     return gx, gbeta.astype(x.dtype)
 
 
@@ -123,14 +103,7 @@ def fixed_batch_norm(x: np.ndarray, beta: np.ndarray, mean: np.ndarray, var: np.
     `batch_norm`."""
     inv_std = np.sqrt(np.reciprocal(var + eps))
     y = np.empty_like(x)
-
-    def normalise(block: slice) -> None:
-        out = y[block]
-        np.subtract(x[block], mean, out=out)
-        out *= inv_std
-        out += beta
-        if relu:
-            np.maximum(out, 0, out=out)
-
-    parallel_map(normalise, _blocks(*x.shape))
+    mean, inv_std, beta = (np.asarray(a, x.dtype) for a in (mean, inv_std, beta))
+    parallel_map(lambda block: loops.fixed_normalise(x[block], mean, inv_std, beta, relu,
+                                                     y[block]), _blocks(*x.shape))
     return y, inv_std

@@ -96,10 +96,12 @@ def test_capture_and_compare_across_processes(cli, moving_objects_dir, tmp_path)
     assert not (tmp_path / "report2").exists()
 
 
-@pytest.mark.parametrize("switch", [("TWINPORT_FAST_CPU", "0"), ("TWINPORT_BLAS", "numpy")],
-                         ids=["stock Chainer functions", "fast path without MKL"])
-def test_the_twins_pass_without_the_fast_path_or_mkl(monkeypatch, moving_objects_dir, tmp_path,
-                                                      switch):
+@pytest.mark.parametrize("switch", [("TWINPORT_FAST_CPU", "0"), ("TWINPORT_BLAS", "numpy"),
+                                    ("TWINPORT_CONV", "im2col")],
+                         ids=["stock Chainer functions", "fast path without MKL",
+                              "fast path without oneDNN"])
+def test_the_twins_pass_without_the_fast_path_or_intel_libraries(monkeypatch, moving_objects_dir,
+                                                                  tmp_path, switch):
     from twinport.cli import main
 
     monkeypatch.setenv(*switch)

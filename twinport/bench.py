@@ -1,8 +1,9 @@
 """`twinport bench`: the TF reference and the Chainer port timed side by side on this machine.
 
 Worker processes (`twinport.bench_worker`): TF, the Chainer port with its CPU fast path, the
-same without MKL (TWINPORT_BLAS=numpy: NumPy's OpenBLAS, with the kernels it picks itself), and
-the stock Chainer functions (TWINPORT_FAST_CPU=0); the last two with one timed repetition (on
+same without Intel's libraries (TWINPORT_CONV=im2col TWINPORT_BLAS=numpy: the im2col
+convolutions on NumPy's OpenBLAS, with the kernels it picks itself), and the stock Chainer
+functions (TWINPORT_FAST_CPU=0); the last two with one timed repetition (on
 `paper` the stock train step takes about a minute). Only one works at a time and the timed
 runs alternate between them (TF, fast, ..., TF, fast, ...), so that a shared machine's load
 falls on all of them alike: the report leads with the Chainer / TF ratios. Each reports
@@ -24,6 +25,8 @@ from typing import Any
 import numpy as np
 
 from chainer_port.fast_cpu import ENV_SWITCH
+from chainer_port.fast_cpu_dnnl import ENV_CONV
+from chainer_port.fast_cpu_dnnl import available as dnnl_available
 from chainer_port.fast_cpu_gemm import ENV_BLAS, uses_mkl
 from twinport.bench_process import WorkerProcess
 from twinport.bench_worker import INPUTS_FILE
@@ -31,31 +34,32 @@ from twinport.bench_worker import INPUTS_FILE
 
 @dataclass(frozen=True)
 class Role:
-    """One worker: backend, TWINPORT_FAST_CPU, whether the fast path runs without MKL on
-    NumPy's OpenBLAS as it loads (TWINPORT_BLAS=numpy, no OPENBLAS_CORETYPE from `worker_env`),
-    and whether one timed repetition is enough."""
+    """One worker: backend, TWINPORT_FAST_CPU, whether the fast path runs without Intel's
+    libraries, its im2col convolutions on NumPy's OpenBLAS as it loads (TWINPORT_CONV=im2col,
+    TWINPORT_BLAS=numpy, no OPENBLAS_CORETYPE from `worker_env`), and whether one timed
+    repetition is enough."""
 
     backend: str
     fast: str = "1"
-    numpy_blas: bool = False
+    no_intel: bool = False
     once: bool = False
 
     def environment(self, env: dict[str, str]) -> dict[str, str]:
         """The worker's environment, given the benchmark's (`worker_env`)."""
-        if self.numpy_blas:
-            return {**os.environ, ENV_BLAS: "numpy", ENV_SWITCH: self.fast}
+        if self.no_intel:
+            return {**os.environ, ENV_CONV: "im2col", ENV_BLAS: "numpy", ENV_SWITCH: self.fast}
         return {**env, ENV_SWITCH: self.fast}
 
 
 ROLES = {
     "tf": Role("tf"),
     "chainer": Role("chainer"),
-    "chainer_numpy_blas": Role("chainer", numpy_blas=True, once=True),
+    "chainer_no_intel": Role("chainer", no_intel=True, once=True),
     "chainer_stock": Role("chainer", fast="0", once=True),
 }
-"""Every worker, in the order they run. `chainer_numpy_blas` runs only when it differs from
-the fast path (MKL installed, or the benchmark changed the BLAS kernels: see `worker_env`), to
-show what that is worth."""
+"""Every worker, in the order they run. `chainer_no_intel` runs only when it differs from the
+fast path (oneDNN or MKL installed, or the benchmark changed the BLAS kernels: see
+`worker_env`), to show what that is worth."""
 
 
 @dataclass
@@ -91,8 +95,9 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
         results["loader_seq_per_s"] = loader_throughput(data, settings.batch_size, settings.seed)
         write_inputs(Path(workdir) / INPUTS_FILE, data, preset.z_dim, settings)
         skip = {"chainer_stock"} if not settings.stock else set()
-        if not uses_mkl() and env.get(ENV_CORETYPE) == os.environ.get(ENV_CORETYPE):
-            skip.add("chainer_numpy_blas")
+        if (not uses_mkl() and not dnnl_available()
+                and env.get(ENV_CORETYPE) == os.environ.get(ENV_CORETYPE)):
+            skip.add("chainer_no_intel")
         workers: dict[str, WorkerProcess] = {}
         try:
             for name, role in ROLES.items():  # TF first: it writes the weights the others load

@@ -1,13 +1,15 @@
-"""Where the fast path's convolution time goes: GEMM alone vs im2col + GEMM, MKL vs NumPy.
+"""Where the fast path's convolution time goes: GEMM alone vs im2col + GEMM, MKL vs NumPy,
+and oneDNN's direct convolution.
 
 `python -m twinport.bench_gemm [--preset paper] [--batch-size 4] [--min-gflop 1]` prints, for
 each convolution of the preset doing at least --min-gflop GFLOP forward, the GFLOP/s of
 - its GEMMs alone: the (pixels, kh*kw*C) x (kh*kw*C, out) products of the fast path's blocks,
   on its thread pool, from columns already in memory;
 - the fast path's whole forward convolution (`fast_cpu_kernels.conv`: the column copies too);
-each with MKL and with NumPy's BLAS (TWINPORT_BLAS=numpy), medians of --repeats after a
-warm-up. NumPy's OpenBLAS kernels are fixed when it loads: run once more with
-OPENBLAS_CORETYPE=SkylakeX (or unset) to compare its kernel sets.
+each with MKL and with NumPy's BLAS (TWINPORT_BLAS=numpy); and the same convolution on oneDNN
+(`fast_cpu_dnnl.conv`) when it is installed; medians of --repeats after a warm-up. NumPy's
+OpenBLAS kernels are fixed when it loads: run once more with OPENBLAS_CORETYPE=SkylakeX (or
+unset) to compare its kernel sets.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ import os
 
 import numpy as np
 
+from chainer_port import fast_cpu_dnnl as dnnl
 from chainer_port import fast_cpu_kernels as kernels
 from chainer_port.fast_cpu_blas import openblas_core
 from chainer_port.fast_cpu_gemm import ENV_BLAS, gemm, uses_mkl
@@ -34,7 +37,8 @@ def conv_gflop(layer: Layer, batch: int) -> float:
 
 
 def measure(layer: Layer, batch: int, repeats: int) -> dict[str, float]:
-    """GFLOP/s of `layer`'s GEMMs alone and of its whole convolution, per BLAS."""
+    """GFLOP/s of `layer`'s GEMMs alone and of its whole convolution, per BLAS, and of the
+    convolution on oneDNN."""
     height, width, out = layer.shape[-3:]
     k, channels = layer.attrs["kernel"], layer.attrs["in_channels"]
     rng = np.random.default_rng(0)
@@ -63,6 +67,9 @@ def measure(layer: Layer, batch: int, repeats: int) -> dict[str, float]:
         results[f"conv {blas}"] = gflop / median_seconds(
             lambda: kernels.conv(x, hwio, 1), repeats)
     os.environ.pop(ENV_BLAS, None)
+    if dnnl.available():
+        results["conv oneDNN"] = gflop / median_seconds(
+            lambda: dnnl.conv(x, hwio, 1, kernels.NO_PADS), repeats)
     return results
 
 
@@ -79,7 +86,8 @@ def main(argv: list[str] | None = None) -> int:
     layers = [layer for layer in build_spec(preset)
               if layer.kind == "conv" and conv_gflop(layer, batch) >= args.min_gflop]
     print(f"NumPy's OpenBLAS kernels: {openblas_core() or '?'}; MKL: "
-          f"{'yes' if uses_mkl() else 'not installed'}; {os.cpu_count()} cores; GFLOP/s")
+          f"{'yes' if uses_mkl() else 'not installed'}; oneDNN: "
+          f"{'yes' if dnnl.available() else 'not installed'}; {os.cpu_count()} cores; GFLOP/s")
     rows = [(layer.name, conv_gflop(layer, batch), measure(layer, batch, args.repeats))
             for layer in layers]
     names = list(rows[0][2]) if rows else []

@@ -10,9 +10,9 @@ from typing import Any
 from twinport.atomic import atomic_path
 
 COLUMNS = (("tf", "TF"), ("chainer", "Chainer fast path"),
-           ("chainer_numpy_blas", "Chainer fast path without MKL"),
+           ("chainer_no_intel", "Chainer fast path without oneDNN and MKL"),
            ("chainer_stock", "Chainer stock"))
-RATIOS = (("chainer", "fast / TF"), ("chainer_numpy_blas", "no MKL / TF"),
+RATIOS = (("chainer", "fast / TF"), ("chainer_no_intel", "no Intel libs / TF"),
           ("chainer_stock", "stock / TF"))
 PROFILE_ROWS = 15
 
@@ -98,10 +98,11 @@ def markdown(results: dict[str, Any], command: str) -> str:
         f"{results['load_after'][0]:.2f} |",
         "| NumPy's OpenBLAS kernels | " + ", ".join(
             f"{label}: {workers[role]['blas_core'] or '?'}" for role, label in columns)
-        + f" (OPENBLAS_CORETYPE={blas['coretype_env'] or 'unset'} set for all but the no-MKL "
-        f"column; NumPy's own choice here: {blas['default_core'] or '?'}) |",
-        "| the fast path's GEMMs | " + ", ".join(
-            f"{label}: {'MKL' if workers[role].get('mkl') else 'NumPy'}"
+        + f" (OPENBLAS_CORETYPE={blas['coretype_env'] or 'unset'} set for all but the "
+        f"without-oneDNN-and-MKL column; NumPy's own choice here: {blas['default_core'] or '?'}) |",
+        "| the fast path's convolutions | " + ", ".join(
+            f"{label}: " + ("oneDNN" if workers[role].get("onednn") else "im2col")
+            + f", GEMMs on {'MKL' if workers[role].get('mkl') else 'NumPy'}"
             for role, label in columns if role not in ("tf", "chainer_stock")) + " |",
         "| versions | " + ", ".join(f"{k} {v}" for k, v in sorted(versions.items())) + " |",
         f"| repetitions | median of {settings['steps']} after 1 warm-up (TF, Chainer fast path); "
@@ -109,10 +110,12 @@ def markdown(results: dict[str, Any], command: str) -> str:
         f"backends, one at a time; per layer: median of {settings['layer_repeats']} (others: 1) "
         "after 1 warm-up |",
         "", "## Summary", "",
-        "Chainer fast path: the port as it runs on NumPy (`chainer_port.fast_cpu`), its GEMMs "
-        "on MKL (`chainer_port.fast_cpu_gemm`); without MKL: the same with TWINPORT_BLAS=numpy "
-        "on NumPy's OpenBLAS with the kernels it picks itself (no OPENBLAS_CORETYPE; see "
-        "`chainer_port.fast_cpu_blas`), as `twinport train` ran before MKL; Chainer stock: the "
+        "Chainer fast path: the port as it runs on NumPy (`chainer_port.fast_cpu`), its "
+        "convolutions on oneDNN (`chainer_port.fast_cpu_dnnl`), its GEMMs on MKL "
+        "(`chainer_port.fast_cpu_gemm`); without oneDNN and MKL: the same with "
+        "TWINPORT_CONV=im2col TWINPORT_BLAS=numpy, im2col convolutions on NumPy's OpenBLAS with "
+        "the kernels it picks itself (no OPENBLAS_CORETYPE; see `chainer_port.fast_cpu_blas`), "
+        "the fast path where those wheels are not installed; Chainer stock: the "
         "port with TWINPORT_FAST_CPU=0 (Chainer's own functions, NumPy's BLAS with the "
         "benchmark's kernels). Sequences/s: batch size / time.", "",
         *_table("metric", summary_rows(results), results), "",

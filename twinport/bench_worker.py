@@ -107,15 +107,16 @@ class Worker:
         return dict(hook.seconds)
 
     def info(self) -> dict[str, Any]:
-        """Library versions, NumPy's BLAS kernels, whether the fast path's GEMMs run on MKL, and
-        (TF) the tf.function trace counts."""
+        """Library versions, NumPy's BLAS kernels, whether the fast path's convolutions run on
+        oneDNN and its GEMMs on MKL, and (TF) the tf.function trace counts."""
         import importlib
 
         from chainer_port.fast_cpu_blas import openblas_core
+        from chainer_port.fast_cpu_dnnl import available
         from chainer_port.fast_cpu_gemm import uses_mkl
 
         framework = importlib.import_module("tensorflow" if self.backend == "tf" else "chainer")
-        info = {"blas_core": openblas_core(), "mkl": uses_mkl(),
+        info = {"blas_core": openblas_core(), "mkl": uses_mkl(), "onednn": available(),
                 "versions": {"numpy": np.__version__, framework.__name__: framework.__version__}}
         if self.backend == "tf":  # how often the reference's tf.functions were traced
             info["tf_traces"] = {name: function.experimental_get_tracing_count()
