@@ -100,10 +100,6 @@ def available() -> bool:
     return os.environ.get(ENV_CONV, "").strip().lower() != "im2col" and _runtime() is not None
 
 
-def _takes(*arrays: np.ndarray) -> bool:
-    return available() and all(array.dtype == np.float32 for array in arrays)
-
-
 def _desc(dims: tuple[int, ...], strides: tuple[int, ...] | None) -> _Handle:
     """A float32 memory descriptor of logical `dims` with element `strides` (None: any
     layout, oneDNN's choice)."""
@@ -233,15 +229,19 @@ def _execute(primitive: _Handle, args: list[tuple[int, _Handle, np.ndarray]]) ->
             library.dnnl_memory_destroy(memory)
 
 
-def _out_hw(in_hw: tuple[int, int], kernel: tuple[int, int], stride: int, pads: Pads
-            ) -> tuple[int, int]:
+def _out_hw(in_hw: tuple[int, ...], kernel: tuple[int, ...], stride: int, pads: Pads
+            ) -> tuple[int, ...]:
     return tuple((size + before + after - k) // stride + 1
                  for size, k, (before, after) in zip(in_hw, kernel, pads, strict=True))
 
 
 def _problem(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], hwio: np.ndarray,
-             stride: int, pads: Pads) -> _Primitive | None:
-    if min(min(pair) for pair in pads) < 0:
+             stride: int, pads: Pads, *arrays: np.ndarray) -> _Primitive | None:
+    """The primitive of a problem oneDNN takes: installed and switched on, float32 `arrays`,
+    non-negative pads, y of the size the convolution gives; else None."""
+    if not (available() and all(array.dtype == np.float32 for array in arrays)
+            and min(min(pair) for pair in pads) >= 0
+            and _out_hw(x_shape[1:3], hwio.shape[:2], stride, pads) == tuple(y_shape[1:3])):
         return None
     return _primitive(_Problem(kind, tuple(x_shape), tuple(y_shape), hwio.shape,
                                _strides(hwio), stride, pads))
@@ -251,65 +251,52 @@ def _strides(array: np.ndarray) -> tuple[int, ...]:
     return tuple(step // array.itemsize for step in array.strides)
 
 
-def _weights_in(primitive: _Primitive, hwio: np.ndarray) -> np.ndarray:
-    """The user's weights in the primitive's layout."""
+def _data_pass(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...],
+               hwio: np.ndarray, stride: int, pads: Pads, given: np.ndarray
+               ) -> np.ndarray | None:
+    """The forward (`given` x, returns y) or the backward data pass (`given` gy, returns gx),
+    the user's weights reordered into the primitive's layout first; None when oneDNN does not
+    take the problem."""
+    primitive = _problem(kind, x_shape, y_shape, hwio, stride, pads, given, hwio)
+    if primitive is None:
+        return None
+    x_side = (primitive.x_desc, x_shape)
+    y_side = (primitive.y_desc, y_shape)
+    (given_desc, _), (out_desc, out_shape) = ((x_side, y_side) if kind == _FORWARD_TRAINING
+                                              else (y_side, x_side))
+    given_arg, out_arg = ((_ARG_SRC, _ARG_DST) if kind == _FORWARD_TRAINING
+                          else (_ARG_DIFF_DST, _ARG_DIFF_SRC))
     weights = np.empty(primitive.weights_floats, np.float32)
     _execute(primitive.reorder, [(_ARG_SRC, primitive.user_desc, hwio),
                                  (_ARG_DST, primitive.weights_desc, weights)])
-    return weights
+    out = np.empty(out_shape, np.float32)
+    _execute(primitive.convolution, [(given_arg, given_desc, np.ascontiguousarray(given)),
+                                     (_ARG_WEIGHTS, primitive.weights_desc, weights),
+                                     (out_arg, out_desc, out)])
+    return out
 
 
 def conv(x: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads) -> np.ndarray | None:
     """y = conv(pad(x, pads), hwio, stride), NHWC; None when oneDNN cannot do it."""
-    if not _takes(x, hwio):
-        return None
     kh, kw, _, o = hwio.shape
     y_shape = (x.shape[0], *_out_hw(x.shape[1:3], (kh, kw), stride, pads), o)
-    primitive = _problem(_FORWARD_TRAINING, x.shape, y_shape, hwio, stride, pads)
-    if primitive is None:
-        return None
-    x = np.ascontiguousarray(x)
-    y = np.empty(y_shape, np.float32)
-    weights = _weights_in(primitive, hwio)
-    _execute(primitive.convolution, [(_ARG_SRC, primitive.x_desc, x),
-                                     (_ARG_WEIGHTS, primitive.weights_desc, weights),
-                                     (_ARG_DST, primitive.y_desc, y)])
-    return y
+    return _data_pass(_FORWARD_TRAINING, x.shape, y_shape, hwio, stride, pads, x)
 
 
 def conv_transpose(gy: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads,
                    in_hw: tuple[int, int]) -> np.ndarray | None:
     """The adjoint of `conv` w.r.t. x applied to NHWC `gy`: (N, *in_hw, C); None when oneDNN
     cannot do it."""
-    if not _takes(gy, hwio):
-        return None
-    kh, kw, c, _ = hwio.shape
-    x_shape = (gy.shape[0], *in_hw, c)
-    if _out_hw(in_hw, (kh, kw), stride, pads) != gy.shape[1:3]:
-        return None
-    primitive = _problem(_BACKWARD_DATA, x_shape, gy.shape, hwio, stride, pads)
-    if primitive is None:
-        return None
-    gy = np.ascontiguousarray(gy)
-    gx = np.empty(x_shape, np.float32)
-    weights = _weights_in(primitive, hwio)
-    _execute(primitive.convolution, [(_ARG_DIFF_DST, primitive.y_desc, gy),
-                                     (_ARG_WEIGHTS, primitive.weights_desc, weights),
-                                     (_ARG_DIFF_SRC, primitive.x_desc, gx)])
-    return gx
+    x_shape = (gy.shape[0], *in_hw, hwio.shape[2])
+    return _data_pass(_BACKWARD_DATA, x_shape, gy.shape, hwio, stride, pads, gy)
 
 
 def conv_filter_grad(x: np.ndarray, gy: np.ndarray, kh: int, kw: int, stride: int, pads: Pads
                      ) -> np.ndarray | None:
     """d(sum gy * conv(pad(x, pads), W)) / dW, HWIO (a view of (O, I, kh, kw) memory, the
     layout of Chainer's weights); None when oneDNN cannot do it."""
-    if not _takes(x, gy):
-        return None
-    c, o = x.shape[3], gy.shape[3]
-    if _out_hw(x.shape[1:3], (kh, kw), stride, pads) != gy.shape[1:3]:
-        return None
-    grad = np.empty((o, c, kh, kw), np.float32).transpose(2, 3, 1, 0)
-    primitive = _problem(_BACKWARD_WEIGHTS, x.shape, gy.shape, grad, stride, pads)
+    grad = np.empty((gy.shape[3], x.shape[3], kh, kw), np.float32).transpose(2, 3, 1, 0)
+    primitive = _problem(_BACKWARD_WEIGHTS, x.shape, gy.shape, grad, stride, pads, x, gy)
     if primitive is None:
         return None
     x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
