@@ -39,9 +39,9 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# TF vs the Chainer port (CPU fast path and stock Chainer), paper preset, batch 4: about 10
+# TF vs the Chainer port (CPU fast path and stock Chainer), paper preset, batch 4: about 5
 # minutes; writes docs/benchmarks.md and docs/benchmarks.csv. BENCH_ARGS="--parity" adds the
-# wall time of `twinport parity`.
+# wall time of `twinport parity` (about 3 minutes more).
 bench: $(STAMP)
 	$(VENV)/bin/twinport bench --preset paper --batch-size 4 --out docs/benchmarks.md $(BENCH_ARGS)
 
