@@ -6,7 +6,7 @@ and copy it again for `tensordot`, its grouped convolution loops over the groups
 buffer, and the port's float64 BatchNorm copies every map to float64: the paper preset's train
 step took ~90 s against TF's ~4 s. The nodes of `chainer_port.fast_cpu_nodes` compute the
 same functions, forward and backward: convolutions on oneDNN, else cache-blocked im2col GEMMs
-(`fast_cpu_conv`), separable pooling (`fast_cpu_pool`), blocked float64 BatchNorm in compiled
+(`fast_cpu_conv`), compiled max pooling (`fast_cpu_pool`), blocked float64 BatchNorm in compiled
 loops (`fast_cpu_norm`). The first use sets malloc to keep freed memory (`fast_cpu_memory`).
 
 `tf_compat`'s shims call them through `applies(...)`: only for NumPy arrays (never CuPy, where
