@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chainer_port.fast_cpu_kernels import Pads
+from chainer_port.fast_cpu_kernels import Pads, output_hw
 
 ENV_CONV = "TWINPORT_CONV"
 _LIBRARY = "libdnnl.so.3"
@@ -229,19 +229,13 @@ def _execute(primitive: _Handle, args: list[tuple[int, _Handle, np.ndarray]]) ->
             library.dnnl_memory_destroy(memory)
 
 
-def _out_hw(in_hw: tuple[int, ...], kernel: tuple[int, ...], stride: int, pads: Pads
-            ) -> tuple[int, ...]:
-    return tuple((size + before + after - k) // stride + 1
-                 for size, k, (before, after) in zip(in_hw, kernel, pads, strict=True))
-
-
 def _problem(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], hwio: np.ndarray,
              stride: int, pads: Pads, *arrays: np.ndarray) -> _Primitive | None:
     """The primitive of a problem oneDNN takes: installed and switched on, float32 `arrays`,
     non-negative pads, y of the size the convolution gives; else None."""
     if not (available() and all(array.dtype == np.float32 for array in arrays)
             and min(min(pair) for pair in pads) >= 0
-            and _out_hw(x_shape[1:3], hwio.shape[:2], stride, pads) == tuple(y_shape[1:3])):
+            and output_hw(x_shape[1:3], hwio.shape[:2], stride, pads) == tuple(y_shape[1:3])):
         return None
     return _primitive(_Problem(kind, tuple(x_shape), tuple(y_shape), hwio.shape,
                                _strides(hwio), stride, pads))
@@ -279,7 +273,7 @@ def _data_pass(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...],
 def conv(x: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads) -> np.ndarray | None:
     """y = conv(pad(x, pads), hwio, stride), NHWC; None when oneDNN cannot do it."""
     kh, kw, _, o = hwio.shape
-    y_shape = (x.shape[0], *_out_hw(x.shape[1:3], (kh, kw), stride, pads), o)
+    y_shape = (x.shape[0], *output_hw(x.shape[1:3], (kh, kw), stride, pads), o)
     return _data_pass(_FORWARD_TRAINING, x.shape, y_shape, hwio, stride, pads, x)
 
 

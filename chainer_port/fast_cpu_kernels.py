@@ -50,6 +50,13 @@ MIN_GRAD_PIXELS = 2048
 NO_PADS: Pads = ((0, 0), (0, 0))
 
 
+def output_hw(in_hw: tuple[int, ...], kernel: tuple[int, ...], stride: int, pads: Pads
+              ) -> tuple[int, ...]:
+    """(height, width) of a convolution's or a pooling's output on `in_hw` padded by `pads`."""
+    return tuple((size + before + after - k) // stride + 1
+                 for size, k, (before, after) in zip(in_hw, kernel, pads, strict=True))
+
+
 def as_nhwc(x: np.ndarray) -> np.ndarray:
     """NCHW-shaped `x` as contiguous NHWC.
 

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 import numpy as np
 
 from chainer_port import fast_cpu_pool_kernels as loops
-from chainer_port.fast_cpu_kernels import Pads, row_bands
+from chainer_port.fast_cpu_kernels import Pads, output_hw, row_bands
 from chainer_port.fast_cpu_threads import parallel_map
 
 BLOCK_BYTES = 2 << 20
@@ -34,9 +34,8 @@ def max_pool(x: np.ndarray, kernel: int, stride: int, pads: Pads, with_args: boo
     """Max pooling of (N, H, W, C) `x` padded by `pads` with -inf: (y, the arg maxes as window
     indexes i * kernel + j, or None)."""
     n, height, width, c = x.shape
-    (top, bottom), (left, right) = pads
-    out_h = (height + top + bottom - kernel) // stride + 1
-    out_w = (width + left + right - kernel) // stride + 1
+    (top, _), (left, _) = pads
+    out_h, out_w = output_hw((height, width), (kernel, kernel), stride, pads)
     y = np.empty((n, out_h, out_w, c), x.dtype)
     index = np.uint8 if kernel * kernel <= 256 else np.uint16
     arg = np.empty(y.shape if with_args else (1, 1, 1, 1), index)
