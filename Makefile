@@ -1,23 +1,26 @@
 # Two commands do all set-up on a fresh machine: `make demo` and `make test`.
-PYTHON_BOOT ?= python3.11
+# The interpreter: PYTHON=... or the first of Python 3.12, 3.13, 3.11 (scripts/find_python.sh).
+PYTHON ?=
+PYTHON_BOOT := $(shell scripts/find_python.sh $(PYTHON) 2>/dev/null)
 VENV := .venv
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 REQS := requirements.txt requirements-intel.txt pyproject.toml
-STAMP := $(VENV)/.installed-$(shell cat $(REQS) 2>/dev/null | sha256sum | cut -c1-16)
+STAMP := $(VENV)/.installed-$(shell (cat $(REQS); echo $(PYTHON_BOOT)) 2>/dev/null | sha256sum | cut -c1-16)
 DATA := data/generated/moving-objects
 JOBS ?= 2
 
-.PHONY: venv demo test lint bench clean-venv
+.PHONY: venv demo test lint bench chainer-selftest clean-venv
 
 venv: $(STAMP)
 
 $(STAMP):
-	@command -v $(PYTHON_BOOT) >/dev/null 2>&1 || { \
-	  echo "error: $(PYTHON_BOOT) not found. twinport needs Python 3.11 (Chainer 7.8.1 runs on <= 3.11): install it, or run make PYTHON_BOOT=/path/to/python3.11"; exit 1; }
+	@scripts/find_python.sh $(PYTHON) >/dev/null
+	@# A virtualenv of another Python (an earlier stack, another PYTHON=) is made anew.
+	@test ! -x $(PY) || [ "$$($(PY) -c 'import sys; print(sys.version)')" = "$$($(PYTHON_BOOT) -c 'import sys; print(sys.version)')" ] || rm -rf $(VENV)
 	@test -x $(PY) || $(PYTHON_BOOT) -m venv $(VENV)
 	rm -f $(VENV)/.installed-*
-	$(PIP) install --quiet --disable-pip-version-check "setuptools<74" wheel "numpy==1.23.5"
+	$(PIP) install --quiet --disable-pip-version-check setuptools wheel numpy -c requirements.txt
 	$(PIP) install --quiet --disable-pip-version-check --no-build-isolation -r requirements.txt
 	$(PIP) install --quiet --disable-pip-version-check --no-deps -r requirements-intel.txt
 	$(PIP) install --quiet --disable-pip-version-check --no-build-isolation --no-deps -e .
@@ -44,6 +47,13 @@ lint: $(STAMP)
 # wall time of `twinport parity` (about 3 minutes more).
 bench: $(STAMP)
 	$(VENV)/bin/twinport bench --preset paper --batch-size 4 --out docs/benchmarks.md $(BENCH_ARGS)
+
+# Chainer 7.8.1's own CPU tests for what the ports use, on this stack (docs/stack.md):
+#   make chainer-selftest CHAINER_SRC=/path/to/chainer-v7.8.1-checkout
+chainer-selftest: $(STAMP)
+	@test -n "$(CHAINER_SRC)" || { echo "error: give CHAINER_SRC=/path/to/a chainer/chainer checkout at v7.8.1"; exit 2; }
+	$(PIP) install --quiet --disable-pip-version-check -r requirements-selftest.txt
+	PY=$(PY) scripts/chainer_selftest.sh $(CHAINER_SRC) $(SELFTEST_ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

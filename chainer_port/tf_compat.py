@@ -8,7 +8,6 @@ to the input's device; nothing calls NumPy on an activation.
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import chainer
@@ -17,20 +16,15 @@ import numpy as np
 from chainer.types import NdArray
 
 from chainer_port import fast_cpu
+from spec.layers import same_pads
 
 VariableOrArray = chainer.Variable | NdArray
 
 
 def tf_same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TF's SAME padding of one axis: (before, after).
-
-    TF pads so the output has ceil(size / stride) positions:
-    pad = max((ceil(size / stride) - 1) * stride + kernel - size, 0), `pad // 2` before and
-    the rest after, so an odd total puts the extra pixel at the bottom / right. Chainer's
-    `pad=` is symmetric only.
-    """
-    total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
-    return total // 2, total - total // 2
+    """TF's SAME padding of one axis, (before, after) (`spec.layers.same_pads`): an odd total
+    puts the extra pixel at the bottom / right, where Chainer's `pad=` is symmetric only."""
+    return same_pads(size, kernel, stride)
 
 
 def same_padding(x: VariableOrArray, kernel: int, stride: int, value: float = 0.0

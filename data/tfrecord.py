@@ -20,6 +20,7 @@ from data.schema import ShardRow
 from data.writer import ShardWriter
 from twinport.atomic import atomic_dir
 from twinport.errors import UserError
+from twinport.tf_startup import import_tensorflow
 
 CHANNELS = 3
 _BATCH = 256
@@ -65,8 +66,7 @@ def _read_records(
     path: Path, feature: str, seq_shape: tuple[int, int, int, int]
 ) -> Iterator[np.ndarray]:
     """`[B, *seq_shape]` float32 batches of the file's records, each checked for its size."""
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     spec = {feature: tf.io.RaggedFeature(tf.float32, row_splits_dtype=tf.int64)}
     frame_floats = int(np.prod(seq_shape[1:]))

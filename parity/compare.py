@@ -39,12 +39,14 @@ FAIL = "fail"
 NONFINITE = "nonfinite"
 SHAPE = "shape"
 RAISED = "raised"
-STATUSES = (PASS, FAIL, NONFINITE, SHAPE, RAISED)
+# Fails the tolerance only where a near-tie decision reaches (parity.ties): neither pass nor fail.
+TIE = "tie"
+STATUSES = (PASS, FAIL, NONFINITE, SHAPE, RAISED, TIE)
 
 _FLOAT_FIELDS = (
     "atol", "rtol", "quantile", "max_abs", "mean_abs", "max_rel", "mean_rel", "quantile_abs",
     "quantile_rel", "abs_stat", "rel_stat", "cosine", "min_atol", "min_rtol", "ref_max_abs",
-    "port_max_abs", "ref_at_worst", "port_at_worst",
+    "port_max_abs", "ref_at_worst", "port_at_worst", "headroom",
 )
 
 
@@ -94,6 +96,8 @@ class TensorDiff:
     worst_index: tuple[int, ...] | None = None
     ref_at_worst: float | None = None
     port_at_worst: float | None = None
+    n_tie: int = 0
+    headroom: float | None = None
     note: str = ""
     suggestion: str | None = None
 
@@ -103,7 +107,7 @@ class TensorDiff:
 
     @property
     def failed(self) -> bool:
-        return self.status != PASS
+        return self.status not in (PASS, TIE)
 
     def describe(self) -> str:
         """One line: the name, the status and the figures that decided it."""
@@ -237,6 +241,17 @@ def _stat_pair(absdiff: np.ndarray, reldiff: np.ndarray, stat: str, quantile: fl
     return _quantile(absdiff, q), _quantile(reldiff, q)
 
 
+def _headroom(absdiff: np.ndarray, reldiff: np.ndarray, atol: float, rtol: float) -> float:
+    """The worst element's error as a fraction of its tolerance: an element fails when it is
+    over both, so its fraction is the smaller of absdiff / atol and reldiff / rtol (> 1 fails)."""
+    if absdiff.size == 0:
+        return 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_abs = absdiff / atol if atol else np.where(absdiff > 0, np.inf, 0.0)
+        by_rel = reldiff / rtol if rtol else np.where(reldiff > 0, np.inf, 0.0)
+    return float(np.max(np.minimum(by_abs, by_rel)))
+
+
 def _quantile(values: np.ndarray, q: float) -> float:
     """np.quantile (linear); with infinities, where interpolation gives nan, the next value up."""
     with np.errstate(invalid="ignore"):
@@ -306,6 +321,7 @@ def compare_arrays(
     absdiff = absdiff_full[both_finite]
     reldiff = reldiff_full[both_finite]
     elem_fail = (absdiff_full > atol) & (reldiff_full > rtol) & both_finite
+    headroom = _headroom(absdiff, reldiff, atol, rtol)
 
     n_compared = int(both_finite.sum())
     if n_compared:
@@ -367,6 +383,7 @@ def compare_arrays(
         worst_index=worst_index,
         ref_at_worst=float(ref[worst_index]) if worst_index is not None else None,
         port_at_worst=float(prt[worst_index]) if worst_index is not None else None,
+        headroom=math.inf if n_nonfinite_mismatch else headroom,
         note="; ".join(notes),
         **base,
     )

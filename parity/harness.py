@@ -7,7 +7,6 @@ number of ports (`check_port`): `run_parity` does it for one, the pitfall suite 
 from __future__ import annotations
 
 import datetime
-import platform
 import tempfile
 from collections import OrderedDict
 from collections.abc import Iterable, Iterator
@@ -35,10 +34,12 @@ from parity.compare import (
     missing_diff,
     raised_diff,
 )
+from parity.environment import environment
 from parity.init_check import init_diffs
 from parity.inputs import ParityInputs
 from parity.port import load_port
 from parity.results import ParityRun
+from parity.ties import Tie, explain, find_ties, reach
 from parity.tolerances import Tolerances
 from spec import Layer, Preset, build_spec, get_preset
 from spec.layers import output_name
@@ -74,20 +75,11 @@ class ParitySettings:
     start_step: int = 0
 
 
-def versions() -> dict[str, str]:
-    found = {"python": platform.python_version(), "numpy": np.__version__}
-    for name in ("tensorflow", "chainer", "cupy"):
-        try:
-            found[name] = __import__(name).__version__
-        except ImportError:
-            found[name] = "not installed"
-    return found
-
-
 class Comparer:
     """Compares dicts of tensors section by section with that section's tolerances."""
 
     def __init__(self, layers: list[Layer], tolerances: Tolerances, stat: str) -> None:
+        self.layers = layers
         self.taps = [layer.name for layer in layers]
         self.variables = list(variable_shapes(layers))
         self.tolerances = tolerances
@@ -130,6 +122,23 @@ class Comparer:
         return compare_dicts(reference, port, atol, rtol, self.stat,
                              layouts={"frames": "nhwc"}, scale_atol=True)
 
+    def explain_ties(self, reference: Capture, port: Capture,
+                     found: dict[str, list[TensorDiff]]) -> list[Tie]:
+        """Gradient items failing only where near-tie decisions of the training forward reach
+        become `tie` items (parity.ties); returns the decisions."""
+        ref_taps, port_taps = reference.section("training"), port.section("training")
+        ties = find_ties(self.layers, ref_taps, port_taps, *self.tolerances.training)
+        if not ties:
+            return ties
+        shapes = {name: tap.shape for name, tap in ref_taps.items()}
+        shapes.update((name, grad.shape) for name, grad in reference.section("input_grad").items())
+        masks = reach(self.layers, ties, shapes)
+        for key, prefix in ((sections.GRADIENTS, "grad"), (sections.INPUT_GRADIENT, "input_grad")):
+            ref, prt = reference.section(prefix), port.section(prefix)
+            found[key] = [explain(d, ref[d.name], prt[d.name], masks.get(d.name), ties)
+                          if d.name in ref and d.name in prt else d for d in found[key]]
+        return ties
+
     def steps_diff(self, rows: list[dict]) -> list[TensorDiff]:
         atol, rtol = self.tolerances.steps
         return compare_steps(rows, atol, rtol, self.stat, scale_atol=True)
@@ -166,6 +175,7 @@ def compare_captures(reference: Capture, port: Capture, comparer: Comparer
             reference.section("grad"), port.section("grad"), "gradients")
         found[sections.INPUT_GRADIENT] = comparer.frames_diff(
             reference.section("input_grad"), port.section("input_grad"))
+        comparer.explain_ties(reference, port, found)
     rows = capture_step_rows(reference, port)
     if rows:
         found[sections.TRAINING_LOSSES] = comparer.steps_diff(rows)
@@ -358,7 +368,7 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
     run = ParityRun(
         settings={**asdict(settings), "tolerances": asdict(comparer.tolerances),
                   "training": "synced"},
-        versions=versions(),
+        versions=environment(),
         sections=found,
         steps=rows,
         sample=sample_images(reference.capture, port_capture, reference.preset, layers),

@@ -16,6 +16,7 @@ from fnmatch import fnmatchcase
 
 from parity.verdict import (
     FORWARD_E2E_INFERENCE,
+    GRADIENTS,
     INITIALISATION,
     MOVING_STATISTICS,
     TRAINING_LOSSES,
@@ -80,6 +81,19 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "`tf_compat.tf_max_pool`: TF's SAME pads with -inf, then `cover_all=False`. (Zero "
         "instead of -inf padding would be harmless here: every pool follows a ReLU.)",
         "MaxPoolSameCoverAll", FORWARD_E2E_INFERENCE, "image_encoder_0/MaxPool2D"),
+    Pitfall(
+        "max_pool_grad_routing", "max pool gradient routed to the wrong element",
+        "MaxPoolGrad sends each window's gradient to the element that won the forward.",
+        "A hand-written pool backward (or a custom kernel) that decodes the window index with "
+        "rows and columns swapped: the gradient lands on the transposed position, while the "
+        "forward is still exact.",
+        "Every forward section passes; the parameter gradients fail first in the motion "
+        "encoder, upstream of its first pool, and so does the frames gradient. A near-tie "
+        "in the reference (parity.ties) cannot excuse it: the two sides' windows agree, so no "
+        "decision of theirs differs.",
+        "Route to the forward's own argmax (Chainer's `F.max_pooling_2d` and the fast path "
+        "keep its indexes).",
+        "MaxPoolGradTransposed", GRADIENTS, "motion_encoder/Conv*/weights"),
     Pitfall(
         "valid_pool_cover_all", "`cover_all` on the VALID pool",
         "VALID floors: (x - k) // s + 1, the motion encoder's last pool 9 -> 4 (tiny; paper "

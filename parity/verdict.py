@@ -14,7 +14,7 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from parity.compare import RAISED, SHAPE, TensorDiff, fmt, json_float
+from parity.compare import RAISED, SHAPE, TIE, TensorDiff, fmt, json_float
 
 FORWARD_E2E_INFERENCE = "forward/end-to-end/inference"
 FORWARD_E2E_TRAINING = "forward/end-to-end/training"
@@ -96,6 +96,8 @@ class SectionVerdict:
     suggestion: str | None = None
     worst_max_abs: float | None = None
     worst_max_rel: float | None = None
+    worst_headroom: float | None = None
+    n_tie: int = 0
     atol: float | None = None
     rtol: float | None = None
 
@@ -110,7 +112,7 @@ class SectionVerdict:
     def from_dict(cls, data: dict[str, Any]) -> SectionVerdict:
         data = dict(data)
         for key in ("first_max_abs", "first_max_rel", "first_min_atol", "first_min_rtol",
-                    "worst_max_abs", "worst_max_rel", "atol", "rtol"):
+                    "worst_max_abs", "worst_max_rel", "worst_headroom", "atol", "rtol"):
             if data.get(key) is not None:
                 data[key] = float(data[key])
         return cls(**data)
@@ -118,6 +120,9 @@ class SectionVerdict:
     def sentence(self, with_suggestion: bool = True) -> str:
         """One sentence for the summary."""
         title = SECTION_TITLES.get(self.section, self.section)
+        if self.passed and self.n_tie:
+            return (f"{title}: {self.n_items - self.n_tie} pass, {self.n_tie} explained by "
+                    f"near-ties in the reference's decisions (status tie)")
         if self.passed:
             return f"{title}: all {self.n_items} pass"
         word = ITEM_WORD.get(self.section, "tap")
@@ -171,7 +176,9 @@ class Verdict:
         """One line: PASS, or FAIL and where the port diverges first."""
         if self.passed:
             n = sum(s.n_items for s in self.sections.values())
-            return f"PASS: {n} comparisons in {len(self.sections)} sections agree"
+            ties = sum(s.n_tie for s in self.sections.values())
+            tied = f" ({ties} of them tie: explained by near-ties)" if ties else ""
+            return f"PASS: {n} comparisons in {len(self.sections)} sections agree{tied}"
         if self.first_divergent is None:
             return f"FAIL: {self.reason or 'no comparisons'}"
         return f"FAIL: first divergent {self._item_word()} {self.first_divergent} " \
@@ -187,6 +194,8 @@ class Verdict:
         parts = [self.headline() + "."]
         said: set[str] = set()  # each distinct suggestion once
         for sv in self.sections.values():
+            if sv.passed and sv.n_tie:
+                parts.append(sv.sentence() + ".")
             if not sv.passed:
                 new = bool(sv.suggestion) and sv.suggestion not in said
                 said.add(sv.suggestion or "")
@@ -265,6 +274,8 @@ def section_verdict(section: str, diffs: list[TensorDiff],
         failed=[d.name for _, d in failed],
         worst_max_abs=_max(d.max_abs for d in diffs),
         worst_max_rel=_max(d.max_rel for d in diffs),
+        worst_headroom=_max(d.headroom for d in diffs if d.status != TIE),
+        n_tie=sum(d.status == TIE for d in diffs),
         atol=diffs[0].atol if diffs else None,
         rtol=diffs[0].rtol if diffs else None,
     )

@@ -76,6 +76,17 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: str) -> int:
     return math.ceil(size / stride)
 
 
+def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TF's SAME padding of one axis: (before, after).
+
+    TF pads so the output has ceil(size / stride) positions:
+    pad = max((ceil(size / stride) - 1) * stride + kernel - size, 0), `pad // 2` before and
+    the rest after, so an odd total puts the extra pixel at the bottom / right.
+    """
+    total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
 class _Builder:
     """Appends layers, inferring each output shape from its input's."""
 

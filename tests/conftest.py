@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import chainer_port.compat  # noqa: F401  (before any test module imports chainer: NumPy 2 names)
 from twinport.cli import main
 
 

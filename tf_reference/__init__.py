@@ -1,5 +1,9 @@
 """The TensorFlow reference model of the seed's cross-conv graph."""
 
-from tf_reference.model import CrossConvModel
+from twinport.tf_startup import import_tensorflow
+
+import_tensorflow()  # quiet, before the modules below import tensorflow
+
+from tf_reference.model import CrossConvModel  # noqa: E402
 
 __all__ = ["CrossConvModel"]

@@ -98,7 +98,7 @@ class Worker:
 
     def profile(self) -> dict[str, float]:
         """Seconds per Chainer function type, forward and backward apart, in one train step."""
-        from twinport.bench_profile import ExclusiveTimer
+        from chainer_port.profiling import ExclusiveTimer
 
         self.model.load(self.weights)
         hook = ExclusiveTimer()

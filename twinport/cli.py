@@ -13,6 +13,8 @@ import sys
 import traceback
 
 from twinport.errors import UserError
+from twinport.numerics import set_numerics
+from twinport.tf_startup import show_tf_logs
 
 COMMAND_MODULES = (
     "twinport.commands.data_cmd",
@@ -22,6 +24,7 @@ COMMAND_MODULES = (
     "twinport.commands.pitfalls_cmd",
     "twinport.commands.spec_cmd",
     "twinport.commands.bench_cmd",
+    "twinport.commands.env_cmd",
 )
 
 
@@ -35,7 +38,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Keep a TensorFlow reference and a Chainer port numerically in step.",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    parser.add_argument("--debug", action="store_true",
+                        help="show tracebacks for errors and TensorFlow's C++ logs")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
@@ -45,6 +49,9 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if args.debug:
+        show_tf_logs()
+    set_numerics(getattr(args, "allow_tf32", False) or None)
     try:
         status = args.func(args)
     except UserError as error:

@@ -23,8 +23,7 @@ def latest_model(run: RunDir, backend: str | None = None):
     if checkpoint is None:
         raise UserError(f"{run.path}: the run has no checkpoint yet")
     model = create_model(backend or config.backend, config.preset, seed=config.seed,
-                         device=config.device)
-    model.load(checkpoint.weights_path)
+                         device=config.device, weights=checkpoint.weights_path)
     return model, checkpoint, config
 
 

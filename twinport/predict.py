@@ -48,8 +48,7 @@ def predict(backend: str, preset: str, weights: str, input_path: str, epsilon_pa
         if epsilon.shape != (rows, z_dim) or epsilon.dtype != np.float32:
             raise UserError(f"{epsilon_path}: expected float32 epsilon {[rows, z_dim]}, "
                             f"got {epsilon.dtype} {list(epsilon.shape)}")
-    model = create_model(backend, preset, device=device)
-    model.load(weights)
+    model = create_model(backend, preset, device=device, weights=weights)
     result = model.forward(frames, epsilon, training=train_mode)
     prediction = to_tf_layout(model, result.output).astype(np.float32)
     with atomic_path(output) as tmp:

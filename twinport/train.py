@@ -68,16 +68,14 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
     """
     preset = get_preset(config.preset)
     dataset = open_split(config.data, "train", preset, config.batch_size)
-    model = create_model(config.backend, config.preset, seed=config.seed, device=config.device)
-    if config.init:
-        model.load(config.init)
     checkpoint = run.latest_checkpoint()
+    model = create_model(config.backend, config.preset, seed=config.seed, device=config.device,
+                         weights=checkpoint.weights_path if checkpoint else config.init)
     start = checkpoint.step if checkpoint else 0
     z_sum = np.zeros(preset.z_dim, np.float64)
     z_log_sum = np.zeros(preset.z_dim, np.float64)
     z_count = 0
     if checkpoint:
-        model.load(checkpoint.weights_path)
         z_sum, z_log_sum, z_count = checkpoint.z_sum, checkpoint.z_log_sum, checkpoint.z_count
     run.write_config(config)
     run.remove_temporaries()

@@ -111,8 +111,8 @@ def render_html(run: ParityRun, images: list[Image], files: list[str]) -> str:
     parts.append("<div><h2>Settings</h2>"
                  + _table(["setting", "value"], settings_items(run)) + "</div>")
     if run.versions:
-        parts.append("<div><h2>Versions</h2>" + _table(
-            ["package", "version"], [(k, str(v)) for k, v in run.versions.items()]) + "</div>")
+        parts.append("<div><h2>Environment</h2>" + _table(
+            ["environment", "value"], [(k, str(v)) for k, v in run.versions.items()]) + "</div>")
     parts.append("</div>")
 
     columns, rows = section_overview(run)

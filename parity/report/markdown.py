@@ -44,8 +44,8 @@ def render_markdown(run: ParityRun, images: list[Image], files: list[str]) -> st
     lines += [f"Exit status: {verdict.exit_status()}", ""]
     lines += ["## Settings", ""] + table(["setting", "value"], settings_items(run)) + [""]
     if run.versions:
-        lines += ["## Versions", ""]
-        lines += table(["package", "version"], [(k, str(v)) for k, v in run.versions.items()])
+        lines += ["## Environment", ""]
+        lines += table(["environment", "value"], [(k, str(v)) for k, v in run.versions.items()])
         lines += [""]
     lines += ["## Sections", ""] + table(*section_overview(run)) + [""]
     if images:

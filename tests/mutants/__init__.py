@@ -4,6 +4,7 @@ Each class is its own factory, `Mutant(preset, seed=0, device="cpu")`:
 `twinport parity --port tests.mutants:BNDecay` runs one; `twinport pitfalls --check` runs all.
 """
 
+import chainer_port.compat  # noqa: F401, I001  (before the mutants import chainer: NumPy 2 names)
 from tests.mutants.batchnorm import BNDecay, BNEps, BNGamma, BNUnbiasedVariance
 from tests.mutants.layouts import (
     ConvKernelReshaped,
@@ -24,7 +25,12 @@ from tests.mutants.ops import (
     LrStaircase,
     ResizeAlignCorners,
 )
-from tests.mutants.windows import MaxPoolSameCoverAll, SamePadExtraBefore, ValidPoolCoverAll
+from tests.mutants.windows import (
+    MaxPoolGradTransposed,
+    MaxPoolSameCoverAll,
+    SamePadExtraBefore,
+    ValidPoolCoverAll,
+)
 
 __all__ = [
     "BNDecay",
@@ -44,6 +50,7 @@ __all__ = [
     "L2SumPerSample",
     "LrPerUpdate",
     "LrStaircase",
+    "MaxPoolGradTransposed",
     "MaxPoolSameCoverAll",
     "ResizeAlignCorners",
     "SamePadExtraBefore",

@@ -1,4 +1,5 @@
-"""Padding and pooling: SAME asymmetry, the SAME max pool, cover_all on the VALID pool."""
+"""Padding and pooling: SAME asymmetry, the SAME max pool, cover_all on the VALID pool, the
+pool's gradient routed to the wrong element."""
 
 from __future__ import annotations
 
@@ -6,10 +7,13 @@ from typing import Any
 
 import chainer
 import chainer.functions as F
+import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 from chainer_port import tf_compat
 from chainer_port.model import CrossConvModel
 from spec import Layer
+from spec.layers import same_pads
 from tests.mutants.base import ShimMutant
 
 
@@ -40,3 +44,30 @@ class ValidPoolCoverAll(CrossConvModel):
         if layer.attrs["padding"] != "VALID":
             return super()._max_pool(layer, x, training)
         return F.max_pooling_2d(x, layer.attrs["kernel"], layer.attrs["stride"])
+
+
+class MaxPoolGradTransposed(CrossConvModel):
+    """A max pool whose forward is right and whose backward routes each window's gradient to
+    the transposed position of its maximum ((di, dj) -> (dj, di); kept where that is padding):
+    the wrong routing a hand-written pool backward makes with its window indices swapped."""
+
+    def _max_pool(self, layer: Layer, x: chainer.Variable, training: bool) -> chainer.Variable:
+        pooled = super()._max_pool(layer, x, training)
+        kernel, stride = layer.attrs["kernel"], layer.attrs["stride"]
+        n, c, h, w = x.shape
+        pads = [same_pads(size, kernel, stride) if layer.attrs["padding"] == "SAME" else (0, 0)
+                for size in (h, w)]
+        padded = np.pad(x.array, ((0, 0), (0, 0), *pads), constant_values=-np.inf)
+        ho, wo = pooled.shape[2:]
+        windows = sliding_window_view(padded, (kernel, kernel), axis=(2, 3))
+        windows = windows[:, :, ::stride, ::stride][:, :, :ho, :wo].reshape(n, c, ho, wo, -1)
+        di, dj = np.divmod(windows.argmax(-1), kernel)
+        top = np.arange(ho)[:, None] * stride - pads[0][0]
+        left = np.arange(wo)[None, :] * stride - pads[1][0]
+        rows, cols = top + dj, left + di
+        inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
+        rows, cols = np.where(inside, rows, top + di), np.where(inside, cols, left + dj)
+        flat = ((np.arange(n)[:, None, None, None] * c + np.arange(c)[None, :, None, None]) * h
+                + rows) * w + cols
+        picked = F.get_item(F.reshape(x, (-1,)), flat)
+        return picked + (pooled.array - picked.array)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from twinport.commands.common import add_command
@@ -36,6 +37,12 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
                    "(docs/pitfalls.md)")
 
 
+def add_numerics_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--allow-tf32", action="store_true",
+                   help="let TF, cuBLAS and cuDNN use TensorFloat-32 on a GPU (off by default: "
+                   "it fails float32 tolerances for no fault of the port; twinport.numerics)")
+
+
 def register(subparsers) -> None:
     p = add_command(subparsers, "parity", "compare the TF reference and the port, layer by "
                     "layer, gradients and K training steps; exit 0 PASS, 1 FAIL, 2 bad input")
@@ -49,6 +56,7 @@ def register(subparsers) -> None:
     p.add_argument("--device", default="cpu", help="device for both backends")
     p.add_argument("--tf-device", help="TF device (GPU id); default --device")
     p.add_argument("--chainer-device", help="port device (GPU id); default --device")
+    add_numerics_options(p)
     p.add_argument("--out", default="reports/parity", help="report folder (replaced)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_parity)
@@ -64,6 +72,7 @@ def register(subparsers) -> None:
     c.add_argument("--parts", default="forward,gradients,training",
                    help="comma-separated: forward, gradients, training")
     c.add_argument("--device", default="cpu")
+    add_numerics_options(c)
     c.add_argument("-o", "--output", required=True, help="capture .npz (compressed)")
     c.set_defaults(func=run_capture)
 
@@ -148,11 +157,11 @@ def run_capture(args: argparse.Namespace) -> int:
     capture = capture_model(model, layout, layers, weights, inputs, args.steps, parts,
                             label=args.port or args.backend, lr=args.lr,
                             start_step=args.start_step)
-    from parity.harness import versions
+    from parity.environment import environment
 
     capture.meta.update(backend=args.port or args.backend, preset=args.preset,
                         batch_size=args.batch_size, seed=args.seed, steps=args.steps,
-                        lr=args.lr, start_step=args.start_step, versions=versions())
+                        lr=args.lr, start_step=args.start_step, versions=environment())
     capture.save(args.output)
     print(f"wrote {args.output}: {len(capture.arrays)} arrays, {len(capture.steps)} steps")
     return 0
@@ -160,6 +169,7 @@ def run_capture(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     from parity.capture import Capture, check_comparable
+    from parity.environment import numerics_differences
     from parity.harness import Comparer, capture_step_rows, compare_captures
     from parity.report import write_report
     from parity.results import ParityRun
@@ -168,6 +178,11 @@ def run_compare(args: argparse.Namespace) -> int:
 
     reference, port = Capture.load(args.reference), Capture.load(args.port)
     check_comparable(reference, port, args.reference, args.port)
+    differences = numerics_differences(reference.meta.get("versions") or {},
+                                       port.meta.get("versions") or {})
+    if differences:
+        print(f"twinport: warning: the captures were made under different numerics "
+              f"({'; '.join(differences)}): differences may not be the port's", file=sys.stderr)
     layers = build_spec(get_preset(reference.meta["preset"]))
     comparer = Comparer(layers, Tolerances.defaults(args.atol, args.rtol), args.stat)
     run = ParityRun(

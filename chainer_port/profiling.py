@@ -1,4 +1,4 @@
-"""Where a Chainer train step spends its time, by function type, for `twinport bench`."""
+"""Where a Chainer train step spends its time, by function type (for `twinport bench`)."""
 
 from __future__ import annotations
 
