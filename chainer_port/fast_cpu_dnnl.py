@@ -232,9 +232,10 @@ def _execute(primitive: _Handle, args: list[tuple[int, _Handle, np.ndarray]]) ->
 def _problem(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], hwio: np.ndarray,
              stride: int, pads: Pads, *arrays: np.ndarray) -> _Primitive | None:
     """The primitive of a problem oneDNN takes: installed and switched on, float32 `arrays`,
-    non-negative pads, y of the size the convolution gives; else None."""
+    non-negative pads, weights of non-negative strides (a flipped view has negative ones, which
+    oneDNN's memory descriptors refuse), y of the size the convolution gives; else None."""
     if not (available() and all(array.dtype == np.float32 for array in arrays)
-            and min(min(pair) for pair in pads) >= 0
+            and min(min(pair) for pair in pads) >= 0 and min(_strides(hwio)) >= 0
             and output_hw(x_shape[1:3], hwio.shape[:2], stride, pads) == tuple(y_shape[1:3])):
         return None
     return _primitive(_Problem(kind, tuple(x_shape), tuple(y_shape), hwio.shape,

@@ -16,8 +16,8 @@ from fnmatch import fnmatchcase
 
 from parity.verdict import (
     FORWARD_E2E_INFERENCE,
-    GRADIENTS,
     INITIALISATION,
+    INPUT_GRADIENT,
     MOVING_STATISTICS,
     TRAINING_LOSSES,
 )
@@ -87,13 +87,13 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "A hand-written pool backward (or a custom kernel) that decodes the window index with "
         "rows and columns swapped: the gradient lands on the transposed position, while the "
         "forward is still exact.",
-        "Every forward section passes; the parameter gradients fail first in the motion "
-        "encoder, upstream of its first pool, and so does the frames gradient. A near-tie "
+        "Every forward section passes; the frames gradient fails, and the parameter gradients "
+        "in the motion encoder, upstream of its first pool. A near-tie "
         "in the reference (parity.ties) cannot excuse it: the two sides' windows agree, so no "
         "decision of theirs differs.",
         "Route to the forward's own argmax (Chainer's `F.max_pooling_2d` and the fast path "
         "keep its indexes).",
-        "MaxPoolGradTransposed", GRADIENTS, "motion_encoder/Conv*/weights"),
+        "MaxPoolGradTransposed", INPUT_GRADIENT, "frames"),
     Pitfall(
         "valid_pool_cover_all", "`cover_all` on the VALID pool",
         "VALID floors: (x - k) // s + 1, the motion encoder's last pool 9 -> 4 (tiny; paper "

@@ -49,6 +49,19 @@ def test_onednn_declines_what_it_does_not_take(why, dtype, pads):
 
 
 @needs_onednn
+def test_flipped_weights_fall_back_to_im2col_with_the_same_result():
+    """A flipped view (negative strides, as `F.flip` of the kernel gives) is declined by oneDNN
+    and computed by the im2col kernels."""
+    x, hwio = _normal((2, 7, 7, 3), 1), _normal((3, 3, 3, 4), 2)
+    flipped = hwio[::-1, ::-1]
+    pads = ((1, 1), (1, 1))
+    assert fast_cpu_dnnl.conv(x, flipped, 1, pads) is None
+    np.testing.assert_allclose(fast_cpu_conv.conv(x, flipped, 1, pads),
+                               fast_cpu_conv.conv(x, np.ascontiguousarray(flipped), 1, pads),
+                               rtol=1e-5, atol=1e-5)
+
+
+@needs_onednn
 @pytest.mark.parametrize("n, size, c, o, k, stride, pads", [
     (2, 9, 3, 8, 5, 1, ((2, 2), (2, 2))),      # SAME odd kernel
     (2, 12, 5, 7, 4, 1, ((1, 2), (1, 2))),     # SAME even kernel: TF's extra pixel at the end

@@ -5,8 +5,9 @@ and a user's one-line error would come after them. `TF_CPP_MIN_LOG_LEVEL` ("2" =
 unless the user set it, "0" under `twinport --debug`) governs TF's own logging once it runs,
 but TF 2.21 writes the start-up lines through absl before it reads that variable, so
 `import_tensorflow` also points the process's stderr at /dev/null while TF's native libraries
-load, unless the level asks for info lines ("0"). Python's exceptions are raised after stderr
-is restored, so an import that fails still says why.
+load and CUDA is first asked for GPUs (on a machine without one, that logs an error), unless the
+level asks for info lines ("0"). Python's exceptions are raised after stderr is restored, so an
+import that fails still says why.
 
 Right after the import, before anything can initialise a GPU: memory growth on every GPU, so
 the port's CuPy can allocate beside TF on a shared GPU (TF takes nearly all of it otherwise),
@@ -56,12 +57,12 @@ def import_tensorflow() -> ModuleType:
     if "tensorflow" in sys.modules:
         import tensorflow
         return tensorflow
-    if os.environ[LEVEL] == "0":
+    quiet = _stderr_to_devnull() if os.environ[LEVEL] != "0" else contextlib.nullcontext()
+    with quiet:
         import tensorflow
-    else:
-        with _stderr_to_devnull():
-            import tensorflow
-    for gpu in tensorflow.config.list_physical_devices("GPU"):
-        tensorflow.config.experimental.set_memory_growth(gpu, True)
+
+        # The first GPU query initialises CUDA, which logs an error on a machine without one.
+        for gpu in tensorflow.config.list_physical_devices("GPU"):
+            tensorflow.config.experimental.set_memory_growth(gpu, True)
     tensorflow.config.experimental.enable_tensor_float_32_execution(numerics.tf32_allowed())
     return tensorflow
