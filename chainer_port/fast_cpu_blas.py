@@ -67,9 +67,17 @@ def _function(*names: str) -> Callable[..., Any] | None:
                  if library is not None and hasattr(library, name)), None)
 
 
+def _names(function: str) -> tuple[str, ...]:
+    """The symbol of OpenBLAS's `openblas_<function>` in each build NumPy ships: NumPy 2's
+    scipy-openblas prefixes `scipy_` (its 64-bit-integer build suffixes `64_`), NumPy 1's
+    plain OpenBLAS has no prefix."""
+    return tuple(f"{prefix}openblas_{function}{suffix}"
+                 for prefix in ("scipy_", "") for suffix in ("64_", ""))
+
+
 def openblas_core() -> str | None:
     """The kernel set of NumPy's OpenBLAS ("SkylakeX", "Prescott"...), or None."""
-    corename = _function("openblas_get_corename64_", "openblas_get_corename")
+    corename = _function(*_names("get_corename"))
     if corename is None:
         return None
     corename.restype = ctypes.c_char_p
@@ -78,16 +86,16 @@ def openblas_core() -> str | None:
 
 def can_set_threads() -> bool:
     """Whether `single_threaded` can set NumPy's BLAS thread count."""
-    return None not in (_function("openblas_get_num_threads64_", "openblas_get_num_threads"),
-                        _function("openblas_set_num_threads64_", "openblas_set_num_threads"))
+    return None not in (_function(*_names("get_num_threads")),
+                        _function(*_names("set_num_threads")))
 
 
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
     """NumPy's OpenBLAS on one thread per call inside the block (restored after); nothing
     when its thread count cannot be set (`can_set_threads`)."""
-    get = _function("openblas_get_num_threads64_", "openblas_get_num_threads")
-    set_threads = _function("openblas_set_num_threads64_", "openblas_set_num_threads")
+    get = _function(*_names("get_num_threads"))
+    set_threads = _function(*_names("set_num_threads"))
     if get is None or set_threads is None:
         yield
         return

@@ -311,3 +311,18 @@ def test_blocking_does_not_change_results(monkeypatch):
     monkeypatch.setattr(fast_cpu_norm, "BLOCK_BYTES", 64)
     for got, want in zip(run(), default, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.skipif("openblas" not in str(np.__config__.CONFIG.get("Build Dependencies", {})
+                                          .get("blas", {}).get("name", "")),
+                    reason="NumPy's BLAS is not OpenBLAS")
+def test_numpy_openblas_is_found_whatever_its_symbol_prefix():
+    """NumPy 2's scipy-openblas prefixes its symbols: the kernels must still be read and the
+    thread count set (else the fast path's GEMMs oversubscribe the cores)."""
+    from chainer_port import fast_cpu_blas
+
+    assert fast_cpu_blas.openblas_core()
+    assert fast_cpu_blas.can_set_threads()
+    get = fast_cpu_blas._function(*fast_cpu_blas._names("get_num_threads"))
+    with fast_cpu_blas.single_threaded():
+        assert get() == 1
