@@ -6,6 +6,7 @@ import tensorflow as tf
 
 from twinport import numerics
 from twinport.errors import UserError
+from twinport.tf_startup import import_tensorflow
 
 
 def configure_tf(gpu: bool) -> None:
@@ -33,6 +34,7 @@ def tf_device(device: str) -> str:
 
 def describe() -> dict[str, str]:
     """TF's rows of the environment table (parity.environment)."""
+    import_tensorflow()  # the TF32 switch as twinport sets it
     gpus = tf.config.list_physical_devices("GPU")
     return {"tf GPUs": ", ".join(g.name for g in gpus) or "none",
             "tf TF32 execution": "on" if tf.config.experimental

@@ -52,17 +52,19 @@ def _stderr_to_devnull() -> Iterator[None]:
 
 
 def import_tensorflow() -> ModuleType:
-    """`import tensorflow`, with its start-up lines shown only at level "0", configured once."""
+    """`import tensorflow`, with its start-up lines shown only at level "0"; memory growth set
+    at the first import, the TF32 switch at every call (TF may have been imported elsewhere)."""
     quiet_tf_logs()
-    if "tensorflow" in sys.modules:
-        import tensorflow
-        return tensorflow
-    quiet = _stderr_to_devnull() if os.environ[LEVEL] != "0" else contextlib.nullcontext()
-    with quiet:
-        import tensorflow
+    if "tensorflow" not in sys.modules:
+        quiet = _stderr_to_devnull() if os.environ[LEVEL] != "0" else contextlib.nullcontext()
+        with quiet:
+            import tensorflow
 
-        # The first GPU query initialises CUDA, which logs an error on a machine without one.
-        for gpu in tensorflow.config.list_physical_devices("GPU"):
-            tensorflow.config.experimental.set_memory_growth(gpu, True)
+            # The first GPU query initialises CUDA, which logs an error on a machine without
+            # one.
+            for gpu in tensorflow.config.list_physical_devices("GPU"):
+                tensorflow.config.experimental.set_memory_growth(gpu, True)
+    import tensorflow
+
     tensorflow.config.experimental.enable_tensor_float_32_execution(numerics.tf32_allowed())
     return tensorflow
