@@ -17,7 +17,6 @@ from fnmatch import fnmatchcase
 from parity.verdict import (
     FORWARD_E2E_INFERENCE,
     INITIALISATION,
-    INPUT_GRADIENT,
     MOVING_STATISTICS,
     TRAINING_LOSSES,
 )
@@ -29,7 +28,8 @@ class Pitfall:
     """One porting mistake.
 
     section / item: the first failing section of the verdict and its first failing item
-    (an fnmatch pattern; `{level0}` is the preset's first pyramid size, `{step0}` / `{step1}`
+    (each an fnmatch pattern: a mistake the data shows first in one of two sections names
+    both; `{level0}` is the preset's first pyramid size, `{step0}` / `{step1}`
     the first / second synced step).
     """
 
@@ -50,7 +50,7 @@ class Pitfall:
     def matches(self, section: str | None, item: str | None, preset: Preset,
                 start_step: int) -> bool:
         """Whether a verdict naming (section, item) first localises this pitfall."""
-        return (section == self.section and item is not None
+        return (section is not None and fnmatchcase(section, self.section) and item is not None
                 and fnmatchcase(item, self.expected_item(preset, start_step)))
 
 
@@ -84,16 +84,18 @@ CATALOGUE: tuple[Pitfall, ...] = (
     Pitfall(
         "max_pool_grad_routing", "max pool gradient routed to the wrong element",
         "MaxPoolGrad sends each window's gradient to the element that won the forward.",
-        "A hand-written pool backward (or a custom kernel) that decodes the window index with "
-        "rows and columns swapped: the gradient lands on the transposed position, while the "
-        "forward is still exact.",
-        "Every forward section passes; the frames gradient fails, and the parameter gradients "
-        "in the motion encoder, upstream of its first pool. A near-tie "
+        "A hand-written pool backward (or a custom kernel) that counts the window index from "
+        "the wrong end: the gradient lands on the mirrored position, while the forward is "
+        "still exact.",
+        "Every forward section passes; the gradients fail: the frames gradient, and (on the "
+        "test suite's data, first) the parameter gradients of the motion encoder upstream of "
+        "its first pool, whichever the data shows first. A near-tie "
         "in the reference (parity.ties) cannot excuse it: the two sides' windows agree, so no "
         "decision of theirs differs.",
         "Route to the forward's own argmax (Chainer's `F.max_pooling_2d` and the fast path "
         "keep its indexes).",
-        "MaxPoolGradTransposed", INPUT_GRADIENT, "frames"),
+        # gradients (motion_encoder/...) or input_gradient (frames), as the data has it
+        "MaxPoolGradMirrored", "*gradient*", "[fm]*"),
     Pitfall(
         "valid_pool_cover_all", "`cover_all` on the VALID pool",
         "VALID floors: (x - k) // s + 1, the motion encoder's last pool 9 -> 4 (tiny; paper "

@@ -26,7 +26,7 @@ from tests.mutants.ops import (
     ResizeAlignCorners,
 )
 from tests.mutants.windows import (
-    MaxPoolGradTransposed,
+    MaxPoolGradMirrored,
     MaxPoolSameCoverAll,
     SamePadExtraBefore,
     ValidPoolCoverAll,
@@ -50,7 +50,7 @@ __all__ = [
     "L2SumPerSample",
     "LrPerUpdate",
     "LrStaircase",
-    "MaxPoolGradTransposed",
+    "MaxPoolGradMirrored",
     "MaxPoolSameCoverAll",
     "ResizeAlignCorners",
     "SamePadExtraBefore",

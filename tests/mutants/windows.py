@@ -46,10 +46,11 @@ class ValidPoolCoverAll(CrossConvModel):
         return F.max_pooling_2d(x, layer.attrs["kernel"], layer.attrs["stride"])
 
 
-class MaxPoolGradTransposed(CrossConvModel):
+class MaxPoolGradMirrored(CrossConvModel):
     """A max pool whose forward is right and whose backward routes each window's gradient to
-    the transposed position of its maximum ((di, dj) -> (dj, di); kept where that is padding):
-    the wrong routing a hand-written pool backward makes with its window indices swapped."""
+    the mirrored position of its maximum ((di, dj) -> (k-1-di, k-1-dj); kept where that is
+    padding): the wrong routing a hand-written pool backward makes when it counts the window
+    index from the wrong end."""
 
     def _max_pool(self, layer: Layer, x: chainer.Variable, training: bool) -> chainer.Variable:
         pooled = super()._max_pool(layer, x, training)
@@ -64,7 +65,7 @@ class MaxPoolGradTransposed(CrossConvModel):
         di, dj = np.divmod(windows.argmax(-1), kernel)
         top = np.arange(ho)[:, None] * stride - pads[0][0]
         left = np.arange(wo)[None, :] * stride - pads[1][0]
-        rows, cols = top + dj, left + di
+        rows, cols = top + kernel - 1 - di, left + kernel - 1 - dj
         inside = (rows >= 0) & (rows < h) & (cols >= 0) & (cols < w)
         rows, cols = np.where(inside, rows, top + di), np.where(inside, cols, left + dj)
         flat = ((np.arange(n)[:, None, None, None] * c + np.arange(c)[None, :, None, None]) * h
