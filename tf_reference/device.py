@@ -10,9 +10,8 @@ from twinport.tf_startup import import_tensorflow
 
 
 def configure_tf(gpu: bool) -> None:
-    """TF's switches (twinport.numerics; memory growth and TF32 are set at import, by
-    `twinport.tf_startup`): TF32 as allowed now, op determinism on a GPU."""
-    tf.config.experimental.enable_tensor_float_32_execution(numerics.tf32_allowed())
+    """Op determinism on a GPU unless TWINPORT_DETERMINISTIC=0 (twinport.numerics); memory
+    growth and the TF32 switch are set by `twinport.tf_startup.import_tensorflow`."""
     if gpu and numerics.deterministic():
         tf.config.experimental.enable_op_determinism()
 
