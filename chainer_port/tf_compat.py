@@ -16,7 +16,7 @@ import numpy as np
 from chainer.types import NdArray
 
 from chainer_port import fast_cpu
-from spec.layers import same_pads
+from spec.layers import same_pads, tf1_bilinear_sources
 
 VariableOrArray = chainer.Variable | NdArray
 
@@ -179,11 +179,7 @@ def tf1_bilinear_matrix(in_size: int, out_size: int) -> np.ndarray:
     lower = floor(src), upper = min(lower + 1, in - 1), weights (1 - frac, frac). The
     identity when in == out.
     """
-    scale = np.float32(in_size) / np.float32(out_size)
-    src = np.arange(out_size, dtype=np.float32) * scale
-    lower = np.floor(src).astype(np.int64)
-    upper = np.minimum(lower + 1, in_size - 1)
-    frac = src - lower.astype(np.float32)
+    lower, upper, frac = tf1_bilinear_sources(in_size, out_size)
     matrix = np.zeros((out_size, in_size), dtype=np.float32)
     rows = np.arange(out_size)
     np.add.at(matrix, (rows, lower), 1 - frac)

@@ -29,7 +29,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from parity.compare import FAIL, TIE, TensorDiff, fmt
 from spec import Layer
-from spec.layers import FRAMES, same_pads
+from spec.layers import FRAMES, same_pads, tf1_bilinear_sources
 from spec.weights import is_trainable
 
 SHOWN = 3  # decisions named in an item's note
@@ -83,16 +83,20 @@ def pool_ties(layer: Layer, ref_in: np.ndarray, port_in: np.ndarray, atol: float
     ref_w, before = _padded_windows(ref_in.astype(np.float64), layer)
     port_w, _ = _padded_windows(port_in.astype(np.float64), layer)
     ref_arg, port_arg = ref_w.argmax(-1), port_w.argmax(-1)
-    k = layer.attrs["kernel"]
+    k, s = layer.attrs["kernel"], layer.attrs["stride"]
+
+    def position(n: int, i: int, j: int, c: int, flat: int) -> tuple[int, int, int, int]:
+        """The pool input element at window (n, i, j, c)'s flat index `flat`."""
+        return (int(n), int(i * s + flat // k - before[0]), int(j * s + flat % k - before[1]),
+                int(c))
+
     found = []
     for n, i, j, c in zip(*np.nonzero(ref_arg != port_arg), strict=True):
         a, b = ref_arg[n, i, j, c], port_arg[n, i, j, c]
         pair = np.array([a, b])
         if not _within(ref_w[n, i, j, c, pair], port_w[n, i, j, c, pair], atol, rtol).all():
             continue
-        s = layer.attrs["stride"]
-        at_a = (int(n), int(i * s + a // k - before[0]), int(j * s + a % k - before[1]), int(c))
-        at_b = (int(n), int(i * s + b // k - before[0]), int(j * s + b % k - before[1]), int(c))
+        at_a, at_b = position(n, i, j, c, a), position(n, i, j, c, b)
         found.append(Tie(layer.name, "max_pool", (int(n), int(i), int(j), int(c)),
                          (at_a, float(ref_w[n, i, j, c, a]), float(ref_w[n, i, j, c, b])),
                          (at_b, float(port_w[n, i, j, c, b]), float(port_w[n, i, j, c, a]))))
@@ -151,10 +155,7 @@ def _pads_before(layer: Layer, shape: tuple[int, ...]) -> tuple[int, int]:
 
 def _bilinear_stencil(mask: np.ndarray, axis: int, size: int) -> np.ndarray:
     """The input positions along `axis` (of length `size`) TF1's bilinear resize reads."""
-    out_size = mask.shape[axis]
-    scale = np.float32(size) / np.float32(out_size)
-    lower = np.floor(np.arange(out_size, dtype=np.float32) * scale).astype(np.int64)
-    upper = np.minimum(lower + 1, size - 1)
+    lower, upper, _ = tf1_bilinear_sources(size, mask.shape[axis])
     shape = list(mask.shape)
     shape[axis] = size
     result = np.zeros(shape, bool)

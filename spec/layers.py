@@ -16,6 +16,8 @@ import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from spec.presets import Preset
 
 FRAMES = "frames"
@@ -85,6 +87,18 @@ def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
     """
     total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
+
+
+def tf1_bilinear_sources(in_size: int, out_size: int
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where TF1's legacy bilinear resize reads each output position along one axis:
+    align_corners=False, half_pixel_centers=False: src = dst * (in / out) in float32,
+    (lower, upper, frac) = (floor(src), min(lower + 1, in - 1), src - lower)."""
+    scale = np.float32(in_size) / np.float32(out_size)
+    src = np.arange(out_size, dtype=np.float32) * scale
+    lower = np.floor(src).astype(np.int64)
+    upper = np.minimum(lower + 1, in_size - 1)
+    return lower, upper, src - lower.astype(np.float32)
 
 
 class _Builder:
