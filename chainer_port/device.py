@@ -5,8 +5,8 @@ from __future__ import annotations
 import chainer
 from chainer.backends import cuda
 
-from twinport import numerics
-from twinport.errors import UserError
+from common import numerics
+from common.errors import UserError
 
 
 def gpu_count() -> int:
@@ -22,7 +22,7 @@ def gpu_count() -> int:
 def resolve_device(device: str) -> chainer.backend.Device:
     """"cpu" -> NumPy; "N", "gpu:N" or "cuda:N" -> CuPy on GPU N (as the TF twin reads it),
     checked to exist. On a GPU: cuDNN where CuPy has it (Chainer's `use_cudnn='auto'`), and
-    `cudnn_deterministic` unless TWINPORT_DETERMINISTIC=0 (twinport.numerics)."""
+    `cudnn_deterministic` unless TWINPORT_DETERMINISTIC=0 (common.numerics)."""
     text = str(device).strip().lower()
     index = text.removeprefix("gpu:").removeprefix("cuda:")
     if text != "cpu" and not index.isdigit():

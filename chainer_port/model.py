@@ -33,11 +33,11 @@ from chainer_port.tf_compat import (
     tf1_bilinear_resize,
     tf_max_pool,
 )
+from common.errors import UserError
 from spec import ForwardResult, Layer, Preset, build_spec, get_preset, learning_rate, run_graph
 from spec.layers import EPSILON, FRAMES, Z_MEAN, Z_STDDEV_LOG
 from spec.layout import weight_to_chainer, weight_to_tf
 from spec.weights import InterchangeFile, check_weights, variable_shapes
-from twinport.errors import UserError
 
 
 def _pair_major(x: chainer.Variable) -> chainer.Variable:

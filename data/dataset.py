@@ -8,9 +8,9 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UserError
 from data.npyfile import open_shard
 from data.schema import MAP_NAME, read_map
-from twinport.errors import UserError
 
 
 class Dataset:

@@ -14,11 +14,11 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
+from common.atomic import atomic_dir
+from common.errors import UserError
 from data.progress import progress
 from data.schema import ShardRow
 from data.writer import ShardWriter
-from twinport.atomic import atomic_dir
-from twinport.errors import UserError
 
 IMAGE_SIZE = 64
 CHANNELS = 3

@@ -8,8 +8,8 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from common.errors import UserError
 from data.schema import ShardRow
-from twinport.errors import UserError
 
 _HEADER_READERS = {
     (1, 0): np.lib.format.read_array_header_1_0,

@@ -7,9 +7,9 @@ import os
 
 import numpy as np
 
+from common.atomic import atomic_path
+from common.errors import UserError
 from data.dataset import Dataset
-from twinport.atomic import atomic_path
-from twinport.errors import UserError
 
 PANEL_INCHES = 1.1
 

@@ -8,7 +8,7 @@ import re
 from dataclasses import astuple, dataclass, fields
 from pathlib import Path
 
-from twinport.errors import UserError
+from common.errors import UserError
 
 MAP_NAME = "map.csv"
 DTYPES = ("uint8", "float32")

@@ -14,11 +14,11 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from common.atomic import atomic_dir
+from common.errors import UserError
 from data.progress import progress
 from data.schema import ShardRow
 from data.writer import ShardWriter
-from twinport.atomic import atomic_dir
-from twinport.errors import UserError
 
 NAME = re.compile(r"image_(\d+)_(\d+)_(\d+)\.jpg")
 FIRST_TRAIN_CHARACTER = 24

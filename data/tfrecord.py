@@ -15,12 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
+from common.atomic import atomic_dir
+from common.errors import UserError
+from common.tf_startup import import_tensorflow
 from data.progress import progress
 from data.schema import ShardRow
 from data.writer import ShardWriter
-from twinport.atomic import atomic_dir
-from twinport.errors import UserError
-from twinport.tf_startup import import_tensorflow
 
 CHANNELS = 3
 _BATCH = 256

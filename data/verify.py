@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from common.errors import UserError
 from data.npyfile import check_header, file_sha256
 from data.progress import progress
 from data.schema import ShardRow, read_map
-from twinport.errors import UserError
 
 
 def verify(root: str | os.PathLike) -> list[ShardRow]:

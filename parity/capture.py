@@ -23,14 +23,14 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from common.arrays import read_npz
+from common.atomic import atomic_path
+from common.errors import UserError
 from parity.inputs import ParityInputs, digest
 from spec import Layer
 from spec.layers import SOURCES
 from spec.layout import activation_to_chainer, activation_to_tf
 from spec.weights import is_trainable
-from twinport.arrays import read_npz
-from twinport.atomic import atomic_path
-from twinport.errors import UserError
 
 PARTS = ("forward", "gradients", "training")
 MODES = {"inference": False, "training": True}

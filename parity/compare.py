@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from twinport.errors import UserError
+from common.errors import UserError
 
 STATS = ("elemwise", "max", "mean", "median", "quantile")
 ZERO_REFERENCE_EPS = 2.2e-16

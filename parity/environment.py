@@ -14,7 +14,7 @@ from importlib import metadata
 
 import numpy as np
 
-from twinport.numerics import numerics
+from common.numerics import numerics
 
 # The distributions each framework installs as, first found wins.
 DISTRIBUTIONS = {"tensorflow": ("tensorflow", "tensorflow-cpu"), "chainer": ("chainer",),

@@ -17,6 +17,8 @@ from typing import Any
 import numpy as np
 from tqdm import tqdm
 
+from common.errors import UserError
+from common.paths import DEFAULT_DATASET
 from parity import verdict as sections
 from parity.capture import (
     MODES,
@@ -45,8 +47,6 @@ from spec import Layer, Preset, build_spec, get_preset
 from spec.layers import output_name
 from spec.weights import save_weights, variable_shapes
 from twinport.backends import create_model
-from twinport.errors import UserError
-from twinport.paths import DEFAULT_DATASET
 
 MODE_CHOICES = ("both", "end-to-end", "isolated")
 # Two float32 roundings (one per side) of a statistic, with a factor 2 to spare: 4 ulps.

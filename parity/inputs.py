@@ -9,11 +9,11 @@ from pathlib import Path
 
 import numpy as np
 
+from common.errors import UserError
+from common.paths import DEFAULT_DATASET
 from data import Dataset
 from spec import Preset
-from twinport.errors import UserError
 from twinport.noise import epsilon_for
-from twinport.paths import DEFAULT_DATASET
 
 DEFAULT_DATA = Path(DEFAULT_DATASET)
 DEFAULT_DITHER = 1.0 / 255.0

@@ -18,12 +18,12 @@ from types import ModuleType
 
 import numpy as np
 
+from common.errors import UserError
 from parity.compare import RAISED, SHAPE, TensorDiff, fmt
 from parity.harness import ParitySettings, ReferenceRun, check_port, prepare_reference
 from parity.inputs import DEFAULT_DATA
 from parity.pitfalls import BY_NAME, CATALOGUE, Pitfall
 from parity.results import ParityRun
-from twinport.errors import UserError
 
 MUTANTS_MODULE = "tests.mutants"
 REPOSITORY = Path(__file__).resolve().parents[1]

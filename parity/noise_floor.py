@@ -18,11 +18,11 @@ from collections import defaultdict
 
 import numpy as np
 
+from common.paths import DEFAULT_DATASET
 from parity.capture import capture_model
 from parity.inputs import ParityInputs
 from parity.tolerances import Tolerances
 from spec import build_spec, get_preset
-from twinport.paths import DEFAULT_DATASET
 
 PAIRS = (("tf32", "c64"), ("c32", "c64"), ("tf32", "c32"))
 

@@ -8,7 +8,7 @@ import sys
 from types import ModuleType
 from typing import Any
 
-from twinport.errors import UserError
+from common.errors import UserError
 
 DEFAULT_PORT = "chainer_port.model:CrossConvModel"
 INTERFACE = ("forward", "run_layer", "gradients", "train_step", "get_weights", "set_weights",

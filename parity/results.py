@@ -16,9 +16,9 @@ from typing import Any
 
 import numpy as np
 
+from common.errors import UserError
 from parity.compare import TensorDiff, json_float
 from parity.verdict import FORWARD_SECTIONS, Verdict, build_verdict, ordered_sections
-from twinport.errors import UserError
 
 FORMAT = "twinport-parity/1"
 SUMMARY_JSON = "summary.json"

@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import sys
 
+from common.paths import DEFAULT_DATASET
 from parity.compare import fmt
 from parity.harness import ParitySettings, run_parity
 from parity.verdict import SECTION_TITLES, ordered_sections
-from twinport.paths import DEFAULT_DATASET
 
 
 def seed_range(text: str) -> list[int]:

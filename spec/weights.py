@@ -12,10 +12,10 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from common.arrays import read_npz
+from common.atomic import atomic_path
+from common.errors import UserError
 from spec.layers import Layer
-from twinport.arrays import read_npz
-from twinport.atomic import atomic_path
-from twinport.errors import UserError
 
 
 def variable_shapes(layers: list[Layer]) -> OrderedDict[str, tuple[int, ...]]:

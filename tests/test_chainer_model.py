@@ -9,10 +9,10 @@ import pytest
 from chainer_port.device import resolve_device
 from chainer_port.model import CrossConvModel
 from chainer_port.tf_compat import nhwc_unflatten
+from common.errors import UserError
 from spec import build_spec, get_preset, graph_order
 from spec.layers import EPSILON, FRAMES, Z_MEAN, Z_STDDEV_LOG
 from spec.layout import activation_to_chainer
-from twinport.errors import UserError
 
 
 def _frames(batch: int, seq_len: int, seed: int = 0) -> np.ndarray:

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from chainer_port.model import CrossConvModel
+from common.errors import UserError
 from spec.weights import is_trainable, variable_shapes
-from twinport.errors import UserError
 
 
 @pytest.fixture(scope="module")

@@ -9,8 +9,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common.errors import UserError
 from data import Dataset
-from twinport.errors import UserError
 
 
 @pytest.fixture(scope="module")

@@ -18,13 +18,13 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from common.arrays import NPY_MAGIC, read_npy, read_npz
+from common.errors import UserError
 from data import Dataset
 from data.schema import COLUMNS, read_map
 from parity.capture import Capture
 from spec import build_spec, get_preset
 from spec.weights import load_weights
-from twinport.arrays import NPY_MAGIC, read_npy, read_npz
-from twinport.errors import UserError
 
 EXAMPLES = 200
 FUZZ = settings(max_examples=EXAMPLES, deadline=None,

@@ -81,7 +81,7 @@ def test_the_shims_backward_on_the_gpu():
 def test_the_gpu_runs_in_full_float32_and_deterministically(twins):
     import chainer
 
-    from twinport.numerics import tf32_allowed
+    from common.numerics import tf32_allowed
 
     assert not tf32_allowed()
     assert chainer.config.cudnn_deterministic

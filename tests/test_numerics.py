@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from common.errors import UserError
 from parity.environment import environment, numerics_differences
-from twinport.errors import UserError
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -62,7 +62,7 @@ def test_a_gpu_id_past_what_is_there_is_refused():
 def test_the_tf32_switch_reaches_tensorflows_config(allow, expected):
     env = {k: v for k, v in os.environ.items()
            if k not in ("NVIDIA_TF32_OVERRIDE", "CUPY_TF32")}
-    code = ("from twinport.numerics import set_numerics; set_numerics(); "
+    code = ("from common.numerics import set_numerics; set_numerics(); "
             "from tf_reference.device import tf_device; tf_device('cpu'); "
             "import os, tensorflow as tf; "
             "print(tf.config.experimental.tensor_float_32_execution_enabled(), "

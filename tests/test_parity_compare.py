@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from common.errors import UserError
 from parity import compare_arrays, compare_dicts, compare_steps
 from parity.compare import NONFINITE, PASS, SHAPE, TensorDiff
 from parity.diagnose import suggest
@@ -20,7 +21,6 @@ from parity.verdict import (
     Verdict,
     build_verdict,
 )
-from twinport.errors import UserError
 
 ATOL = RTOL = 1e-5
 

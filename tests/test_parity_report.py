@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from parity import ParityRun, compare_arrays, compare_steps
 from parity.report import plot_training_runs, write_report
 from parity.verdict import (
@@ -22,7 +23,6 @@ from parity.verdict import (
     TRAINING_LOSSES,
 )
 from spec import build_spec, get_preset
-from twinport.errors import UserError
 
 ATOL, RTOL = 1e-5, 1e-5
 BAD_TAP = "image_encoder_1/Conv_2"

@@ -9,6 +9,7 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from parity import build_verdict, compare_steps
 from parity.capture import Capture, check_comparable, run_layers
 from parity.compare import RAISED, raised_diff
@@ -17,7 +18,6 @@ from parity.init_check import expected_distribution as expected
 from parity.inputs import ParityInputs
 from parity.verdict import FORWARD_E2E_INFERENCE, TRAINING_LOSSES
 from spec import Layer, build_spec, get_preset
-from twinport.errors import UserError
 
 ROW = dict(step=7, tf_loss=2.0, tf_l2=1.5, tf_kl=0.5, port_loss=2.0, port_l2=1.5, port_kl=0.5)
 

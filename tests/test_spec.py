@@ -5,11 +5,11 @@ import math
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from spec import build_spec, get_preset, learning_rate, run_graph
 from spec.layers import conv_output_size
 from spec.layout import activation_to_chainer, activation_to_tf, weight_to_chainer, weight_to_tf
 from spec.weights import check_weights, load_weights, save_weights, variable_shapes
-from twinport.errors import UserError
 
 
 @pytest.fixture(scope="module")

@@ -3,11 +3,11 @@
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from spec import build_spec, get_preset
 from spec.layers import Layer
 from tf_reference import CrossConvModel
 from tf_reference.device import tf_device
-from twinport.errors import UserError
 
 
 def expected_shape(layer: Layer, batch: int, seq_len: int) -> tuple[int, ...]:

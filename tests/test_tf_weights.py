@@ -5,9 +5,9 @@ import math
 import numpy as np
 import pytest
 
+from common.errors import UserError
 from spec.weights import variable_shapes
 from tf_reference import CrossConvModel
-from twinport.errors import UserError
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,6 @@
 """The TensorFlow reference model of the seed's cross-conv graph."""
 
-from twinport.tf_startup import import_tensorflow
+from common.tf_startup import import_tensorflow
 
 import_tensorflow()  # quiet, before the modules below import tensorflow
 

@@ -8,9 +8,9 @@ from collections import OrderedDict
 import numpy as np
 import tensorflow as tf
 
+from common.errors import UserError
 from spec.layers import Layer
 from spec.weights import check_weights, variable_shapes
-from twinport.errors import UserError
 
 GLOBAL_STEP = "global_step"
 

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from twinport import numerics
-from twinport.errors import UserError
-from twinport.tf_startup import import_tensorflow
+from common import numerics
+from common.errors import UserError
+from common.tf_startup import import_tensorflow
 
 
 def configure_tf(gpu: bool) -> None:
-    """Op determinism on a GPU unless TWINPORT_DETERMINISTIC=0 (twinport.numerics); memory
-    growth and the TF32 switch are set by `twinport.tf_startup.import_tensorflow`."""
+    """Op determinism on a GPU unless TWINPORT_DETERMINISTIC=0 (common.numerics); memory
+    growth and the TF32 switch are set by `common.tf_startup.import_tensorflow`."""
     if gpu and numerics.deterministic():
         tf.config.experimental.enable_op_determinism()
 

@@ -17,12 +17,12 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from common.errors import UserError
 from spec import ForwardResult, Layer, Preset, build_spec, get_preset, learning_rate, run_graph
 from spec.layers import EPSILON, FRAMES, KL_LOSS, L2_LOSS, LOSS, Z_MEAN, Z_STDDEV_LOG
 from spec.weights import InterchangeFile, check_weights, is_trainable
 from tf_reference.device import tf_device
 from tf_reference.layers import ConvBN, Deconv
-from twinport.errors import UserError
 
 ArrayLike = np.ndarray | tf.Tensor
 

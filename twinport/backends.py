@@ -6,9 +6,9 @@ import importlib
 import os
 from typing import Any
 
+from common.errors import UserError
 from spec import build_spec, get_preset
 from spec.weights import load_weights
-from twinport.errors import UserError
 
 BACKENDS = ("tf", "chainer")
 _MODULES = {"tf": "tf_reference.model", "chainer": "chainer_port.model"}

@@ -8,8 +8,8 @@ import sys
 import tempfile
 from typing import Any
 
+from common.errors import UserError
 from twinport.bench_worker import REPLY
-from twinport.errors import UserError
 
 
 class WorkerProcess:

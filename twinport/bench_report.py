@@ -7,7 +7,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from twinport.atomic import atomic_path
+from common.atomic import atomic_path
 
 COLUMNS = (("tf", "TF"), ("chainer", "Chainer fast path"),
            ("chainer_no_intel", "Chainer fast path without oneDNN and MKL"),

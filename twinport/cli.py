@@ -12,9 +12,9 @@ import importlib
 import sys
 import traceback
 
-from twinport.errors import UserError
-from twinport.numerics import set_numerics
-from twinport.tf_startup import show_tf_logs
+from common.errors import UserError
+from common.numerics import set_numerics
+from common.tf_startup import show_tf_logs
 
 COMMAND_MODULES = (
     "twinport.commands.data_cmd",

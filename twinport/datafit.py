@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import os
 
+from common.errors import UserError
 from data import Dataset
 from data.schema import MAP_NAME
 from spec.presets import Preset
-from twinport.errors import UserError
 
 
 def frame_problems(seq_len: int, height: int, width: int, channels: int,

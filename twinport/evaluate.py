@@ -7,11 +7,11 @@ import json
 import numpy as np
 from tqdm import tqdm
 
+from common.atomic import atomic_path
+from common.errors import UserError
 from spec import get_preset
-from twinport.atomic import atomic_path
 from twinport.backends import create_model
 from twinport.datafit import open_split
-from twinport.errors import UserError
 from twinport.noise import epsilon_for
 from twinport.runs import RunDir
 

@@ -6,13 +6,13 @@ from typing import Any
 
 import numpy as np
 
+from common.arrays import read_npy
+from common.atomic import atomic_path
+from common.errors import UserError
 from spec import get_preset
 from spec.layout import activation_to_tf
-from twinport.arrays import read_npy
-from twinport.atomic import atomic_path
 from twinport.backends import create_model
 from twinport.datafit import frame_problems
-from twinport.errors import UserError
 
 
 def to_tf_layout(model: Any, value: Any) -> np.ndarray:

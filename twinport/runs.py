@@ -27,9 +27,9 @@ from pathlib import Path
 
 import numpy as np
 
-from twinport.arrays import read_npz
-from twinport.atomic import atomic_path
-from twinport.errors import UserError, WriteError
+from common.arrays import read_npz
+from common.atomic import atomic_path
+from common.errors import UserError, WriteError
 
 LOSS_COLUMNS = ("step", "loss", "l2", "kl", "lr", "seconds")
 KEEP_CHECKPOINTS = 2

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import numpy as np
 
+from common.arrays import read_npy
+from common.errors import UserError
 from spec import get_preset
-from twinport.arrays import read_npy
-from twinport.errors import UserError
 from twinport.evaluate import latest_model
 from twinport.predict import to_tf_layout
 from twinport.runs import RunDir
@@ -61,7 +61,7 @@ def draw_samples(frame: np.ndarray, futures: np.ndarray, diffs: np.ndarray, out:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from twinport.atomic import atomic_path
+    from common.atomic import atomic_path
 
     n = len(futures)
     fig, axes = plt.subplots(2, n + 1, figsize=(1.8 * (n + 1), 3.8), squeeze=False)

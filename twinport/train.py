@@ -14,10 +14,10 @@ from collections.abc import Iterator
 import numpy as np
 from tqdm import tqdm
 
+from common.errors import UserError
 from spec import get_preset
 from twinport.backends import create_model
 from twinport.datafit import open_split
-from twinport.errors import UserError
 from twinport.noise import epsilon_for
 from twinport.nonfinite import FiniteGuard
 from twinport.runs import RunConfig, RunDir

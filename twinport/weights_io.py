@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.arrays import read_npz
 from spec import build_spec, get_preset
 from spec.weights import save_weights
-from twinport.arrays import read_npz
 from twinport.evaluate import latest_model
 from twinport.runs import RunDir
 

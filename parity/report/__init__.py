@@ -10,9 +10,9 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from common.atomic import atomic_dir
 from parity.report.training import plot_training_runs, read_training_run
 from parity.results import ParityRun
-from twinport.atomic import atomic_dir
 
 REPORT_MD = "report.md"
 REPORT_HTML = "report.html"

@@ -16,9 +16,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
+from common.atomic import atomic_dir
+from common.errors import UserError
 from parity.compare import fmt
-from twinport.atomic import atomic_dir
-from twinport.errors import UserError
 
 REQUIRED_COLUMNS = ("step", "loss", "l2", "kl")
 OPTIONAL_COLUMNS = ("lr", "seconds")

@@ -110,9 +110,9 @@ def verify(args: argparse.Namespace) -> int:
 
 
 def preview(args: argparse.Namespace) -> int:
+    from common.errors import UserError
     from data.dataset import Dataset
     from data.preview import write_preview
-    from twinport.errors import UserError
 
     if args.n < 1:
         raise UserError(f"--n must be at least 1, got {args.n}")

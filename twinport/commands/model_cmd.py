@@ -60,7 +60,7 @@ def register(subparsers) -> None:
 
 
 def check_positive(**values: int) -> None:
-    from twinport.errors import UserError
+    from common.errors import UserError
 
     for name, value in values.items():
         if value < 1:

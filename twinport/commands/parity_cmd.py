@@ -6,8 +6,8 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
+from common.paths import DEFAULT_DATASET
 from twinport.commands.common import add_command
-from twinport.paths import DEFAULT_DATASET
 
 if TYPE_CHECKING:
     from spec.presets import Preset
@@ -40,7 +40,7 @@ def add_input_options(p: argparse.ArgumentParser) -> None:
 def add_numerics_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--allow-tf32", action="store_true",
                    help="let TF, cuBLAS and cuDNN use TensorFloat-32 on a GPU (off by default: "
-                   "it fails float32 tolerances for no fault of the port; twinport.numerics)")
+                   "it fails float32 tolerances for no fault of the port; common.numerics)")
 
 
 def register(subparsers) -> None:
@@ -119,9 +119,9 @@ def run_parity(args: argparse.Namespace) -> int:
 
 def check_inputs(args: argparse.Namespace) -> Preset:
     """The preset; refuses bad counts and data that does not fit it, before any work."""
+    from common.errors import UserError
     from spec import get_preset
     from twinport.datafit import open_split
-    from twinport.errors import UserError
 
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
@@ -135,12 +135,12 @@ def check_inputs(args: argparse.Namespace) -> Preset:
 
 
 def run_capture(args: argparse.Namespace) -> int:
+    from common.errors import UserError
     from parity.capture import PARTS, capture_model
     from parity.inputs import ParityInputs
     from parity.port import load_port
     from spec import build_spec
     from spec.weights import load_weights
-    from twinport.errors import UserError
 
     preset = check_inputs(args)
     layers = build_spec(preset)

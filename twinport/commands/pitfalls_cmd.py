@@ -6,8 +6,8 @@ import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from common.paths import DEFAULT_DATASET
 from twinport.commands.common import add_command
-from twinport.paths import DEFAULT_DATASET
 
 if TYPE_CHECKING:
     from parity.pitfalls import Pitfall

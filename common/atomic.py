@@ -14,7 +14,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
-from twinport.errors import UserError, WriteError
+from common.errors import UserError, WriteError
 
 
 @contextlib.contextmanager

@@ -11,7 +11,7 @@ import that fails still says why.
 
 Right after the import, before anything can initialise a GPU: memory growth on every GPU, so
 the port's CuPy can allocate beside TF on a shared GPU (TF takes nearly all of it otherwise),
-and TF's TensorFloat-32 switch as `twinport.numerics` says (off unless allowed).
+and TF's TensorFloat-32 switch as `common.numerics` says (off unless allowed).
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import sys
 from collections.abc import Iterator
 from types import ModuleType
 
-from twinport import numerics
+from common import numerics
 
 LEVEL = "TF_CPP_MIN_LOG_LEVEL"
 

@@ -6,7 +6,7 @@ import os
 
 import numpy as np
 
-from twinport.errors import UserError
+from common.errors import UserError
 
 ZIP_MAGIC = b"PK"
 NPY_MAGIC = b"\x93NUMPY"
