@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import chainer
 import numpy as np
+from chainer import initializers
 from chainer.types import NdArray
+
+from spec.layer import Variable
 
 
 class TruncatedNormal(chainer.Initializer):
@@ -32,3 +35,14 @@ class TruncatedNormal(chainer.Initializer):
             values[outside] = self.rng.standard_normal(int(outside.sum()))
             outside = np.abs(values) > 2
         chainer.backend.copyto(array, (values * self.stddev).astype(array.dtype))
+
+
+def spec_initializer(variable: Variable, rng: np.random.Generator) -> chainer.Initializer:
+    """The Chainer initialiser of `variable.init` (`spec.layer.Variable`), drawing from `rng`;
+    an unnamed initialiser is zeros."""
+    kind, _, argument = variable.init.partition(":")
+    if kind == "xavier_uniform":
+        return initializers.GlorotUniform(dtype=np.float32, rng=rng)
+    if kind == "truncated_normal":
+        return TruncatedNormal(float(argument), rng)
+    return initializers.Constant(1.0 if kind == "ones" else 0.0, dtype=np.float32)

@@ -22,7 +22,7 @@ from chainer_port.tf_compat import (
     tf_conv2d,
     tf_moments,
 )
-from spec.layers import Layer
+from spec.layer import Layer
 
 DECONV_STDDEV = 0.01
 

@@ -16,13 +16,13 @@ import numpy as np
 from chainer.types import NdArray
 
 from chainer_port import fast_cpu
-from spec.layers import same_pads, tf1_bilinear_sources
+from spec.tf_geometry import same_pads, tf1_bilinear_sources
 
 VariableOrArray = chainer.Variable | NdArray
 
 
 def tf_same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TF's SAME padding of one axis, (before, after) (`spec.layers.same_pads`): an odd total
+    """TF's SAME padding of one axis, (before, after) (`spec.tf_geometry.same_pads`): an odd total
     puts the extra pixel at the bottom / right, where Chainer's `pad=` is symmetric only."""
     return same_pads(size, kernel, stride)
 
@@ -273,9 +273,14 @@ def batched_cross_conv(features: VariableOrArray, kernel: VariableOrArray) -> ch
     return F.reshape(y, (batch, channels, height, width))
 
 
-def frames_to_nchw(frames: VariableOrArray) -> chainer.Variable:
-    """The dataset's NHWC frames [B, L, H, W, C] as [B, L, C, H, W].
+def nhwc_to_nchw(x: VariableOrArray) -> chainer.Variable:
+    """A TF-layout input in Chainer's layout: the channel axis (last) moved third from last
+    when the rank is 4 or more (frames [B, L, H, W, C] -> [B, L, C, H, W]); lower ranks as
+    they are.
 
-    `F.transpose`, so a gradient with respect to the NHWC frames comes out NHWC.
+    `F.transpose`, so a gradient with respect to the NHWC input comes out NHWC.
     """
-    return F.transpose(frames, (0, 1, 4, 2, 3))
+    if x.ndim < 4:
+        return chainer.as_variable(x)
+    axes = tuple(range(x.ndim - 3))
+    return F.transpose(x, (*axes, x.ndim - 1, x.ndim - 3, x.ndim - 2))

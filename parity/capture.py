@@ -1,10 +1,11 @@
 """What one backend computes for a parity run, in TF layout, savable and comparable anywhere.
 
 A capture holds, for the shared inputs and weights: every tap in inference and training mode,
-the update the training-mode forward made to every BatchNorm moving statistic (and the value it
-left), the gradient of the loss for every variable and for the frames, the losses of K SGD steps
-and every variable after them. Arrays are stored in TF layout (NHWC, HWIO) whatever the backend,
-so two captures compare directly, and `parity compare` needs neither TensorFlow nor Chainer.
+the update the training-mode forward made to every normalisation statistic (and the value it
+left), the gradient of the loss for every variable and for every differentiable input, the
+losses of K training steps and every variable after them. Arrays are stored in TF layout
+(NHWC, HWIO) whatever the backend, so two captures compare directly, and `parity compare`
+needs neither TensorFlow nor Chainer.
 
 A model that raises does not stop the capture: the failure is recorded in `errors` (key as the
 array's would be, value "TypeError: ..."), and a `forward` that raises is replayed layer by
@@ -27,17 +28,17 @@ from common.arrays import read_npz
 from common.atomic import atomic_path
 from common.errors import UserError
 from parity.inputs import ParityInputs, digest
-from spec import Layer
-from spec.layers import SOURCES
+from spec.layer import Layer
 from spec.layout import activation_to_chainer, activation_to_tf
-from spec.weights import is_trainable
+from spec.registry import DEFAULT_MODEL
+from spec.weights import variables
 
 PARTS = ("forward", "gradients", "training")
 MODES = {"inference": False, "training": True}
 FORMAT = "twinport-capture/1"
 # Settings two captures must share to be comparable.
-MATCHING_KEYS = ("preset", "batch_size", "seed", "steps", "lr", "start_step", "inputs_digest",
-                 "weights_digest")
+MATCHING_KEYS = ("model", "preset", "batch_size", "seed", "steps", "lr", "start_step",
+                 "inputs_digest", "weights_digest")
 ERROR_CHARS = 300
 
 
@@ -95,7 +96,8 @@ class Capture:
 def check_comparable(a: Capture, b: Capture, name_a: str, name_b: str) -> None:
     """Refuse captures of different presets, settings, inputs or weights, saying which."""
     for key in MATCHING_KEYS:
-        default = 0 if key == "start_step" else None  # captures made before --start-step
+        # Captures made before --start-step and --model.
+        default = {"start_step": 0, "model": DEFAULT_MODEL}.get(key)
         if a.meta.get(key, default) != b.meta.get(key, default):
             raise UserError(f"{name_a} and {name_b} differ in {key} ({a.meta.get(key)} vs "
                             f"{b.meta.get(key)}): captures must share preset, settings, inputs "
@@ -115,7 +117,6 @@ def capture_model(model: Any, layout: str, layers: list[Layer], weights: Ordered
     parts = set(parts)
     capture = Capture({})
     arrays, errors = capture.arrays, capture.errors
-    frames, epsilon = inputs.frames[0], inputs.epsilons[0]
     units = ("forward" in parts) + ("gradients" in parts) + steps * ("training" in parts)
     with tqdm(total=units, desc=f"capture {label}", unit="part", disable=not progress,
               leave=False) as bar:
@@ -125,30 +126,32 @@ def capture_model(model: Any, layout: str, layers: list[Layer], weights: Ordered
                 arrays.update((f"{mode}/{name}", tap) for name, tap in taps.items())
                 errors.update((f"{mode}/{name}", error) for name, error in failed.items())
                 if training:
-                    for name, (update, after) in moving_updates(weights, model).items():
+                    for name, (update, after) in moving_updates(weights, model, layers).items():
                         arrays[f"moving/{name}"], arrays[f"moving_after/{name}"] = update, after
             bar.update(1)
         if "gradients" in parts:
             model.set_weights(weights)
             try:
-                _, grads, frames_grad = model.gradients(frames, epsilon, training=True)
+                _, grads, input_grads = model.gradients(inputs.batches[0], inputs.noise[0],
+                                                        training=True)
             except Exception as error:  # a port's failure is a finding
                 errors["grad"] = error_text(error)
             else:
                 for name, grad in grads.items():
                     arrays[f"grad/{name}"] = np.asarray(grad, np.float32)
-                arrays["input_grad/frames"] = np.asarray(frames_grad, np.float32)
+                for name, grad in input_grads.items():
+                    arrays[f"input_grad/{name}"] = np.asarray(grad, np.float32)
             bar.update(1)
         if "training" in parts:
             model.set_weights(weights)
             for k in range(steps):
                 step = start_step + k
                 try:
-                    out = model.train_step(inputs.frames[k], inputs.epsilons[k], step, lr)
+                    out = model.train_step(inputs.batches[k], inputs.noise[k], step, lr)
                 except Exception as error:  # a port's failure is a finding
                     errors[f"step/{step}"] = error_text(error)
                     break
-                capture.steps.append(step_row(step, out))
+                capture.steps.append(step_row(step, out, model.pair.losses))
                 bar.update(1)
             else:
                 for name, value in model.get_weights().items():
@@ -177,25 +180,26 @@ def forward_taps(model: Any, layout: str, layers: list[Layer], weights: Mapping[
     to_tf, _ = layout_converters(layout)
     model.set_weights(weights)
     try:
-        result = model.forward(inputs.frames[0], inputs.epsilons[0], training=training)
+        result = model.forward(inputs.batches[0], inputs.noise[0], training=training)
     except Exception:  # replayed layer by layer below
         model.set_weights(weights)
         return run_layers(model, layout, layers, inputs, training)
     return OrderedDict((name, to_tf(model.to_numpy(tap))) for name, tap in result.taps.items()), {}
 
 
-def moving_updates(before: Mapping[str, np.ndarray], model: Any
+def moving_updates(before: Mapping[str, np.ndarray], model: Any, layers: list[Layer]
                    ) -> OrderedDict[str, tuple[np.ndarray, np.ndarray]]:
-    """What the last training-mode forward did to every moving statistic: (after - before,
-    after)."""
+    """What the last training-mode forward did to every normalisation statistic: (after -
+    before, after)."""
     after = model.get_weights()
+    statistics = {name for name, var in variables(layers).items() if not var.trainable}
     return OrderedDict((name, (after[name] - value, after[name])) for name, value in before.items()
-                       if not is_trainable(name) and name in after)
+                       if name in statistics and name in after)
 
 
-def step_row(step: int, out: dict) -> dict[str, float]:
-    return {"step": step, "loss": out["loss"], "l2": out["l2_loss"], "kl": out["kl_loss"],
-            "lr": out["lr"]}
+def step_row(step: int, out: Mapping[str, Any], labels: Iterable[str]) -> dict[str, float]:
+    """One training step's row: step, lr and every loss label of the pair."""
+    return {"step": step, **{label: out[label] for label in labels}, "lr": out["lr"]}
 
 
 def run_layers(model: Any, layout: str, layers: list[Layer], inputs: ParityInputs,
@@ -210,14 +214,15 @@ def run_layers(model: Any, layout: str, layers: list[Layer], inputs: ParityInput
     skipped (missing from the taps).
     """
     to_tf, from_tf = layout_converters(layout)
-    values: dict[str, Any] = {"frames": from_tf(inputs.frames[0]),
-                              "epsilon": inputs.epsilons[0]}
+    values: dict[str, Any] = {name: from_tf(value) for name, value in
+                              {**inputs.batches[0], **inputs.noise[0]}.items()}
+    sources = set(values)
     taps: OrderedDict[str, np.ndarray] = OrderedDict()
     errors: dict[str, str] = {}
     for layer in layers:
         if reference_taps is None and not all(name in values for name in layer.inputs):
             continue
-        feed = [values[name] if name in SOURCES or reference_taps is None
+        feed = [values[name] if name in sources or reference_taps is None
                 else from_tf(reference_taps[name]) for name in layer.inputs]
         try:
             value = model.run_layer(layer.name, feed, training=training)

@@ -24,188 +24,23 @@ follow Polygraphy's (`polygraphy run --check-error-stat`):
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
 
 from common.errors import UserError
+from parity.diagnose import suggest
+from parity.diff import (
+    FAIL,
+    NONFINITE,
+    PASS,
+    RAISED,
+    SHAPE,
+    TensorDiff,
+)
 
 STATS = ("elemwise", "max", "mean", "median", "quantile")
 ZERO_REFERENCE_EPS = 2.2e-16
-
-PASS = "pass"
-FAIL = "fail"
-NONFINITE = "nonfinite"
-SHAPE = "shape"
-RAISED = "raised"
-# Fails the tolerance only where a near-tie decision reaches (parity.ties): neither pass nor fail.
-TIE = "tie"
-STATUSES = (PASS, FAIL, NONFINITE, SHAPE, RAISED, TIE)
-
-_FLOAT_FIELDS = (
-    "atol", "rtol", "quantile", "max_abs", "mean_abs", "max_rel", "mean_rel", "quantile_abs",
-    "quantile_rel", "abs_stat", "rel_stat", "cosine", "min_atol", "min_rtol", "ref_max_abs",
-    "port_max_abs", "ref_at_worst", "port_at_worst", "headroom",
-)
-
-
-@dataclass
-class TensorDiff:
-    """How one port tensor differs from its reference twin.
-
-    Statistics are over the elements finite on both sides (`n_compared`); they are None when
-    the shapes differ. `worst_index` is the first non-finite mismatch if there is one, else the
-    argmax of absdiff. `min_atol` (with rtol = 0) and `min_rtol` (with atol = 0) are the
-    smallest tolerances that pass elementwise (inf when a non-finite value mismatches).
-    `abs_stat` / `rel_stat` are the statistics `stat` judged (max, mean, median or the
-    quantile; for elemwise the max). `suggestion` is filled by `parity.diagnose.suggest`.
-    """
-
-    name: str
-    status: str
-    ref_shape: tuple[int, ...]
-    port_shape: tuple[int, ...]
-    ref_dtype: str = ""
-    port_dtype: str = ""
-    stat: str = "elemwise"
-    atol: float = 0.0
-    rtol: float = 0.0
-    quantile: float = 0.99
-    n_elements: int = 0
-    n_compared: int = 0
-    n_mismatched: int = 0
-    n_nonfinite_mismatch: int = 0
-    n_nan_both: int = 0
-    n_inf_both: int = 0
-    n_ref_nonfinite: int = 0
-    n_port_nonfinite: int = 0
-    max_abs: float | None = None
-    mean_abs: float | None = None
-    max_rel: float | None = None
-    mean_rel: float | None = None
-    quantile_abs: float | None = None
-    quantile_rel: float | None = None
-    abs_stat: float | None = None
-    rel_stat: float | None = None
-    cosine: float | None = None
-    min_atol: float | None = None
-    min_rtol: float | None = None
-    ref_max_abs: float | None = None
-    port_max_abs: float | None = None
-    worst_index: tuple[int, ...] | None = None
-    ref_at_worst: float | None = None
-    port_at_worst: float | None = None
-    n_tie: int = 0
-    headroom: float | None = None
-    note: str = ""
-    suggestion: str | None = None
-
-    @property
-    def passed(self) -> bool:
-        return self.status == PASS
-
-    @property
-    def failed(self) -> bool:
-        return self.status not in (PASS, TIE)
-
-    def describe(self) -> str:
-        """One line: the name, the status and the figures that decided it."""
-        if self.status == SHAPE:
-            return f"{self.name}: shape {_shape_text(self.ref_shape)} (reference) vs " \
-                   f"{_shape_text(self.port_shape)} (port)"
-        if self.status == RAISED:
-            return f"{self.name}: the port raised {self.note}"
-        if self.stat == "init":  # parity.init_check: the figures are in the note
-            return f"{self.name}: {self.status}, {self.suggestion or self.note}"
-        parts = [f"{self.name}: {self.status}"]
-        if self.status == NONFINITE:
-            parts.append(f"{self.n_nonfinite_mismatch} non-finite mismatches")
-        parts.append(f"max abs {fmt(self.max_abs)} (atol {fmt(self.atol)})")
-        parts.append(f"max rel {fmt(self.max_rel)} (rtol {fmt(self.rtol)})")
-        if self.stat != "elemwise":
-            parts.append(f"{self.stat} abs {fmt(self.abs_stat)} rel {fmt(self.rel_stat)}")
-        if self.n_mismatched:
-            parts.append(f"{self.n_mismatched} of {self.n_elements} elements fail")
-        if self.worst_index is not None and self.status != PASS:
-            parts.append(
-                f"worst at {self.worst_index}: ref {fmt(self.ref_at_worst)} "
-                f"port {fmt(self.port_at_worst)}"
-            )
-        if self.note:
-            parts.append(self.note)
-        return ", ".join(parts)
-
-    def to_row(self) -> dict[str, Any]:
-        """A flat dict for CSV: shapes as `2x3x4`, worst_index as `0;1;2`, None as ''."""
-        row: dict[str, Any] = {}
-        for f in fields(self):
-            value = getattr(self, f.name)
-            if f.name in ("ref_shape", "port_shape"):
-                value = _shape_text(value)
-            elif f.name == "worst_index":
-                value = "" if value is None else ";".join(str(i) for i in value)
-            elif value is None:
-                value = ""
-            row[f.name] = value
-        row["passed"] = self.passed
-        return row
-
-    def to_dict(self) -> dict[str, Any]:
-        """A strict-JSON dict (non-finite floats as the strings 'nan', 'inf', '-inf')."""
-        out = asdict(self)
-        for key in ("ref_shape", "port_shape", "worst_index"):
-            if out[key] is not None:
-                out[key] = list(out[key])
-        for key in _FLOAT_FIELDS:
-            out[key] = json_float(out[key])
-        return out
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> TensorDiff:
-        known = {f.name for f in fields(cls)}
-        kwargs = {k: v for k, v in data.items() if k in known}
-        for key in ("ref_shape", "port_shape"):
-            kwargs[key] = tuple(int(i) for i in kwargs.get(key) or ())
-        if kwargs.get("worst_index") is not None:
-            kwargs["worst_index"] = tuple(int(i) for i in kwargs["worst_index"])
-        for key in _FLOAT_FIELDS:
-            if kwargs.get(key) is not None:
-                kwargs[key] = float(kwargs[key])
-        return cls(**kwargs)
-
-
-def json_float(value: float | None) -> float | str | None:
-    """A float for strict JSON: NaN and infinities become 'nan', 'inf', '-inf'."""
-    if value is None:
-        return None
-    value = float(value)
-    if math.isfinite(value):
-        return value
-    return "nan" if math.isnan(value) else ("inf" if value > 0 else "-inf")
-
-
-def fmt(value: float | None, digits: int = 3) -> str:
-    """A compact number for tables: 1.23e-05, 0.5, nan; '' for None."""
-    if value is None:
-        return ""
-    value = float(value)
-    if math.isnan(value):
-        return "nan"
-    if math.isinf(value):
-        return "inf" if value > 0 else "-inf"
-    if value == 0:
-        return "0"
-    if 1e-3 <= abs(value) < 1e4:
-        return f"{value:.{digits}g}"
-    return f"{value:.{digits - 1}e}"
-
-
-def _shape_text(shape: tuple[int, ...] | None) -> str:
-    if shape is None:
-        return ""
-    return "x".join(str(int(s)) for s in shape) if len(shape) else "scalar"
-
 
 def _check_options(stat: str, atol: float, rtol: float, quantile: float) -> None:
     if stat not in STATS:
@@ -399,7 +234,6 @@ def raised_diff(name: str, error: str, ref_shape: tuple[int, ...] = (), atol: fl
 
 def _with_suggestion(diff, reference, port, layout, diagnose: bool) -> TensorDiff:
     if diagnose and diff.failed:
-        from parity.diagnose import suggest
 
         diff.suggestion = suggest(reference, port, diff, layout=layout)
     return diff
@@ -451,9 +285,6 @@ def compare_dicts(
     return out
 
 
-STEP_QUANTITIES = ("loss", "l2", "kl")
-
-
 def compare_steps(
     steps: list[dict[str, Any]],
     atol: float,
@@ -462,10 +293,10 @@ def compare_steps(
     *,
     scale_atol: bool = False,
 ) -> list[TensorDiff]:
-    """One TensorDiff per training step ("step N"), comparing [loss, l2, kl] of TF vs port.
+    """One TensorDiff per training step ("step N"), comparing every loss of TF vs port.
 
-    `steps`: dicts with step, tf_loss, tf_l2, tf_kl, port_loss, port_l2, port_kl (as in
-    `ParityRun.steps`); a missing quantity is left out of both sides. The worst_index of a
+    `steps`: dicts with step and tf_<label>, port_<label> of each of the pair's losses (as in
+    `ParityRun.steps`); a quantity missing on one side is left out of both. The worst_index of a
     failing step points into the quantities compared (listed in `note`). When a step also has
     `lr` and `port_lr` (the learning rate each side says it used), the learning rate is
     judged on its own with the same tolerances (so its size does not scale the losses' atol):
@@ -478,8 +309,8 @@ def compare_steps(
         if entry.get("port_error"):
             out.append(raised_diff(name, entry["port_error"], atol=atol, rtol=rtol))
             continue
-        names = [q for q in STEP_QUANTITIES
-                 if entry.get(f"tf_{q}") is not None and entry.get(f"port_{q}") is not None]
+        names = [key[3:] for key in entry if key.startswith("tf_") and entry[key] is not None
+                 and entry.get(f"port_{key[3:]}") is not None]
         diff = _compare_step(name, entry, [(q, f"tf_{q}", f"port_{q}") for q in names], atol,
                              rtol, stat, scale_atol)
         if entry.get("lr") is not None and entry.get("port_lr") is not None:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parity.compare import NONFINITE, PASS, SHAPE, TensorDiff, fmt
+from parity.diff import NONFINITE, PASS, SHAPE, TensorDiff, fmt
 
 LAYOUTS = ("nchw", "nhwc", "hwio", "flat")
 MIN_FIT_ELEMENTS = 8  # elements per fitted (scale, offset) pair

@@ -39,14 +39,14 @@ from parity.compare import (
 from parity.environment import environment
 from parity.init_check import init_diffs
 from parity.inputs import ParityInputs
-from parity.port import load_port
+from parity.port import load_port, port_spec
 from parity.results import ParityRun
 from parity.ties import Tie, explain, find_ties, reach
 from parity.tolerances import Tolerances
-from spec import Layer, Preset, build_spec, get_preset
-from spec.layers import output_name
+from spec.layer import Layer
+from spec.pair import TwinPair
+from spec.registry import DEFAULT_MODEL, get_pair
 from spec.weights import save_weights, variable_shapes
-from twinport.backends import create_model
 
 MODE_CHOICES = ("both", "end-to-end", "isolated")
 # Two float32 roundings (one per side) of a statistic, with a factor 2 to spare: 4 ulps.
@@ -59,6 +59,7 @@ ISOLATED_SECTIONS = (("inference", sections.FORWARD_ISO_INFERENCE),
 
 @dataclass
 class ParitySettings:
+    model: str = DEFAULT_MODEL
     preset: str = "paper"
     data: str = DEFAULT_DATASET
     batch_size: int = 4
@@ -69,7 +70,7 @@ class ParitySettings:
     atol: float | None = None
     rtol: float | None = None
     stat: str = "elemwise"
-    port: str = "chainer_port.model:CrossConvModel"
+    port: str | None = None  # None: the pair's own Chainer twin
     tf_device: str = "cpu"
     chainer_device: str = "cpu"
     start_step: int = 0
@@ -117,10 +118,11 @@ class Comparer:
                 if name in port else missing_diff(name, reference[name], atol, rtol)
                 for name in self.variables if name in reference]
 
-    def frames_diff(self, reference: dict, port: dict) -> list[TensorDiff]:
+    def inputs_diff(self, reference: dict, port: dict) -> list[TensorDiff]:
+        """The gradients of the differentiable inputs."""
         atol, rtol = self.tolerances.gradients
         return compare_dicts(reference, port, atol, rtol, self.stat,
-                             layouts={"frames": "nhwc"}, scale_atol=True)
+                             layouts=dict.fromkeys(reference, "nhwc"), scale_atol=True)
 
     def explain_ties(self, reference: Capture, port: Capture,
                      found: dict[str, list[TensorDiff]]) -> list[Tie]:
@@ -173,7 +175,7 @@ def compare_captures(reference: Capture, port: Capture, comparer: Comparer
     elif reference.section("grad") and port.section("grad"):
         found[sections.GRADIENTS] = comparer.variables_diff(
             reference.section("grad"), port.section("grad"), "gradients")
-        found[sections.INPUT_GRADIENT] = comparer.frames_diff(
+        found[sections.INPUT_GRADIENT] = comparer.inputs_diff(
             reference.section("input_grad"), port.section("input_grad"))
         comparer.explain_ties(reference, port, found)
     rows = capture_step_rows(reference, port)
@@ -203,10 +205,11 @@ def step_rows(reference: list[dict], port: list[dict]) -> list[dict]:
 def step_entry(reference: dict, port: dict | None = None, error: str | None = None) -> dict:
     """One row of the steps table: the reference's step, lr and losses, the port's (its lr as
     `port_lr`) or the error it raised (`port_error`)."""
+    labels = [key for key in reference if key not in ("step", "lr")]
     row = {"step": reference["step"], "lr": reference["lr"],
-           **{f"tf_{k}": reference[k] for k in ("loss", "l2", "kl")}}
+           **{f"tf_{k}": reference[k] for k in labels}}
     if port is not None:
-        row.update({f"port_{k}": port[k] for k in ("loss", "l2", "kl", "lr")})
+        row.update({f"port_{k}": port[k] for k in (*labels, "lr")})
     if error is not None:
         row["port_error"] = error
     return row
@@ -214,7 +217,7 @@ def step_entry(reference: dict, port: dict | None = None, error: str | None = No
 
 @dataclass
 class SyncedStep:
-    """One SGD step of the reference: the weights it starts from, its row, the weights after."""
+    """One training step of the reference: its starting weights, its row, the weights after."""
 
     index: int
     step: int
@@ -225,13 +228,13 @@ class SyncedStep:
 
 def reference_steps(reference: Any, weights: OrderedDict, inputs: ParityInputs, steps: int,
                     lr: float | None, start_step: int = 0) -> Iterator[SyncedStep]:
-    """The reference's K SGD steps from `weights` at global steps start_step, ... (lazily)."""
+    """The reference's K training steps from `weights` at global steps start_step, ... (lazily)."""
     reference.set_weights(weights)
     start = weights
     for index in range(steps):
         step = start_step + index
-        row = step_row(step, reference.train_step(inputs.frames[index], inputs.epsilons[index],
-                                                  step, lr))
+        row = step_row(step, reference.train_step(inputs.batches[index], inputs.noise[index],
+                                                  step, lr), reference.pair.losses)
         end = reference.get_weights()
         yield SyncedStep(index, step, start, row, end)
         start = end
@@ -240,7 +243,7 @@ def reference_steps(reference: Any, weights: OrderedDict, inputs: ParityInputs, 
 def synced_training(reference: Iterable[SyncedStep], port: Any, inputs: ParityInputs,
                     lr: float | None, progress: bool, total: int | None = None
                     ) -> tuple[list[dict], OrderedDict | None, OrderedDict | None]:
-    """K SGD steps where every port step starts from the reference's weights of that step.
+    """K training steps where every port step starts from the reference's weights of that step.
 
     Free-running, two float32 trainings part within a few steps at the seed's learning rates
     whatever the port (rounding differences grow ~20x per step; docs/parity.md), so each step
@@ -256,32 +259,14 @@ def synced_training(reference: Iterable[SyncedStep], port: Any, inputs: ParityIn
                        disable=not progress, leave=False):
         port.set_weights(synced.start)
         try:
-            out = port.train_step(inputs.frames[synced.index], inputs.epsilons[synced.index],
+            out = port.train_step(inputs.batches[synced.index], inputs.noise[synced.index],
                                   synced.step, lr)
         except Exception as error:  # a port's failure is a finding
             rows.append(step_entry(synced.row, error=error_text(error)))
             return rows, None, None
-        rows.append(step_entry(synced.row, step_row(synced.step, out)))
+        rows.append(step_entry(synced.row, step_row(synced.step, out, port.pair.losses)))
         ref_after = synced.end
     return rows, ref_after, (port.get_weights() if rows else None)
-
-
-def sample_images(reference: Capture, port: Capture, preset, layers) -> dict | None:
-    """Frame, true next frame and both predicted next frames of the first pair, in [0, 1];
-    None when the port has no output of the reference's shape."""
-    ref, prt = reference.section("inference"), port.section("inference")
-    size, scale, out = preset.target_size, preset.scale, output_name(layers)
-    if out not in prt or prt[out].shape != ref[out].shape:
-        return None
-    image = ref[f"image_{size}"][0]
-
-    def next_frame(shifted_diff: np.ndarray) -> np.ndarray:
-        return np.clip((image + shifted_diff * 2.0 - scale) / scale, 0.0, 1.0)
-
-    return {"frame": np.clip(image / scale, 0.0, 1.0),
-            "next_frame": next_frame(ref[f"diff_{size}"][0]),
-            "tf_prediction": next_frame(ref[out][0]),
-            "port_prediction": next_frame(prt[out][0])}
 
 
 @dataclass
@@ -294,7 +279,8 @@ class ReferenceRun:
     """
 
     settings: ParitySettings
-    preset: Preset
+    pair: TwinPair
+    preset: Any
     layers: list[Layer]
     comparer: Comparer
     inputs: ParityInputs
@@ -316,18 +302,18 @@ class ReferenceRun:
 
 def prepare_reference(settings: ParitySettings, progress: bool = True) -> ReferenceRun:
     """Inputs, the reference model and everything it computes but its training steps."""
-    preset = get_preset(settings.preset)
-    layers = build_spec(preset)
-    comparer = Comparer(layers, Tolerances.defaults(settings.atol, settings.rtol),
+    pair = get_pair(settings.model)
+    preset = pair.get_preset(settings.preset)
+    comparer = Comparer(pair.build(preset), Tolerances.defaults(settings.atol, settings.rtol),
                         settings.stat)
-    inputs = ParityInputs.from_dataset(settings.data, preset, settings.batch_size,
+    inputs = ParityInputs.from_dataset(pair, preset, settings.data, settings.batch_size,
                                        settings.seed, settings.steps)
-    reference = create_model("tf", settings.preset, seed=settings.seed,
-                             device=settings.tf_device)
+    reference = pair.twin_class("tf")(preset, seed=settings.seed, device=settings.tf_device)
     weights = reference.get_weights()
-    capture = capture_model(reference, reference.layout, layers, weights, inputs,
+    capture = capture_model(reference, reference.layout, reference.layers, weights, inputs,
                             settings.steps, ("forward", "gradients"), progress, "tf")
-    return ReferenceRun(settings, preset, layers, comparer, inputs, reference, weights, capture)
+    return ReferenceRun(settings, pair, preset, reference.layers, comparer, inputs, reference,
+                        weights, capture)
 
 
 def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool = True
@@ -366,12 +352,15 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
     found[sections.INITIALISATION] = init_diffs(reference.weights, own_weights, layers)
 
     run = ParityRun(
-        settings={**asdict(settings), "tolerances": asdict(comparer.tolerances),
+        settings={**asdict(settings), "port": port_spec(settings.port, reference.pair),
+                  "tolerances": asdict(comparer.tolerances),
                   "training": "synced"},
         versions=environment(),
         sections=found,
         steps=rows,
-        sample=sample_images(reference.capture, port_capture, reference.preset, layers),
+        sample=(reference.pair.sample(reference.preset, reference.capture.section("inference"),
+                                      port_capture.section("inference"))
+                if reference.pair.sample else None),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
     run.ensure_verdict(comparer.taps)
@@ -388,6 +377,6 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
 
 def run_parity(settings: ParitySettings, progress: bool = True) -> ParityRun:
     reference = prepare_reference(settings, progress)
-    port, layout = load_port(settings.port, settings.preset, settings.seed,
-                             settings.chainer_device)
+    port, layout = load_port(port_spec(settings.port, reference.pair), reference.preset,
+                             settings.seed, settings.chainer_device)
     return check_port(reference, port, layout, progress)

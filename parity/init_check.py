@@ -1,20 +1,22 @@
-"""Each backend's OWN initial weights against the closed form of slim's initialisers.
+"""Each backend's OWN initial weights against the closed form of TF's initialisers.
 
 The parity run transfers the reference's weights into the port, so a port whose initialisers
 differ (Chainer's default LeCunNormal for xavier-uniform, a plain normal for the truncated
 one) passes every other section and only shows when someone trains it from scratch. This
-check looks at the weights each side draws itself, one variable at a time:
+check looks at the weights each side draws itself, one variable at a time, against the
+initialiser the spec names for it (`spec.layer.Variable.init`):
 
-* conv kernels [k, k, in, out]: slim's xavier uniform, U(-L, L), L = sqrt(6 / (fan_in +
-  fan_out)), fan_in = k*k*in, fan_out = k*k*out: std L / sqrt(3), no |w| above L;
-* deconv kernels: truncated_normal(stddev=0.01), redrawn beyond 2 stddev: std 0.8796 * 0.01,
-  no |w| above 0.02;
-* beta 0, moving mean 0, moving variance 1, exactly.
+* "xavier_uniform" (slim's and Keras' glorot uniform): U(-L, L), L = sqrt(6 / (fan_in +
+  fan_out)), fan_in = receptive field * in, fan_out = receptive field * out (a conv kernel
+  [k, k, in, out]: k*k*in and k*k*out; a dense kernel [in, out]: in and out): std L / sqrt(3),
+  no |w| above L;
+* "truncated_normal:S": redrawn beyond 2 stddev: std 0.8796 * S, no |w| above 2 S;
+* "zeros" / "ones": exactly; "" is not checked.
 
 Statistics: z_std = (std / expected - 1) / SE, SE = sqrt((kurtosis - 1) / (4 n)) (the sample
 std's relative standard error), and z_mean = mean / (expected std / sqrt(n)). A variable fails
 when |z| > Z_MAX on either side, a value lies beyond the distribution's bound, or a constant
-is not exact. Z_MAX was measured (`python -m parity.init_check --seeds 40`): see its value.
+is not exact. Z_MAX was measured (`twinport parity init-z --seeds 40`): see its value.
 """
 
 from __future__ import annotations
@@ -26,15 +28,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from parity.compare import FAIL, PASS, TensorDiff, fmt
-from spec import Layer, build_spec, get_preset
+from parity.diff import FAIL, PASS, TensorDiff, fmt
+from spec.layer import Layer, Variable
+from spec.registry import get_pair
 
 # Worst |z| over 40 seeds x 65 random variables x 2 backends, tiny and paper: 3.6 (tiny) and
 # 3.4 (paper), as a N(0, 1) statistic over ~5000 draws would give. 6 leaves room for more
 # seeds and presets; the mutants are at 9 to several hundred, or break a bound.
 Z_MAX = 6.0
 BOUND_SLACK = 1e-6  # float32 rounding of the bound itself
-DECONV_STDDEV = 0.01
 TRUNCATION = 2.0
 
 
@@ -62,17 +64,22 @@ class Expected:
     value: float | None = None
 
 
-def expected_distribution(layer: Layer, variable: str, shape: tuple[int, ...]) -> Expected:
-    """What slim draws for `variable` of `layer` (see the module docstring)."""
-    if variable.endswith("/weights") and layer.kind == "conv":
-        k, _, cin, cout = shape
-        limit = math.sqrt(6.0 / (k * k * cin + k * k * cout))
+def expected_distribution(variable: Variable) -> Expected | None:
+    """What TF draws for `variable` (see the module docstring); None when not checked."""
+    kind, _, argument = variable.init.partition(":")
+    if kind == "xavier_uniform":
+        receptive = math.prod(variable.shape[:-2])
+        fan_in, fan_out = receptive * variable.shape[-2], receptive * variable.shape[-1]
+        limit = math.sqrt(6.0 / (fan_in + fan_out))
         return Expected(f"xavier-uniform(+-{fmt(limit)})", limit / math.sqrt(3), 1.8, limit)
-    if variable.endswith("/weights"):
-        return Expected(f"truncated-normal({DECONV_STDDEV})", DECONV_STDDEV * TRUNCATED_STD,
-                        TRUNCATED_KURTOSIS, TRUNCATION * DECONV_STDDEV)
-    value = 1.0 if variable.endswith("/moving_variance") else 0.0
-    return Expected(f"constant {value:g}", value=value)
+    if kind == "truncated_normal":
+        stddev = float(argument)
+        return Expected(f"truncated-normal({stddev:g})", stddev * TRUNCATED_STD,
+                        TRUNCATED_KURTOSIS, TRUNCATION * stddev)
+    if kind in ("zeros", "ones"):
+        value = 1.0 if kind == "ones" else 0.0
+        return Expected(f"constant {value:g}", value=value)
+    return None
 
 
 @dataclass(frozen=True)
@@ -115,14 +122,16 @@ def side_stats(values: np.ndarray, expected: Expected, z_max: float = Z_MAX) -> 
 
 def init_diffs(reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarray],
                layers: list[Layer], z_max: float = Z_MAX) -> list[TensorDiff]:
-    """One TensorDiff per variable (stat "init"): fails when either side's own draw is not
-    slim's. abs_stat is the port's worst |z| (atol: z_max), rel_stat its |std / expected - 1|;
-    `note` gives both sides' figures, `suggestion` what is wrong.
+    """One TensorDiff per variable with an initialiser (stat "init"): fails when either
+    side's own draw is not TF's. abs_stat is the port's worst |z| (atol: z_max), rel_stat its
+    |std / expected - 1|; `note` gives both sides' figures, `suggestion` what is wrong.
     """
     out = []
     for layer in layers:
-        for name, shape in layer.variables:
-            expected = expected_distribution(layer, name, shape)
+        for variable in layer.variables:
+            name, shape, expected = variable.name, variable.shape, expected_distribution(variable)
+            if expected is None:
+                continue
             sides = {side: side_stats(values[name], expected, z_max)
                      for side, values in (("reference", reference), ("port", port))}
             prt = sides["port"]
@@ -137,20 +146,19 @@ def init_diffs(reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarra
                 rel_stat=abs(prt.std / expected.std - 1) if expected.std else None,
                 ref_max_abs=sides["reference"].max_abs, port_max_abs=prt.max_abs,
                 note=f"expected {expected.name}; {note}",
-                suggestion=(f"not slim's {expected.name}: " + "; ".join(problems)
+                suggestion=(f"not TF's {expected.name}: " + "; ".join(problems)
                             if problems else None)))
     return out
 
 
-def measure(preset_name: str, seeds: int) -> dict[str, tuple[float, str]]:
+def measure(model: str, preset_name: str, seeds: int) -> dict[str, tuple[float, str]]:
     """The worst |z| of each backend's own draws over `seeds` seeds: {backend: (z, where)}."""
-    from chainer_port.model import CrossConvModel as ChainerModel
-    from tf_reference.model import CrossConvModel as TFModel
-
-    layers = build_spec(get_preset(preset_name))
+    pair = get_pair(model)
+    layers = pair.build(pair.get_preset(preset_name))
     worst = {"tf": (0.0, ""), "chainer": (0.0, "")}
     for seed in range(seeds):
-        for backend, cls in (("tf", TFModel), ("chainer", ChainerModel)):
+        for backend in worst:
+            cls = pair.twin_class(backend)
             weights = cls(preset_name, seed=seed).get_weights()
             for diff in init_diffs(weights, weights, layers, z_max=math.inf):
                 if diff.max_abs > worst[backend][0]:
@@ -158,16 +166,14 @@ def measure(preset_name: str, seeds: int) -> dict[str, tuple[float, str]]:
     return worst
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="the worst |z| of each backend's own "
-                                     "initial weights over many seeds (measures Z_MAX)")
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--seeds", type=int, default=40)
-    args = parser.parse_args()
-    for backend, (z, where) in measure(args.preset, args.seeds).items():
+
+
+def run(args: argparse.Namespace) -> int:
+    for backend, (z, where) in measure(args.model, args.preset, args.seeds).items():
         print(f"{backend:8s} worst |z| {z:.2f} at {where} (preset {args.preset}, "
               f"{args.seeds} seeds; Z_MAX {Z_MAX})")
 
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,4 +1,4 @@
-"""The inputs both sides of a parity run share: weights, frames and noise for every step."""
+"""The inputs both sides of a parity run share: every named input and noise of every step."""
 
 from __future__ import annotations
 
@@ -6,17 +6,12 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from common.errors import UserError
-from common.paths import DEFAULT_DATASET
-from data import Dataset
-from spec import Preset
-from twinport.noise import epsilon_for
-
-DEFAULT_DATA = Path(DEFAULT_DATASET)
-DEFAULT_DITHER = 1.0 / 255.0
+from spec.pair import TwinPair, noise_at
 
 
 def digest(arrays: Mapping[str, np.ndarray]) -> str:
@@ -31,41 +26,45 @@ def digest(arrays: Mapping[str, np.ndarray]) -> str:
 
 @dataclass
 class ParityInputs:
-    """Batch `k` and epsilon `k` feed training step k; batch 0 / epsilon 0 feed the forward."""
+    """Batch `k` and noise `k` feed training step k; batch 0 / noise 0 feed the forward.
+    Each is a dict by the pair's input (noise) names, TF layout."""
 
-    frames: list[np.ndarray]
-    epsilons: list[np.ndarray]
+    batches: list[dict[str, np.ndarray]]
+    noise: list[dict[str, np.ndarray]]
 
     @classmethod
-    def from_dataset(cls, data: str | Path, preset: Preset, batch_size: int, seed: int,
-                     steps: int, dither: float = DEFAULT_DITHER) -> ParityInputs:
-        """`steps` batches (at least one) from the train split, in training order.
+    def from_dataset(cls, pair: TwinPair, preset: Any, data: str | Path, batch_size: int,
+                     seed: int, steps: int, dither: bool = True) -> ParityInputs:
+        """`steps` batches (at least one) from the train split, in training order, and the
+        pair's noise of each step (`spec.pair.noise_at`).
 
-        `dither` adds uniform noise in [0, dither) to every frame, drawn from `seed`: flat
-        regions of synthetic frames (the moving-objects background) give max-pool windows
-        whose values are equal up to float rounding, and each framework's rounding picks a
-        different winner, so gradients would differ by routing, not by porting. One uint8
-        step (1/255) breaks those ties without changing what the frames show.
+        `dither` adds uniform noise in [0, InputSpec.dither) to the inputs that declare one,
+        drawn from `seed`: flat regions of synthetic frames give max-pool windows whose values
+        are equal up to float rounding, and each framework's rounding picks a different
+        winner, so gradients would differ by routing, not by porting. One uint8 step (1/255)
+        breaks those ties without changing what the frames show.
         """
         if not Path(data, "map.csv").exists():
-            raise UserError(f"{data}: no dataset here (make one with `twinport data "
-                            f"moving-objects --out {data}`, or pass --data)")
-        dataset = Dataset(data, "train")
-        if not 0 < batch_size <= len(dataset):
-            raise UserError(f"--batch-size {batch_size}: must be between 1 and the "
-                            f"{len(dataset)} sequences of {data} (train)")
+            make = f"`{pair.make_data} --out {data}`, or " if pair.make_data else ""
+            raise UserError(f"{data}: no dataset here (make one with {make}pass --data)")
+        if pair.check_data is not None:
+            pair.check_data(str(data), "train", preset, batch_size)
         count = max(steps, 1)
-        stream = dataset.batches(batch_size, seed)
+        stream = pair.batches(str(data), "train", batch_size, seed)
+        batches = [next(stream) for _ in range(count)]
         jitter = np.random.default_rng([seed, 255])
-        frames = [next(stream) for _ in range(count)]
         if dither:
-            frames = [f + jitter.uniform(0, dither, f.shape).astype(np.float32)
-                      for f in frames]
-        rows = batch_size * (dataset.seq_len - 1)
-        epsilons = [epsilon_for(seed, step, rows, preset.z_dim) for step in range(count)]
-        return cls(frames, epsilons)
+            for spec in pair.inputs(preset):
+                if spec.dither:
+                    for batch in batches:
+                        value = batch[spec.name]
+                        batch[spec.name] = value + jitter.uniform(
+                            0, spec.dither, value.shape).astype(np.float32)
+        noise = [noise_at(pair.noise(preset), preset,
+                          {name: value.shape for name, value in batch.items()}, seed, step)
+                 for step, batch in enumerate(batches)]
+        return cls(batches, noise)
 
     def digest(self) -> str:
-        return digest({f"{kind}{i}": a for kind, arrays in (("f", self.frames),
-                                                            ("e", self.epsilons))
-                       for i, a in enumerate(arrays)})
+        return digest({f"{name}{i}": value for i, arrays in
+                       enumerate(self.batches + self.noise) for name, value in arrays.items()})

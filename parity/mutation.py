@@ -1,57 +1,43 @@
-"""The mutation suite: every pitfall's mutant through the harness against ONE reference run.
+"""The mutation suite: every pitfall's mutant of a pair through the harness against ONE
+reference run.
 
 The reference side (`parity.harness.prepare_reference`, its synced training steps stored) is
-computed once; each mutant is built by its factory and checked with `check_port`, exactly as
-`twinport parity --port tests.mutants:MUTANT` would check it. The mutants live in the test
-suite (`tests/mutants/`), not in any package: `import_mutants` imports them from the
-repository's `tests/` folder, so the suite needs a source checkout.
+computed once; each mutant (a class in the pair's `TwinPair.mutants` module) is built by its
+factory and checked with `check_port`, exactly as `twinport parity --port MODULE:MUTANT`
+would check it. The mutants ship with twinport, so the suite runs from an installed copy.
 """
 
 from __future__ import annotations
 
-import importlib
-import sys
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from pathlib import Path
 from types import ModuleType
 
 import numpy as np
 
 from common.errors import UserError
-from parity.compare import RAISED, SHAPE, TensorDiff, fmt
+from parity.diff import RAISED, SHAPE, TensorDiff, fmt
 from parity.harness import ParitySettings, ReferenceRun, check_port, prepare_reference
-from parity.inputs import DEFAULT_DATA
-from parity.pitfalls import BY_NAME, CATALOGUE, Pitfall
+from parity.port import load_port, port_spec
 from parity.results import ParityRun
+from spec.pair import TwinPair, import_from_cwd
+from spec.pitfall import Pitfall
+from spec.registry import get_pair
 
-MUTANTS_MODULE = "tests.mutants"
-REPOSITORY = Path(__file__).resolve().parents[1]
-UNMUTATED = "chainer_port.model:CrossConvModel"
 FIGURE_CHARS = 100
 
 
-def suite_settings(data: str | Path = DEFAULT_DATA) -> ParitySettings:
-    """The suite's setting: tiny, batch 2, two synced steps from global step 15000.
-
-    Two steps: a mistake that hides in state (a gamma the interface cannot reset) shows at
-    the second. Step 15000: the learning-rate schedule's forms differ there (continuous
-    0.283, staircase 0.4, per-update 0.8); at step 0 they agree.
-    """
-    return ParitySettings(preset="tiny", data=str(data), batch_size=2, steps=2,
-                          start_step=15000)
+def suite_settings(model: str, data: str | None = None) -> ParitySettings:
+    """The pair's suite setting (`TwinPair.suite`) on `data` (default: the pair's dataset)."""
+    pair = get_pair(model)
+    return ParitySettings(model=model, data=str(data or pair.default_data), **pair.suite)
 
 
-def import_mutants() -> ModuleType:
-    """`tests.mutants`, with the repository root on sys.path if it is not importable yet."""
-    try:
-        return importlib.import_module(MUTANTS_MODULE)
-    except ImportError:
-        if not (REPOSITORY / "tests" / "mutants").is_dir():
-            raise UserError(f"the mutants live in the test suite ({REPOSITORY}/tests/mutants): "
-                            "run from a source checkout") from None
-        sys.path.insert(0, str(REPOSITORY))
-        return importlib.import_module(MUTANTS_MODULE)
+def import_mutants(pair: TwinPair) -> ModuleType:
+    """The module of the pair's mutants."""
+    if not pair.mutants:
+        raise UserError(f"model {pair.name} has no mutants (TwinPair.mutants)")
+    return import_from_cwd(pair.mutants)
 
 
 @dataclass
@@ -117,7 +103,7 @@ def check_mutant(reference: ReferenceRun, pitfall: Pitfall, mutants: ModuleType,
     """Build the pitfall's mutant like `--port` would and run every section on it."""
     settings = reference.settings
     factory = getattr(mutants, pitfall.mutant)
-    port = factory(settings.preset, seed=settings.seed, device=settings.chainer_device)
+    port = factory(reference.preset, seed=settings.seed, device=settings.chainer_device)
     with np.errstate(all="ignore"):  # a mutant's NaN/inf are findings, not warnings
         run = check_port(reference, port, getattr(port, "layout", "NCHW"), progress)
     verdict = run.ensure_verdict()
@@ -127,27 +113,27 @@ def check_mutant(reference: ReferenceRun, pitfall: Pitfall, mutants: ModuleType,
                         settings.start_step))
 
 
-def select(names: Iterable[str] | None) -> list[Pitfall]:
-    """The named pitfalls (all when None), or a UserError naming the unknown ones."""
+def select(pair: TwinPair, names: Iterable[str] | None) -> list[Pitfall]:
+    """The pair's named pitfalls (all when None), or a UserError naming the unknown ones."""
     if names is None:
-        return list(CATALOGUE)
+        return list(pair.pitfalls)
+    by_name = {pitfall.name: pitfall for pitfall in pair.pitfalls}
     names = list(names)
-    unknown = [name for name in names if name not in BY_NAME]
+    unknown = [name for name in names if name not in by_name]
     if unknown:
-        raise UserError(f"unknown pitfall {', '.join(unknown)} (known: {', '.join(BY_NAME)})")
-    return [BY_NAME[name] for name in names]
+        raise UserError(f"unknown pitfall {', '.join(unknown)} (known: {', '.join(by_name)})")
+    return [by_name[name] for name in names]
 
 
 def run_suite(settings: ParitySettings, pitfalls: list[Pitfall], progress: bool = False,
               report: Callable[[MutantResult], None] | None = None
               ) -> tuple[ParityRun, list[MutantResult]]:
     """The un-mutated port and every pitfall's mutant against one reference run."""
-    from parity.port import load_port
-
-    mutants = import_mutants()
     reference = prepare_reference(settings, progress)
+    mutants = import_mutants(reference.pair)
     reference.store_steps()
-    port, layout = load_port(UNMUTATED, settings.preset, settings.seed, settings.chainer_device)
+    port, layout = load_port(port_spec(None, reference.pair), reference.preset, settings.seed,
+                             settings.chainer_device)
     clean = check_port(reference, port, layout, progress)
     results = []
     for pitfall in pitfalls:

@@ -1,6 +1,6 @@
 """Measure the float32 noise floor the default tolerances stand on.
 
-    python -m parity.noise_floor --preset tiny --data DIR [--seeds 3] [--steps 3]
+    twinport parity noise-floor --preset tiny [--model M] [--data DIR] [--seeds 3] [--steps 3]
 
 For the batches of seeds 0 .. N-1 it runs the TF reference (float32), the Chainer port
 (float32) and the same port in float64 from the same weights, and prints, per section, the
@@ -18,11 +18,10 @@ from collections import defaultdict
 
 import numpy as np
 
-from common.paths import DEFAULT_DATASET
 from parity.capture import capture_model
 from parity.inputs import ParityInputs
 from parity.tolerances import Tolerances
-from spec import build_spec, get_preset
+from spec.registry import get_pair
 
 PAIRS = (("tf32", "c64"), ("c32", "c64"), ("tf32", "c32"))
 
@@ -40,23 +39,23 @@ TOLERANCE_FIELD = {"inference": "inference", "training": "training",
                    "steps": "steps", "after": "after_training"}
 
 
-def measure(preset_name: str, data: str, seeds: int, steps: int, lr: float | None
-            ) -> tuple[Worst, list[Worst]]:
+def measure(model: str, preset_name: str, data: str | None, seeds: int, steps: int,
+            lr: float | None) -> tuple[Worst, list[Worst]]:
     """The worst over all seeds, and each seed's own."""
-    from chainer_port.model import CrossConvModel as ChainerModel
-    from tf_reference.model import CrossConvModel as TFModel
-
-    preset = get_preset(preset_name)
-    layers = build_spec(preset)
-    models = {"tf32": TFModel(preset), "c32": ChainerModel(preset),
-              "c64": ChainerModel(preset, dtype="float64")}
+    pair = get_pair(model)
+    preset = pair.get_preset(preset_name)
+    layers = pair.build(preset)
+    reference, port = pair.twin_class("tf"), pair.twin_class("chainer")
+    models = {"tf32": reference(preset), "c32": port(preset),
+              "c64": port(preset, dtype="float64")}
     weights = models["tf32"].get_weights()
     worst: Worst = defaultdict(dict)
     per_seed: list[Worst] = []
     for batch in range(seeds):
         seed_worst: Worst = defaultdict(dict)
         per_seed.append(seed_worst)
-        inputs = ParityInputs.from_dataset(data, preset, 4, batch, max(steps, 1))
+        inputs = ParityInputs.from_dataset(pair, preset, data or pair.default_data, 4, batch,
+                                           max(steps, 1))
         captures = {name: capture_model(model, model.layout, layers, weights, inputs, steps,
                                         progress=False, lr=lr)
                     for name, model in models.items()}
@@ -66,8 +65,8 @@ def measure(preset_name: str, data: str, seeds: int, steps: int, lr: float | Non
                 for name, value in a.section(section).items():
                     keep(worst, seed_worst, pair, section,
                          scaled_error(value, b.section(section)[name]), name)
-            losses = [abs(x["loss"] - y["loss"]) / abs(y["loss"])
-                      for x, y in zip(a.steps, b.steps, strict=True)]
+            losses = [abs(x[label] - y[label]) / abs(y[label])
+                      for x, y in zip(a.steps, b.steps, strict=True) for label in pair.losses]
             keep(worst, seed_worst, pair, "steps", max(losses, default=0.0), f"seed {batch}")
     return worst, per_seed
 
@@ -79,15 +78,17 @@ def keep(worst: Worst, seed_worst: Worst, pair: tuple[str, str], section: str, e
             table[pair][section] = (error, name)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="tiny")
-    parser.add_argument("--data", default=DEFAULT_DATASET)
+    parser.add_argument("--data", help="default: the model's dataset")
     parser.add_argument("--seeds", type=int, default=3, help="batches of seeds 0 .. N-1")
     parser.add_argument("--steps", type=int, default=3, help="free-running SGD steps")
     parser.add_argument("--lr", type=float)
-    args = parser.parse_args()
-    worst, per_seed = measure(args.preset, args.data, args.seeds, args.steps, args.lr)
+
+
+def run(args: argparse.Namespace) -> int:
+    worst, per_seed = measure(args.model, args.preset, args.data, args.seeds, args.steps,
+                              args.lr)
     print(f"worst scaled error over {args.seeds} seeds, preset {args.preset}")
     print(f"{'section':12s} " + " ".join(f"{a + ' vs ' + b:>34s}" for a, b in PAIRS))
     for section in SECTIONS:
@@ -105,7 +106,4 @@ def main() -> None:
         cells = [f"{table[PAIRS[2]][s][0] / getattr(defaults, TOLERANCE_FIELD[s])[0]:.3g}"
                  if s in table[PAIRS[2]] else "" for s in SECTIONS]
         print(f"| {seed} | " + " | ".join(cells) + " |")
-
-
-if __name__ == "__main__":
-    main()
+    return 0

@@ -1,31 +1,38 @@
-"""Load the port under test: the built-in Chainer port, or any `MODULE:FACTORY`."""
+"""Load the port under test: the pair's own Chainer twin, or any `MODULE:FACTORY`."""
 
 from __future__ import annotations
 
-import importlib
-import os
-import sys
-from types import ModuleType
 from typing import Any
 
 from common.errors import UserError
+from spec.pair import TwinPair, import_from_cwd
 
-DEFAULT_PORT = "chainer_port.model:CrossConvModel"
 INTERFACE = ("forward", "run_layer", "gradients", "train_step", "get_weights", "set_weights",
              "load", "save", "to_numpy")
 
 
-def load_port(spec: str, preset: str, seed: int, device: str) -> tuple[Any, str]:
+def port_spec(port: str | None, pair: TwinPair) -> str:
+    """`--port` as given, or the pair's own Chainer twin ("module:Class")."""
+    if port:
+        return port
+    twin = pair.twins["chainer"]
+    return twin if isinstance(twin, str) else f"{twin.__module__}:{twin.__qualname__}"
+
+
+def load_port(spec: str, preset: Any, seed: int, device: str) -> tuple[Any, str]:
     """The port object `FACTORY(preset, seed=, device=)` returns, and its tap layout.
 
     MODULE is imported as `python -m` would, from the current directory too (the `twinport`
-    script does not put it on sys.path): `--port tests.mutants:BNDecay` from a checkout.
+    script does not put it on sys.path): `--port my_port:Model` from the folder of my_port.py.
+    `preset`: the pair's preset object (a port built on `spec.twin.TwinModel` takes it as
+    it takes a name).
 
     The layout is the object's `layout` attribute ("NCHW" or "NHWC"), NCHW when absent.
     """
     module_name, _, factory_name = spec.partition(":")
     if not module_name or not factory_name:
-        raise UserError(f"--port {spec!r}: expected MODULE:FACTORY, e.g. {DEFAULT_PORT}")
+        raise UserError(f"--port {spec!r}: expected MODULE:FACTORY, e.g. "
+                        "chainer_port.cross_conv:CrossConvModel")
     # The port is someone else's code: whatever its import or its factory raises is reported
     # as a bad --port, in one line.
     try:
@@ -36,26 +43,17 @@ def load_port(spec: str, preset: str, seed: int, device: str) -> tuple[Any, str]
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         raise UserError(f"--port {spec}: {module_name} has no callable {factory_name}")
+    name = getattr(preset, "name", preset)
     try:
         port = factory(preset, seed=seed, device=device)
     except UserError:
         raise
     except Exception as error:
-        raise UserError(f"--port {spec}: {factory_name}({preset!r}, seed={seed}, "
+        raise UserError(f"--port {spec}: {factory_name}({name!r}, seed={seed}, "
                         f"device={device!r}) failed ({type(error).__name__}: {error})") from None
     missing = [name for name in INTERFACE if not callable(getattr(port, name, None))]
+    missing += [] if hasattr(port, "pair") else ["pair"]
     if missing:
         raise UserError(f"--port {spec}: the object lacks the port interface "
                         f"(missing {', '.join(missing)}; see docs/port-interface.md)")
     return port, getattr(port, "layout", "NCHW")
-
-
-def import_from_cwd(name: str) -> ModuleType:
-    """`importlib.import_module(name)`, retried with the current directory on sys.path."""
-    try:
-        return importlib.import_module(name)
-    except ModuleNotFoundError:
-        if os.getcwd() in sys.path or "" in sys.path:
-            raise
-        sys.path.append(os.getcwd())
-        return importlib.import_module(name)

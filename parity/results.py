@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import UserError
-from parity.compare import TensorDiff, json_float
+from parity.diff import TensorDiff, json_float
 from parity.verdict import FORWARD_SECTIONS, Verdict, build_verdict, ordered_sections
 
 FORMAT = "twinport-parity/1"
@@ -26,9 +26,22 @@ ARRAYS_NPZ = "arrays.npz"
 
 SETTINGS_KEYS = ("preset", "batch_size", "seed", "steps", "atol", "rtol", "stat", "quantile",
                  "port", "device", "data")
-STEP_KEYS = ("step", "tf_loss", "tf_l2", "tf_kl", "port_loss", "port_l2", "port_kl", "lr",
-             "port_lr")
-SAMPLE_KEYS = ("frame", "next_frame", "tf_prediction", "port_prediction")
+
+
+def step_quantities(steps: list[dict[str, Any]]) -> list[str]:
+    """The loss labels of the step rows (`tf_<label>` keys, in first-seen order): the pair's
+    `TwinPair.losses`."""
+    found: dict[str, None] = {}
+    for row in steps:
+        found.update((key[3:], None) for key in row if key.startswith("tf_"))
+    return list(found)
+
+
+def step_columns(steps: list[dict[str, Any]]) -> list[str]:
+    """step, tf_<label> and port_<label> of every loss, lr, port_lr."""
+    labels = step_quantities(steps)
+    return ["step", *(f"tf_{q}" for q in labels), *(f"port_{q}" for q in labels), "lr",
+            "port_lr"]
 
 
 def jsonable(value: Any) -> Any:
@@ -84,7 +97,8 @@ class ParityRun:
         (what the port raised, for the step it raised on).
     worst: {"name": str, "section": str, "reference": ndarray, "port": ndarray,
         "layout": "nchw" | "nhwc" | "flat" (optional)} for the worst tap, or None.
-    sample: {"frame", "next_frame", "tf_prediction", "port_prediction"}: HxWx3 float arrays
+    sample: the pair's named images (`TwinPair.sample`), HxWxC floats in [0, 1]; the
+        `tf_prediction` and `port_prediction` ones also get a |TF - port| panel
         in [0, 1], or None.
     verdict: a parity.verdict.Verdict, or None (then `ensure_verdict()` builds one).
     created: free-form timestamp string.

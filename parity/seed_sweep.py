@@ -1,6 +1,6 @@
 """The harness's own regression check: the project's port must PASS for every seed.
 
-    python -m parity.seed_sweep --preset tiny --seeds 0-19 [--data DIR] [--batch-size 4]
+    twinport parity seed-sweep --preset tiny --seeds 0-19 [--model M] [--data DIR]
 
 Runs `twinport parity` once per seed (batch and noise drawn from it) and prints one markdown
 row per seed: the verdict, the tie items, and per section the worst item's error as a fraction
@@ -11,10 +11,8 @@ A benchmark-style script, not a test: tiny seeds 0-19 take ~12 minutes, paper se
 from __future__ import annotations
 
 import argparse
-import sys
 
-from common.paths import DEFAULT_DATASET
-from parity.compare import fmt
+from parity.diff import fmt
 from parity.harness import ParitySettings, run_parity
 from parity.verdict import SECTION_TITLES, ordered_sections
 
@@ -28,13 +26,16 @@ def seed_range(text: str) -> list[int]:
     return seeds
 
 
-def sweep(preset: str, seeds: list[int], data: str, batch_size: int) -> tuple[list[str], bool]:
+def sweep(model: str, preset: str, seeds: list[int], data: str | None, batch_size: int
+          ) -> tuple[list[str], bool]:
     lines: list[str] = []
     all_passed = True
     keys: list[str] = []
     for seed in seeds:
-        run = run_parity(ParitySettings(preset=preset, data=data, batch_size=batch_size,
-                                        seed=seed), progress=False)
+        settings = ParitySettings(model=model, preset=preset, batch_size=batch_size, seed=seed)
+        if data:
+            settings.data = data
+        run = run_parity(settings, progress=False)
         verdict = run.verdict
         if not keys:
             keys = ordered_sections(verdict.sections)
@@ -50,18 +51,15 @@ def sweep(preset: str, seeds: list[int], data: str, batch_size: int) -> tuple[li
     return lines, all_passed
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m parity.seed_sweep", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--preset", default="tiny")
     parser.add_argument("--seeds", default="0-19", help='e.g. "0-19" or "0,4,7"')
-    parser.add_argument("--data", default=DEFAULT_DATASET)
+    parser.add_argument("--data", help="default: the model's dataset")
     parser.add_argument("--batch-size", type=int, default=4)
-    args = parser.parse_args(argv)
-    lines, passed = sweep(args.preset, seed_range(args.seeds), args.data, args.batch_size)
+
+
+def run(args: argparse.Namespace) -> int:
+    lines, passed = sweep(args.model, args.preset, seed_range(args.seeds), args.data,
+                          args.batch_size)
     print("\n" + "\n".join(lines))
     return 0 if passed else 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -27,10 +27,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from parity.compare import FAIL, TIE, TensorDiff, fmt
-from spec import Layer
-from spec.layers import FRAMES, same_pads, tf1_bilinear_sources
-from spec.weights import is_trainable
+from parity.diff import FAIL, TIE, TensorDiff, fmt
+from spec.layer import Layer
+from spec.tf_geometry import same_pads, tf1_bilinear_sources
 
 SHOWN = 3  # decisions named in an item's note
 
@@ -185,9 +184,9 @@ def _input_masks(layer: Layer, out: np.ndarray, shapes: dict[str, tuple[int, ...
         masks = np.zeros(shape[0], bool)
         for pair in np.nonzero(out.reshape(out.shape[0], -1).any(axis=1))[0]:
             t, b = divmod(int(pair), batch)
-            frames = (t, t + 1) if layer.kind == "pair_diff" else (t,)
-            for frame in frames:
-                masks[b, frame] |= out[pair]
+            times = (t, t + 1) if layer.kind == "pair_diff" else (t,)
+            for time in times:
+                masks[b, time] |= out[pair]
         return [masks]
     if layer.kind == "resize":
         rows = _bilinear_stencil(out, 2, shape[0][2])
@@ -205,8 +204,9 @@ def _input_masks(layer: Layer, out: np.ndarray, shapes: dict[str, tuple[int, ...
 def _variable_masks(layer: Layer, out: np.ndarray) -> dict[str, np.ndarray]:
     """The elements of `layer`'s trainable variables' gradients a change at `out` reaches."""
     masks = {}
-    for name, shape in layer.variables:
-        if not is_trainable(name):
+    for variable in layer.variables:
+        name, shape = variable.name, variable.shape
+        if not variable.trainable:
             continue
         if layer.kind == "conv":
             channels = out.reshape(-1, out.shape[-1]).any(axis=0)
@@ -218,8 +218,9 @@ def _variable_masks(layer: Layer, out: np.ndarray) -> dict[str, np.ndarray]:
 
 def reach(layers: list[Layer], ties: list[Tie], shapes: dict[str, tuple[int, ...]]
           ) -> dict[str, np.ndarray]:
-    """Gradient elements (by variable name, and `frames`) the decisions can change: boolean
-    masks in TF layout. `shapes`: of every tap, and of `frames`."""
+    """Gradient elements (by variable name, and by the name of every graph input: a name some
+    layer reads that no layer outputs) the decisions can change: boolean masks in TF layout.
+    `shapes`: of every tap, and of the inputs."""
     pending: dict[str, np.ndarray] = {}
     for tie in ties:
         layer = next(layer for layer in layers if layer.name == tie.layer)
@@ -237,8 +238,8 @@ def reach(layers: list[Layer], ties: list[Tie], shapes: dict[str, tuple[int, ...
         for name, mask in zip(layer.inputs, _input_masks(layer, out, shapes), strict=True):
             if name in shapes:
                 pending[name] = pending.get(name, np.zeros(shapes[name], bool)) | mask
-    if FRAMES in pending:
-        found[FRAMES] = pending[FRAMES]
+    outputs = {layer.name for layer in layers}
+    found.update((name, mask) for name, mask in pending.items() if name not in outputs)
     return found
 
 

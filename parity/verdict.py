@@ -14,18 +14,19 @@ import re
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from parity.compare import RAISED, SHAPE, TIE, TensorDiff, fmt, json_float
-
-FORWARD_E2E_INFERENCE = "forward/end-to-end/inference"
-FORWARD_E2E_TRAINING = "forward/end-to-end/training"
-FORWARD_ISO_INFERENCE = "forward/isolated/inference"
-FORWARD_ISO_TRAINING = "forward/isolated/training"
-MOVING_STATISTICS = "moving_statistics"
-GRADIENTS = "gradients"
-INPUT_GRADIENT = "input_gradient"
-TRAINING_LOSSES = "training_losses"
-AFTER_TRAINING = "after_training"
-INITIALISATION = "initialisation"
+from parity.diff import RAISED, SHAPE, TIE, TensorDiff, fmt, json_float
+from spec.section_keys import (
+    AFTER_TRAINING,
+    FORWARD_E2E_INFERENCE,
+    FORWARD_E2E_TRAINING,
+    FORWARD_ISO_INFERENCE,
+    FORWARD_ISO_TRAINING,
+    GRADIENTS,
+    INITIALISATION,
+    INPUT_GRADIENT,
+    MOVING_STATISTICS,
+    TRAINING_LOSSES,
+)
 
 SECTION_ORDER = (
     FORWARD_E2E_INFERENCE,
@@ -45,12 +46,12 @@ SECTION_TITLES = {
     FORWARD_E2E_TRAINING: "forward, end-to-end, training",
     FORWARD_ISO_INFERENCE: "forward, isolated layers, inference",
     FORWARD_ISO_TRAINING: "forward, isolated layers, training",
-    MOVING_STATISTICS: "BatchNorm moving-statistics update of one training forward",
+    MOVING_STATISTICS: "normalisation statistics' update of one training forward",
     GRADIENTS: "parameter gradients",
-    INPUT_GRADIENT: "frames gradient",
+    INPUT_GRADIENT: "input gradients",
     TRAINING_LOSSES: "training losses per step",
     AFTER_TRAINING: "parameters after K steps",
-    INITIALISATION: "each side's own initial weights vs slim's initialisers",
+    INITIALISATION: "each side's own initial weights vs TF's initialisers",
 }
 ITEM_WORD = {
     MOVING_STATISTICS: "parameter",

@@ -57,8 +57,8 @@ device)
   python3 - "$work" "$OUT/train-steps.txt" <<'EOF'
 import sys, time
 import numpy as np
-from chainer_port.model import CrossConvModel
-from spec import get_preset
+from chainer_port.cross_conv import CrossConvModel
+from spec.cross_conv import get_preset
 work, out = sys.argv[1:]
 with open(out, "w") as handle:
     for preset in ("tiny", "paper"):

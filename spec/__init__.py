@@ -1,19 +1,23 @@
-"""What both models must agree on: presets, the layer graph, variable names, layouts."""
+"""What both twins of a pair must agree on: the pair's definition, its layer graph, variable
+names and layouts, the port interface. Framework-free; one package per pair
+(`spec.cross_conv`)."""
 
-from spec.graph import run_graph
-from spec.layers import Layer, build_spec, graph_order
-from spec.presets import PRESETS, Preset, get_preset
+from spec.layer import Layer, Variable, graph_order, run_graph
+from spec.pair import InputSpec, NoiseSpec, Optimizer, TwinPair
+from spec.registry import DEFAULT_MODEL, MODELS, get_pair
 from spec.result import ForwardResult
-from spec.schedule import learning_rate
 
 __all__ = [
-    "PRESETS",
+    "DEFAULT_MODEL",
+    "MODELS",
     "ForwardResult",
+    "InputSpec",
     "Layer",
-    "Preset",
-    "build_spec",
-    "get_preset",
+    "NoiseSpec",
+    "Optimizer",
+    "TwinPair",
+    "Variable",
+    "get_pair",
     "graph_order",
-    "learning_rate",
     "run_graph",
 ]

@@ -1,49 +1,24 @@
-"""What a forward pass returns, on either backend."""
+"""What a forward pass returns, on either twin of any pair."""
 
 from __future__ import annotations
 
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Any
-
-from spec.layers import (
-    KERNEL_SAMPLE,
-    KL_LOSS,
-    L2_LOSS,
-    LOSS,
-    Z_MEAN,
-    Z_STDDEV_LOG,
-    Layer,
-    output_name,
-)
 
 
 @dataclass
 class ForwardResult:
-    """The prediction, every tap (graph order, backend-native layout) and the named values.
+    """Every tap (graph order, the twin's native layout); the pair's named taps
+    (`TwinPair.named_taps`, e.g. `output`, `loss`) read as attributes: `result.loss`."""
 
-    output: the seed's `diff_output` (TF: NHWC, Chainer: NCHW), in the shifted diff space.
-    kernel: the sampled motion kernel `z_mean + exp(z_stddev_log) * epsilon`, reshaped.
-    """
-
-    output: Any
     taps: OrderedDict[str, Any]
-    z_mean: Any
-    z_stddev_log: Any
-    kernel: Any
-    loss: Any
-    l2_loss: Any
-    kl_loss: Any
+    named: Mapping[str, str] = field(default_factory=dict)
 
-    @classmethod
-    def from_taps(cls, layers: list[Layer], taps: OrderedDict[str, Any]) -> ForwardResult:
-        return cls(
-            output=taps[output_name(layers)],
-            taps=taps,
-            z_mean=taps[Z_MEAN],
-            z_stddev_log=taps[Z_STDDEV_LOG],
-            kernel=taps[KERNEL_SAMPLE],
-            loss=taps[LOSS],
-            l2_loss=taps[L2_LOSS],
-            kl_loss=taps[KL_LOSS],
-        )
+    def __getattr__(self, name: str) -> Any:
+        named = self.__dict__.get("named", {})
+        if name in named:
+            return self.taps[named[name]]
+        raise AttributeError(f"ForwardResult has no tap named {name!r} "
+                             f"(named taps: {', '.join(named)})")

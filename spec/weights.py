@@ -1,7 +1,8 @@
-"""The weight interchange format: an .npz keyed by the seed's TF variable names, TF layout.
+"""The weight interchange format: an .npz keyed by the reference's TF variable names, TF layout.
 
-Keys have no `:0`; kernels are HWIO (conv2d_transpose: [h, w, out, in]); every BatchNorm's
-beta, moving_mean and moving_variance is included. Both backends load and save this.
+Keys have no `:0`; kernels are HWIO (conv2d_transpose: [h, w, out, in]); every normalisation
+statistic (BatchNorm's moving_mean and moving_variance) is included. Both twins of every pair
+load and save this; the names and shapes are the spec's (`Layer.variables`).
 """
 
 from __future__ import annotations
@@ -15,17 +16,22 @@ import numpy as np
 from common.arrays import read_npz
 from common.atomic import atomic_path
 from common.errors import UserError
-from spec.layers import Layer
+from spec.layer import Layer, Variable
+
+
+def variables(layers: list[Layer]) -> OrderedDict[str, Variable]:
+    """Every variable of the graph by TF name, in graph order."""
+    return OrderedDict((var.name, var) for layer in layers for var in layer.variables)
 
 
 def variable_shapes(layers: list[Layer]) -> OrderedDict[str, tuple[int, ...]]:
     """Every variable of the graph, TF name -> TF shape, in graph order."""
-    return OrderedDict(var for layer in layers for var in layer.variables)
+    return OrderedDict((var.name, var.shape) for layer in layers for var in layer.variables)
 
 
-def is_trainable(name: str) -> bool:
-    """Weights and BatchNorm beta train; moving statistics are updated, not trained."""
-    return not name.endswith(("/moving_mean", "/moving_variance"))
+def trainable_names(layers: list[Layer]) -> list[str]:
+    """The variables the optimizer trains (not the normalisation statistics), graph order."""
+    return [var.name for layer in layers for var in layer.variables if var.trainable]
 
 
 def check_weights(weights: Mapping[str, np.ndarray], layers: list[Layer], source: str) -> None:
@@ -65,14 +71,3 @@ def save_weights(path: str | os.PathLike, weights: Mapping[str, np.ndarray]) -> 
     with atomic_path(path) as tmp:
         with open(tmp, "wb") as handle:
             np.savez(handle, **arrays)
-
-
-class InterchangeFile:
-    """`load` / `save` of the interchange file for a model with `layers`, `get_weights` and
-    `set_weights` (both twins, and any port that inherits it)."""
-
-    def load(self, path: str | os.PathLike) -> None:
-        self.set_weights(load_weights(path, self.layers))
-
-    def save(self, path: str | os.PathLike) -> None:
-        save_weights(path, self.get_weights())

@@ -6,7 +6,7 @@ naive Chainer call would; TF puts the odd padding pixel at the bottom/right.
 
 import chainer.functions as F
 
-from chainer_port.model import CrossConvModel
+from chainer_port.cross_conv import CrossConvModel
 
 WRONG_LAYER = "image_encoder_0/MaxPool2D"
 

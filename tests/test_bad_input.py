@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from data.writer import ShardWriter
-from spec import build_spec, get_preset
+from spec.cross_conv import build_spec, get_preset
 from spec.weights import variable_shapes
 from tests.test_data_bad_folders import BROKEN, set_field
 from twinport.runs import RunConfig, RunDir

@@ -1,4 +1,4 @@
-"""chainer_port.model.CrossConvModel: taps, layouts and forward semantics (tiny preset)."""
+"""chainer_port.cross_conv.CrossConvModel: taps, layouts and forward semantics (tiny preset)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,13 @@ import chainer
 import numpy as np
 import pytest
 
+from chainer_port.cross_conv import CrossConvModel
 from chainer_port.device import resolve_device
-from chainer_port.model import CrossConvModel
 from chainer_port.tf_compat import nhwc_unflatten
 from common.errors import UserError
-from spec import build_spec, get_preset, graph_order
-from spec.layers import EPSILON, FRAMES, Z_MEAN, Z_STDDEV_LOG
+from spec.cross_conv import build_spec, get_preset
+from spec.cross_conv.graph import EPSILON, FRAMES, Z_MEAN, Z_STDDEV_LOG
+from spec.layer import graph_order
 from spec.layout import activation_to_chainer
 
 
@@ -25,7 +26,7 @@ def _epsilon(rows: int, z_dim: int, seed: int = 1) -> np.ndarray:
 
 def _chainer_shape(layer, batch: int, seq_len: int) -> tuple[int, ...]:
     """The spec's per-sample TF shape with its batch axis, through spec.layout's rule."""
-    lead = {"frames": (batch,), "pairs": (batch * (seq_len - 1),), None: ()}[layer.batch]
+    lead = {"B": (batch,), "B'": (batch * (seq_len - 1),), None: ()}[layer.batch]
     tf_shape = (*lead, *layer.shape)
     return activation_to_chainer(np.broadcast_to(np.float32(0), tf_shape)).shape
 
@@ -93,7 +94,8 @@ def test_z_overrides_replace_the_taps(tiny):
     z_dim = tiny.preset.z_dim
     z_mean, z_log = _epsilon(2, z_dim, 5), _epsilon(2, z_dim, 6) * 0.1
     epsilon = _epsilon(2, z_dim, 7)
-    result = tiny.forward(_frames(2, 2), epsilon, z_mean=z_mean, z_stddev_log=z_log)
+    result = tiny.forward(_frames(2, 2), epsilon,
+                          overrides={Z_MEAN: z_mean, Z_STDDEV_LOG: z_log})
     np.testing.assert_array_equal(tiny.to_numpy(result.z_mean), z_mean)
     np.testing.assert_array_equal(tiny.to_numpy(result.taps[Z_STDDEV_LOG]), z_log)
     kernel = nhwc_unflatten(z_mean + np.exp(z_log) * epsilon, tiny.preset.kernel_size,

@@ -16,8 +16,8 @@ from chainer_port.tf_compat import (
     TF_BN_DEFAULTS,
     batched_cross_conv,
     conv2d_transpose_same,
-    frames_to_nchw,
     nhwc_flatten,
+    nhwc_to_nchw,
     nhwc_unflatten,
     tf1_bilinear_matrix,
     tf1_bilinear_resize,
@@ -25,7 +25,7 @@ from chainer_port.tf_compat import (
     tf_max_pool,
     tf_same_pads,
 )
-from spec.layout import activation_to_chainer, activation_to_tf, weight_to_chainer
+from spec.layout import Transpose, activation_to_chainer, activation_to_tf
 
 TOL = dict(rtol=1e-5, atol=1e-5)
 
@@ -55,7 +55,8 @@ def test_conv2d_matches_tf(size, kernel, stride, padding):
     x = _normal((2, size, size, 3), 1)
     w = _normal((kernel, kernel, 3, 5), 2)
     expected = tf.nn.conv2d(x, w, strides=stride, padding=padding).numpy()
-    got = tf_conv2d(activation_to_chainer(x), weight_to_chainer(w), padding, stride)
+    got = tf_conv2d(activation_to_chainer(x), Transpose.KERNEL.to_chainer(w), padding,
+                    stride)
     assert got.shape == activation_to_chainer(expected).shape
     np.testing.assert_allclose(_to_tf(got), expected, **TOL)
 
@@ -111,7 +112,8 @@ def test_conv2d_transpose_same_matches_tf(size, kernel, stride):
     w = _normal((kernel, kernel, 5, 4), 8)  # TF: [k, k, out, in]
     out = size * stride
     expected = tf.nn.conv2d_transpose(x, w, [2, out, out, 5], stride, "SAME").numpy()
-    got = conv2d_transpose_same(activation_to_chainer(x), weight_to_chainer(w), stride, out)
+    got = conv2d_transpose_same(activation_to_chainer(x), Transpose.KERNEL.to_chainer(w),
+                                stride, out)
     np.testing.assert_allclose(_to_tf(got), expected, **TOL)
 
 
@@ -125,10 +127,11 @@ def test_conv2d_transpose_weight_gradient_with_constant_input():
         y = tf.nn.conv2d_transpose(x, w_tf, [2, 16, 16, 5], 4, "SAME")
         loss = tf.reduce_sum(y * upstream)
     expected = tape.gradient(loss, w_tf).numpy()
-    w_chainer = chainer.Parameter(weight_to_chainer(w).copy())
+    w_chainer = chainer.Parameter(Transpose.KERNEL.to_chainer(w).copy())
     y = conv2d_transpose_same(activation_to_chainer(x), w_chainer, 4, 16)
     chainer.functions.sum(y * activation_to_chainer(upstream)).backward()
-    np.testing.assert_allclose(w_chainer.grad, weight_to_chainer(expected), rtol=1e-5, atol=1e-4)
+    np.testing.assert_allclose(w_chainer.grad, Transpose.KERNEL.to_chainer(expected),
+                               rtol=1e-5, atol=1e-4)
 
 
 @pytest.mark.parametrize("kernel", [3, 5, 4])
@@ -151,9 +154,9 @@ def test_nhwc_flatten_matches_tf_reshape():
                                                             [2, 3, 3, 8]).numpy())
 
 
-def test_frames_to_nchw_layout_and_gradient_layout():
+def test_nhwc_to_nchw_layout_and_gradient_layout():
     frames = chainer.Variable(_normal((2, 3, 8, 8, 3), 15))
-    nchw = frames_to_nchw(frames)
+    nchw = nhwc_to_nchw(frames)
     np.testing.assert_array_equal(nchw.array, activation_to_chainer(frames.array))
     chainer.functions.sum(nchw * nchw).backward()
     np.testing.assert_allclose(frames.grad, 2 * frames.array)

@@ -7,9 +7,13 @@ from collections import OrderedDict
 import numpy as np
 import pytest
 
-from chainer_port.model import CrossConvModel
+from chainer_port.cross_conv import CrossConvModel
 from common.errors import UserError
-from spec.weights import is_trainable, variable_shapes
+from spec.cross_conv import PAIR
+from spec.weights import trainable_names, variable_shapes
+
+TRAINABLE = {name for preset in PAIR.presets.values()
+             for name in trainable_names(PAIR.build(preset))}
 
 
 @pytest.fixture(scope="module")
@@ -41,7 +45,7 @@ def test_names_shapes_and_order_are_the_spec(tiny):
 
 def test_chainer_parameter_paths_are_the_tf_names(tiny):
     paths = {path for path, _ in tiny.namedparams()}
-    trainable = {name for name in variable_shapes(tiny.layers) if is_trainable(name)}
+    trainable = {name for name in variable_shapes(tiny.layers) if name in TRAINABLE}
     assert {path.lstrip("/") for path in paths} == trainable
     assert "/motion_encoder/Conv_3/BatchNorm/beta" in paths
     assert tiny["motion_encoder"]["Conv_3"].weights.shape == (16, 16, 3, 3)  # (out, in, k, k)

@@ -14,7 +14,8 @@ import numpy as np
 import pytest
 from chainer import gradient_check
 
-from chainer_port import fast_cpu, fast_cpu_kernels, fast_cpu_nodes, fast_cpu_norm, fast_cpu_pool
+from chainer_port import fast_cpu
+from chainer_port.fast_cpu import config, kernels, nodes, norm, pool
 from chainer_port.tf_compat import (
     batched_cross_conv,
     conv2d_transpose_same,
@@ -130,9 +131,9 @@ def _shim_outputs():
 
 
 def test_shims_use_the_fast_nodes_for_numpy(monkeypatch):
-    monkeypatch.delenv(fast_cpu.ENV_SWITCH, raising=False)
-    expected = {"conv": fast_cpu_nodes.Conv2D, "deconv": fast_cpu_nodes.Conv2DTranspose,
-                "cross": fast_cpu_nodes.DepthwiseConv2D, "pool": fast_cpu_nodes.MaxPool2D}
+    monkeypatch.delenv(config.ENV_FAST_CPU, raising=False)
+    expected = {"conv": nodes.Conv2D, "deconv": nodes.Conv2DTranspose,
+                "cross": nodes.DepthwiseConv2D, "pool": nodes.MaxPool2D}
     for name, y in _shim_outputs():
         assert isinstance(y.creator, expected[name]), name
 
@@ -149,24 +150,24 @@ def _graph_modules(y: chainer.Variable) -> set[str]:
 
 
 def test_switch_turns_the_fast_path_off(monkeypatch):
-    monkeypatch.setenv(fast_cpu.ENV_SWITCH, "0")
-    assert not fast_cpu.enabled()
+    monkeypatch.setenv(config.ENV_FAST_CPU, "0")
+    assert not config.fast_path_enabled()
     for name, y in _shim_outputs():
         modules = _graph_modules(y)
-        assert fast_cpu_nodes.__name__ not in modules, name
+        assert nodes.__name__ not in modules, name
         assert any(module.startswith(("chainer.functions.connection",
                                       "chainer.functions.pooling")) for module in modules), name
 
 
 def test_shims_agree_on_and_off(monkeypatch):
     on = [y.array for _, y in _shim_outputs()]
-    monkeypatch.setenv(fast_cpu.ENV_SWITCH, "0")
+    monkeypatch.setenv(config.ENV_FAST_CPU, "0")
     for (name, y), fast in zip(_shim_outputs(), on, strict=True):
         np.testing.assert_allclose(fast, y.array, **TOL32, err_msg=name)
 
 
 def test_only_numpy_float_arrays_apply(monkeypatch):
-    monkeypatch.delenv(fast_cpu.ENV_SWITCH, raising=False)
+    monkeypatch.delenv(config.ENV_FAST_CPU, raising=False)
     x32, x64 = np.zeros((1, 1, 2, 2), np.float32), np.zeros((1, 1, 2, 2), np.float64)
     assert fast_cpu.applies(x32, chainer.Variable(x32))
     assert not fast_cpu.applies(x32, x64)
@@ -188,6 +189,13 @@ def test_bench_help(cli, capsys):
         cli("bench", "--help")
     assert stop.value.code == 0
     assert "--preset" in capsys.readouterr().out
+
+
+def test_bench_gemm_help(cli, capsys):
+    with pytest.raises(SystemExit) as stop:
+        cli("bench", "gemm", "--help")
+    assert stop.value.code == 0
+    assert "--min-gflop" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("size, kernel, stride, pads, ties", [
@@ -272,10 +280,10 @@ def test_batch_norm_matches_the_float64_chainer_path(monkeypatch, nhwc_memory, r
     if relu:
         assert (fast[2] == 0).any() and (fast[2] > 0).any()  # the ReLU cuts some, not all
     assert isinstance(tf_batch_norm_training(x, beta, 1e-3).creator,
-                      fast_cpu_nodes.BatchNormTraining)
+                      nodes.BatchNormTraining)
     assert isinstance(tf_batch_norm_inference(x, beta, mean, var, 1e-3).creator,
-                      fast_cpu_nodes.FixedBatchNorm)
-    monkeypatch.setenv(fast_cpu.ENV_SWITCH, "0")
+                      nodes.FixedBatchNorm)
+    monkeypatch.setenv(config.ENV_FAST_CPU, "0")
     for got, want in zip(fast, run(), strict=True):
         np.testing.assert_allclose(got, want, rtol=2e-6, atol=2e-6)
 
@@ -304,11 +312,11 @@ def test_blocking_does_not_change_results(monkeypatch):
         return y.array, xv.grad, wv.grad, bv.grad
 
     default = run()
-    monkeypatch.setattr(fast_cpu_kernels, "CHUNK_BYTES", 64)
-    monkeypatch.setattr(fast_cpu_kernels, "MIN_PIXELS", 1)
-    monkeypatch.setattr(fast_cpu_kernels, "MIN_GRAD_PIXELS", 1)
-    monkeypatch.setattr(fast_cpu_pool, "BLOCK_BYTES", 64)
-    monkeypatch.setattr(fast_cpu_norm, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(kernels, "CHUNK_BYTES", 64)
+    monkeypatch.setattr(kernels, "MIN_PIXELS", 1)
+    monkeypatch.setattr(kernels, "MIN_GRAD_PIXELS", 1)
+    monkeypatch.setattr(pool, "BLOCK_BYTES", 64)
+    monkeypatch.setattr(norm, "BLOCK_BYTES", 64)
     for got, want in zip(run(), default, strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
 
@@ -319,10 +327,10 @@ def test_blocking_does_not_change_results(monkeypatch):
 def test_numpy_openblas_is_found_whatever_its_symbol_prefix():
     """NumPy 2's scipy-openblas prefixes its symbols: the kernels must still be read and the
     thread count set (else the fast path's GEMMs oversubscribe the cores)."""
-    from chainer_port import fast_cpu_blas
+    from chainer_port.fast_cpu import blas
 
-    assert fast_cpu_blas.openblas_core()
-    assert fast_cpu_blas.can_set_threads()
-    get = fast_cpu_blas._function(*fast_cpu_blas._names("get_num_threads"))
-    with fast_cpu_blas.single_threaded():
+    assert blas.openblas_core()
+    assert blas.can_set_threads()
+    get = blas._function(*blas._names("get_num_threads"))
+    with blas.single_threaded():
         assert get() == 1

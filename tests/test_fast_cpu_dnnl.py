@@ -1,4 +1,4 @@
-"""The fast path's convolutions on oneDNN (`fast_cpu_dnnl`, installed by the Makefile on x86-64
+"""The fast path's convolutions on oneDNN (`fast_cpu.dnnl`, installed by the Makefile on x86-64
 Linux) against the im2col kernels and against Chainer, and the fallbacks to im2col."""
 
 from __future__ import annotations
@@ -12,10 +12,12 @@ import numpy as np
 import pytest
 from chainer import gradient_check
 
-from chainer_port import fast_cpu, fast_cpu_conv, fast_cpu_dnnl
-from chainer_port.fast_cpu_memory import keep_freed_memory
+from chainer_port import fast_cpu
+from chainer_port.fast_cpu import config, dnnl
+from chainer_port.fast_cpu import conv as convolutions
+from chainer_port.fast_cpu.memory import keep_freed_memory
 
-needs_onednn = pytest.mark.skipif(not fast_cpu_dnnl.available(), reason="oneDNN not installed")
+needs_onednn = pytest.mark.skipif(not dnnl.available(), reason="oneDNN not installed")
 
 
 def _normal(shape: tuple[int, ...], seed: int, dtype=np.float32) -> np.ndarray:
@@ -25,14 +27,14 @@ def _normal(shape: tuple[int, ...], seed: int, dtype=np.float32) -> np.ndarray:
 @pytest.mark.skipif(platform.machine() != "x86_64" or sys.platform != "linux",
                     reason="the onednn-cpu-gomp wheel is x86-64 Linux only")
 def test_the_fast_path_uses_onednn_where_the_makefile_installs_it():
-    assert fast_cpu_dnnl.available()
+    assert dnnl.available()
 
 
 def test_twinport_conv_im2col_switches_onednn_off(monkeypatch):
-    monkeypatch.setenv(fast_cpu_dnnl.ENV_CONV, "im2col")
+    monkeypatch.setenv(config.ENV_CONV, "im2col")
     x, hwio = _normal((1, 6, 6, 2), 1), _normal((3, 3, 2, 4), 2)
-    assert not fast_cpu_dnnl.available()
-    assert fast_cpu_dnnl.conv(x, hwio, 1, ((1, 1), (1, 1))) is None
+    assert not dnnl.available()
+    assert dnnl.conv(x, hwio, 1, ((1, 1), (1, 1))) is None
 
 
 @needs_onednn
@@ -43,9 +45,9 @@ def test_twinport_conv_im2col_switches_onednn_off(monkeypatch):
 def test_onednn_declines_what_it_does_not_take(why, dtype, pads):
     x, hwio = _normal((1, 6, 6, 2), 1, dtype), _normal((3, 3, 2, 4), 2, dtype)
     gy = _normal((1, 6, 6, 4), 3, dtype)
-    assert fast_cpu_dnnl.conv(x, hwio, 1, pads) is None
-    assert fast_cpu_dnnl.conv_transpose(gy, hwio, 1, pads, (6, 6)) is None
-    assert fast_cpu_dnnl.conv_filter_grad(x, gy, 3, 3, 1, pads) is None
+    assert dnnl.conv(x, hwio, 1, pads) is None
+    assert dnnl.conv_transpose(gy, hwio, 1, pads, (6, 6)) is None
+    assert dnnl.conv_filter_grad(x, gy, 3, 3, 1, pads) is None
 
 
 @needs_onednn
@@ -55,9 +57,9 @@ def test_flipped_weights_fall_back_to_im2col_with_the_same_result():
     x, hwio = _normal((2, 7, 7, 3), 1), _normal((3, 3, 3, 4), 2)
     flipped = hwio[::-1, ::-1]
     pads = ((1, 1), (1, 1))
-    assert fast_cpu_dnnl.conv(x, flipped, 1, pads) is None
-    np.testing.assert_allclose(fast_cpu_conv.conv(x, flipped, 1, pads),
-                               fast_cpu_conv.conv(x, np.ascontiguousarray(flipped), 1, pads),
+    assert dnnl.conv(x, flipped, 1, pads) is None
+    np.testing.assert_allclose(convolutions.conv(x, flipped, 1, pads),
+                               convolutions.conv(x, np.ascontiguousarray(flipped), 1, pads),
                                rtol=1e-5, atol=1e-5)
 
 
@@ -75,19 +77,19 @@ def test_onednn_matches_the_im2col_kernels(monkeypatch, n, size, c, o, k, stride
     transposed view of Chainer's (out, in, kh, kw))."""
     x = _normal((n, size, size, c), 4)
     hwio = _normal((o, c, k, k), 5).transpose(2, 3, 1, 0)
-    y = fast_cpu_conv.conv(x, hwio, stride, pads)
+    y = convolutions.conv(x, hwio, stride, pads)
     gy = _normal(y.shape, 6)
 
     def run():
-        return (fast_cpu_conv.conv(x, hwio, stride, pads),
-                fast_cpu_conv.conv_transpose(gy, hwio, stride, pads, (size, size)),
-                fast_cpu_conv.conv_filter_grad(x, gy, k, k, stride, pads))
+        return (convolutions.conv(x, hwio, stride, pads),
+                convolutions.conv_transpose(gy, hwio, stride, pads, (size, size)),
+                convolutions.conv_filter_grad(x, gy, k, k, stride, pads))
 
     on_onednn = run()
-    assert fast_cpu_dnnl.conv(x, hwio, stride, pads) is not None
-    assert fast_cpu_dnnl.conv_transpose(gy, hwio, stride, pads, (size, size)) is not None
-    assert fast_cpu_dnnl.conv_filter_grad(x, gy, k, k, stride, pads) is not None
-    monkeypatch.setenv(fast_cpu_dnnl.ENV_CONV, "im2col")
+    assert dnnl.conv(x, hwio, stride, pads) is not None
+    assert dnnl.conv_transpose(gy, hwio, stride, pads, (size, size)) is not None
+    assert dnnl.conv_filter_grad(x, gy, k, k, stride, pads) is not None
+    monkeypatch.setenv(config.ENV_CONV, "im2col")
     for got, want in zip(on_onednn, run(), strict=True):
         scale = max(np.abs(want).max(), 1.0)
         np.testing.assert_allclose(got / scale, want / scale, rtol=1e-5, atol=1e-5)
@@ -101,9 +103,9 @@ def test_onednn_repeats_its_bits():
     pads = ((2, 2), (2, 2))
 
     def run():
-        return (fast_cpu_dnnl.conv(x, hwio, 1, pads),
-                fast_cpu_dnnl.conv_transpose(gy, hwio, 1, pads, (16, 16)),
-                fast_cpu_dnnl.conv_filter_grad(x, gy, 5, 5, 1, pads))
+        return (dnnl.conv(x, hwio, 1, pads),
+                dnnl.conv_transpose(gy, hwio, 1, pads, (16, 16)),
+                dnnl.conv_filter_grad(x, gy, 5, 5, 1, pads))
 
     for got, want in zip(run(), run(), strict=True):
         np.testing.assert_array_equal(got, want)
@@ -126,8 +128,8 @@ def test_check_backward_float32_on_onednn(op, x_shape, w_shape):
 @needs_onednn
 def test_the_nodes_run_on_onednn_and_agree_with_chainer(monkeypatch):
     calls = []
-    conv = fast_cpu_dnnl.conv
-    monkeypatch.setattr(fast_cpu_dnnl, "conv", lambda *a: calls.append(a) or conv(*a))
+    conv = dnnl.conv
+    monkeypatch.setattr(dnnl, "conv", lambda *a: calls.append(a) or conv(*a))
     x = chainer.Variable(_normal((2, 4, 10, 10), 13))
     w = chainer.Variable(_normal((6, 4, 5, 5), 14))
     y = fast_cpu.conv2d(x, w, ((2, 2), (2, 2)))

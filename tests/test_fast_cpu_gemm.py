@@ -1,4 +1,4 @@
-"""`fast_cpu_gemm.gemm`: MKL's GEMM (installed by the Makefile on x86-64) against np.matmul,
+"""`fast_cpu.gemm.gemm`: MKL's GEMM (installed by the Makefile on x86-64) against np.matmul,
 for the operand layouts the fast path passes, and its fallback to NumPy."""
 
 from __future__ import annotations
@@ -8,8 +8,8 @@ import platform
 import numpy as np
 import pytest
 
-from chainer_port import fast_cpu_gemm, fast_cpu_kernels
-from chainer_port.fast_cpu_gemm import gemm, uses_mkl
+from chainer_port.fast_cpu import config, kernels
+from chainer_port.fast_cpu.gemm import gemm, uses_mkl
 
 
 def _normal(shape: tuple[int, ...], seed: int, dtype) -> np.ndarray:
@@ -22,7 +22,7 @@ def test_the_fast_path_uses_mkl_where_the_makefile_installs_it():
 
 
 def test_twinport_blas_numpy_switches_mkl_off(monkeypatch):
-    monkeypatch.setenv(fast_cpu_gemm.ENV_BLAS, "numpy")
+    monkeypatch.setenv(config.ENV_BLAS, "numpy")
     assert not uses_mkl()
 
 
@@ -32,7 +32,7 @@ def test_twinport_blas_numpy_switches_mkl_off(monkeypatch):
                                     "unblasable a", "one row"])
 @pytest.mark.parametrize("accumulate", [False, True])
 def test_gemm_equals_matmul(monkeypatch, blas, dtype, layout, accumulate):
-    monkeypatch.setenv(fast_cpu_gemm.ENV_BLAS, blas)
+    monkeypatch.setenv(config.ENV_BLAS, blas)
     m, k, n = (1 if layout == "one row" else 37), 19, 23
     a, b = _normal((m, k), 1, dtype), _normal((k, n), 2, dtype)
     if layout == "a transposed":
@@ -58,12 +58,12 @@ def test_convolutions_agree_between_mkl_and_numpy(monkeypatch):
     gy = _normal((2, 8, 9, 4), 8, np.float32)
 
     def run():
-        return (fast_cpu_kernels.conv(xp, hwio, 1),
-                fast_cpu_kernels.conv_transpose(gy, hwio, 1, ((0, 0), (0, 0)), (12, 13)),
-                fast_cpu_kernels.conv_transpose(gy, hwio, 2, ((2, 2), (2, 2)), (15, 17)),
-                fast_cpu_kernels.conv_filter_grad(xp, gy, 5, 5, 1))
+        return (kernels.conv(xp, hwio, 1),
+                kernels.conv_transpose(gy, hwio, 1, ((0, 0), (0, 0)), (12, 13)),
+                kernels.conv_transpose(gy, hwio, 2, ((2, 2), (2, 2)), (15, 17)),
+                kernels.conv_filter_grad(xp, gy, 5, 5, 1))
 
     fast = run()
-    monkeypatch.setenv(fast_cpu_gemm.ENV_BLAS, "numpy")
+    monkeypatch.setenv(config.ENV_BLAS, "numpy")
     for got, want in zip(fast, run(), strict=True):
         np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)

@@ -23,7 +23,7 @@ from common.errors import UserError
 from data import Dataset
 from data.schema import COLUMNS, read_map
 from parity.capture import Capture
-from spec import build_spec, get_preset
+from spec.cross_conv import build_spec, get_preset
 from spec.weights import load_weights
 
 EXAMPLES = 200

@@ -18,7 +18,7 @@ TINY_BATCH = 2
 
 @pytest.fixture(scope="module")
 def twins():
-    from chainer_port.model import CrossConvModel
+    from chainer_port.cross_conv import CrossConvModel
 
     cpu = CrossConvModel("tiny", seed=0)
     gpu = CrossConvModel("tiny", seed=0, device="0")
@@ -27,7 +27,7 @@ def twins():
 
 
 def frames_and_noise(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    from spec import get_preset
+    from spec.cross_conv import get_preset
 
     preset = get_preset("tiny")
     rng = np.random.default_rng(seed)
@@ -50,8 +50,9 @@ def test_every_tap_on_the_gpu_matches_the_cpu(twins, training):
 def test_gradients_on_the_gpu_match_the_cpu(twins):
     cpu, gpu = twins
     frames, epsilon = frames_and_noise(1)
-    _, cpu_grads, cpu_frames = cpu.gradients(frames, epsilon)
-    _, gpu_grads, gpu_frames = gpu.gradients(frames, epsilon)
+    _, cpu_grads, cpu_inputs = cpu.gradients(frames, epsilon)
+    _, gpu_grads, gpu_inputs = gpu.gradients(frames, epsilon)
+    cpu_frames, gpu_frames = cpu_inputs["frames"], gpu_inputs["frames"]
     for name, grad in cpu_grads.items():
         scale = float(np.abs(grad).max()) or 1.0
         assert np.abs(gpu_grads[name] - grad).max() <= 1e-3 * scale, name

@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from spec import build_spec, get_preset
+from spec.cross_conv import build_spec, get_preset
 from spec.weights import load_weights, save_weights, variable_shapes
 from twinport.nonfinite import culprit
 

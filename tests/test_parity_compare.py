@@ -11,8 +11,8 @@ from hypothesis import strategies as st
 
 from common.errors import UserError
 from parity import compare_arrays, compare_dicts, compare_steps
-from parity.compare import NONFINITE, PASS, SHAPE, TensorDiff
 from parity.diagnose import suggest
+from parity.diff import NONFINITE, PASS, SHAPE, TensorDiff
 from parity.verdict import (
     FORWARD_E2E_INFERENCE,
     FORWARD_ISO_INFERENCE,

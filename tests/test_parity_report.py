@@ -22,7 +22,7 @@ from parity.verdict import (
     INPUT_GRADIENT,
     TRAINING_LOSSES,
 )
-from spec import build_spec, get_preset
+from spec.cross_conv import build_spec, get_preset
 
 ATOL, RTOL = 1e-5, 1e-5
 BAD_TAP = "image_encoder_1/Conv_2"
@@ -59,7 +59,7 @@ def make_fake_run(steps: int = 12, bad: bool = True, n_layers: int | None = None
             diffs.append(compare_arrays(layer.name, ref, port, ATOL, RTOL))
         sections[key] = diffs
 
-    variables = [(name, shape) for layer in layers for name, shape in layer.variables]
+    variables = [(var.name, var.shape) for layer in layers for var in layer.variables]
     for key, scale in ((GRADIENTS, 1e-8), (AFTER_TRAINING, 1e-8)):
         diffs = []
         for name, shape in variables:
@@ -97,7 +97,7 @@ def make_fake_run(steps: int = 12, bad: bool = True, n_layers: int | None = None
         port_pred[-2:] = np.clip(port_pred[-2:] + 0.2, 0, 1)
     return ParityRun(
         settings=dict(preset="tiny", batch_size=2, seed=0, steps=steps, atol=ATOL, rtol=RTOL,
-                      stat="elemwise", port="chainer_port.model:CrossConvModel", device="cpu",
+                      stat="elemwise", port="chainer_port.cross_conv:CrossConvModel", device="cpu",
                       data="data/generated/moving-objects"),
         versions=dict(python="3.11.7", numpy=np.__version__, tensorflow="2.x (fake)",
                       chainer="7.8.1 (fake)"),

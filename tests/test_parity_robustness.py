@@ -17,7 +17,9 @@ from parity.init_check import TRUNCATED_STD, Z_MAX, init_diffs, side_stats
 from parity.init_check import expected_distribution as expected
 from parity.inputs import ParityInputs
 from parity.verdict import FORWARD_E2E_INFERENCE, TRAINING_LOSSES
-from spec import Layer, build_spec, get_preset
+from spec.cross_conv import build_spec, get_preset
+from spec.cross_conv.graph import slim_variables
+from spec.layer import Layer
 
 ROW = dict(step=7, tf_loss=2.0, tf_l2=1.5, tf_kl=0.5, port_loss=2.0, port_l2=1.5, port_kl=0.5)
 
@@ -61,7 +63,8 @@ class HalfBrokenModel:
 def test_run_layers_skips_what_reads_a_raising_layer():
     layers = [Layer("a", "x", ("frames",), ()), Layer("b", "x", ("a",), ()),
               Layer("c", "x", ("b",), ()), Layer("d", "x", ("a",), ())]
-    inputs = ParityInputs([np.ones((1, 2), np.float32)], [np.zeros((1, 1), np.float32)])
+    inputs = ParityInputs([{"frames": np.ones((1, 2), np.float32)}],
+                          [{"epsilon": np.zeros((1, 1), np.float32)}])
     taps, errors = run_layers(HalfBrokenModel("b"), "NHWC", layers, inputs, training=False)
     assert list(taps) == ["a", "d"] and np.all(taps["d"] == 4)
     assert errors == {"b": "ValueError: shapes do not fit"}
@@ -90,13 +93,16 @@ def test_truncated_normal_moments():
 
 
 def conv_layer(k=3, cin=8, cout=16):
-    return Layer("c", "conv", ("x",), (4, 4, cout), attrs={"kernel": k, "in_channels": cin})
+    attrs = {"kernel": k, "in_channels": cin}
+    return Layer("c", "conv", ("x",), (4, 4, cout), attrs=attrs,
+                 variables=slim_variables("c", "conv", attrs, (4, 4, cout)))
 
 
 def test_slims_draws_pass_and_other_initialisers_fail():
     rng = np.random.default_rng(1)
     layer = conv_layer()
-    (name, shape), (beta, _), (mean, _), (variance, width) = layer.variables
+    (name, shape), (beta, _), (mean, _), (variance, width) = [
+        (var.name, var.shape) for var in layer.variables]
     limit = math.sqrt(6 / (9 * 8 + 9 * 16))
     ok = {name: rng.uniform(-limit, limit, shape), beta: np.zeros(16), mean: np.zeros(16),
           variance: np.ones(16)}
@@ -111,7 +117,8 @@ def test_slims_draws_pass_and_other_initialisers_fail():
 
 def test_a_wider_draw_within_the_bound_fails_on_its_std():
     layer = conv_layer()
-    dist = expected(layer, "c/weights", (3, 3, 8, 16))
+    dist = expected(layer.variables[0])
+    assert layer.variables[0].shape == (3, 3, 8, 16)
     values = np.random.default_rng(2).choice([-1, 1], 1152) * dist.bound * 0.99
     stats = side_stats(values, dist)
     assert stats.z_std > Z_MAX and stats.problems and "std" in stats.problems[0]
@@ -119,9 +126,9 @@ def test_a_wider_draw_within_the_bound_fails_on_its_std():
 
 def test_every_variable_of_the_tiny_preset_has_an_expectation():
     for layer in build_spec(get_preset("tiny")):
-        for name, shape in layer.variables:
-            dist = expected(layer, name, shape)
-            assert dist.value is not None or dist.std > 0
+        for variable in layer.variables:
+            dist = expected(variable)
+            assert dist is not None and (dist.value is not None or dist.std > 0)
 
 
 def test_a_scalar_worst_tap_and_a_port_that_raised_at_once_plot():

@@ -9,7 +9,7 @@ import pytest
 
 from parity.compare import FAIL, PASS, TIE, compare_arrays
 from parity.ties import Tie, explain, find_ties, pool_ties, reach, relu_ties
-from spec import build_spec, get_preset
+from spec.cross_conv import PAIR, build_spec, get_preset
 
 TINY = build_spec(get_preset("tiny"))
 LAYER = {layer.name: layer for layer in TINY}
@@ -110,12 +110,12 @@ def test_explain_excuses_only_failures_inside_the_reach():
 @pytest.fixture(scope="module")
 def chainer_capture(moving_objects_dir):
     """The port's own capture on tiny: it plays both sides of a synthetic near-tie."""
-    from chainer_port.model import CrossConvModel
+    from chainer_port.cross_conv import CrossConvModel
     from parity.capture import capture_model
     from parity.inputs import ParityInputs
 
     model = CrossConvModel("tiny")
-    inputs = ParityInputs.from_dataset(moving_objects_dir, get_preset("tiny"), 2, 0, 1)
+    inputs = ParityInputs.from_dataset(PAIR, get_preset("tiny"), moving_objects_dir, 2, 0, 1)
     return capture_model(model, model.layout, TINY, model.get_weights(), inputs, 0,
                          ("forward", "gradients"), progress=False)
 

@@ -1,7 +1,8 @@
 """The porting-pitfall mutation suite: every mutant caught and localised, the port passes.
 
 One reference run per module (per xdist worker), every port checked against it with
-`parity.harness.check_port`, as `twinport parity --port tests.mutants:MUTANT` would.
+`parity.harness.check_port`, as `twinport parity --port chainer_port.mutants.cross_conv:MUTANT`
+would.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ import pytest
 
 from parity.harness import check_port, prepare_reference
 from parity.mutation import check_mutant, import_mutants, suite_settings
-from parity.pitfalls import BY_NAME, CATALOGUE
-from parity.port import DEFAULT_PORT, load_port
+from parity.port import load_port, port_spec
+from spec.cross_conv import PAIR
+from spec.cross_conv.pitfalls import CATALOGUE
+
+BY_NAME = {pitfall.name: pitfall for pitfall in CATALOGUE}
 
 pytestmark = pytest.mark.pitfalls
 
@@ -24,14 +28,14 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "pitfalls.md"
 
 @pytest.fixture(scope="module")
 def reference(moving_objects_dir):
-    run = prepare_reference(suite_settings(moving_objects_dir), progress=False)
+    run = prepare_reference(suite_settings("cross_conv", moving_objects_dir), progress=False)
     run.store_steps()
     return run
 
 
 def test_the_unmutated_port_passes(reference):
     settings = reference.settings
-    port, layout = load_port(DEFAULT_PORT, settings.preset, settings.seed, "cpu")
+    port, layout = load_port(port_spec(None, PAIR), reference.preset, settings.seed, "cpu")
     run = check_port(reference, port, layout, progress=False)
     verdict = run.ensure_verdict()
     assert verdict.passed, verdict.summary_text()
@@ -41,7 +45,7 @@ def test_the_unmutated_port_passes(reference):
 
 @pytest.mark.parametrize("pitfall", CATALOGUE, ids=[p.name for p in CATALOGUE])
 def test_the_mutant_is_caught_and_localised(reference, pitfall):
-    result = check_mutant(reference, pitfall, import_mutants())
+    result = check_mutant(reference, pitfall, import_mutants(PAIR))
     verdict = result.run.ensure_verdict()
     assert not verdict.passed, f"{pitfall.mutant} passes: {verdict.summary_text()}"
     named = f"{pitfall.mutant}: named {verdict.first_divergent} ({verdict.first_section}), " \
@@ -51,7 +55,7 @@ def test_the_mutant_is_caught_and_localised(reference, pitfall):
 
 
 def test_every_mutant_is_one_catalogue_entry():
-    mutants = import_mutants()
+    mutants = import_mutants(PAIR)
     assert sorted(p.mutant for p in CATALOGUE) == sorted(mutants.__all__)
     assert len(CATALOGUE) >= 18 and len({p.name for p in CATALOGUE}) == len(CATALOGUE)
 
@@ -78,7 +82,7 @@ def test_the_report_renders_for_a_port_that_raises(reference, tmp_path):
     from parity.report import write_report
     from parity.results import ParityRun
 
-    result = check_mutant(reference, BY_NAME["valid_pool_cover_all"], import_mutants())
+    result = check_mutant(reference, BY_NAME["valid_pool_cover_all"], import_mutants(PAIR))
     write_report(result.run, tmp_path / "report", graph_order=reference.comparer.taps)
     saved = ParityRun.load(tmp_path / "report").ensure_verdict()
     assert saved.first_divergent == result.named

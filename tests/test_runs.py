@@ -6,7 +6,7 @@ import json
 import numpy as np
 import pytest
 
-from spec import build_spec, get_preset
+from spec.cross_conv import build_spec, get_preset
 from spec.weights import load_weights
 
 BACKENDS = ["tf", "chainer"]

@@ -6,9 +6,10 @@ import numpy as np
 import pytest
 
 from common.errors import UserError
-from spec import build_spec, get_preset, learning_rate, run_graph
-from spec.layers import conv_output_size
-from spec.layout import activation_to_chainer, activation_to_tf, weight_to_chainer, weight_to_tf
+from spec.cross_conv import build_spec, get_preset, learning_rate
+from spec.layer import run_graph
+from spec.layout import Transpose, activation_to_chainer, activation_to_tf
+from spec.tf_geometry import conv_output_size
 from spec.weights import check_weights, load_weights, save_weights, variable_shapes
 
 
@@ -106,8 +107,8 @@ def test_learning_rate_closed_form():
 def test_layout_rules_round_trip():
     rng = np.random.default_rng(0)
     kernel = rng.standard_normal((5, 3, 6, 7))  # [kh, kw, in, out]
-    assert weight_to_chainer(kernel).shape == (7, 6, 5, 3)  # (out, in, kh, kw)
-    assert np.array_equal(weight_to_tf(weight_to_chainer(kernel)), kernel)
+    assert Transpose.KERNEL.to_chainer(kernel).shape == (7, 6, 5, 3)  # (out, in, kh, kw)
+    assert np.array_equal(Transpose.KERNEL.to_tf(Transpose.KERNEL.to_chainer(kernel)), kernel)
     x = rng.standard_normal((2, 4, 5, 3))  # NHWC
     assert activation_to_chainer(x).shape == (2, 3, 4, 5)
     assert np.array_equal(activation_to_chainer(x)[1, 2, 3, 4], x[1, 3, 4, 2])

@@ -17,7 +17,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[1]
 NUMPY2 = np.lib.NumpyVersion(np.__version__) >= "2.0.0"
 # The modules that import chainer_port.compat for everything below them that imports chainer.
-COMPAT_ENTRIES = ("chainer_port/__init__.py", "tests/conftest.py", "tests/mutants/__init__.py")
+COMPAT_ENTRIES = ("chainer_port/__init__.py", "tests/conftest.py")
 IMPORTS_CHAINER = re.compile(r"^\s*(import chainer\b(?!_)|from chainer(\.| import))", re.M)
 
 

@@ -7,7 +7,7 @@ import pytest
 import tensorflow as tf
 
 from common.errors import UserError
-from spec import build_spec, get_preset
+from spec.cross_conv import build_spec, get_preset
 from spec.weights import variable_shapes
 from tf_reference import CrossConvModel
 from tf_reference.checkpoint import import_tf1_checkpoint

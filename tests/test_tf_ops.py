@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from spec.layers import KERNEL_SAMPLE, Z_MEAN, Z_STDDEV_LOG
+from spec.cross_conv.graph import KERNEL_SAMPLE, Z_MEAN, Z_STDDEV_LOG
 from tf_reference import CrossConvModel
 from tf_reference.layers import SLIM_BN_DEFAULTS, BatchNorm
 
@@ -193,7 +193,7 @@ def test_z_overrides_reach_the_kernel_and_the_kl(model):
     epsilon = random(2, 144)
     z_mean, z_log = random(2, 144), random(2, 144) * 0.1
     plain = model.forward(frames, epsilon)
-    result = model.forward(frames, epsilon, z_mean=z_mean, z_stddev_log=z_log)
+    result = model.forward(frames, epsilon, overrides={Z_MEAN: z_mean, Z_STDDEV_LOG: z_log})
     np.testing.assert_array_equal(model.to_numpy(result.z_mean), z_mean)
     np.testing.assert_array_equal(model.to_numpy(result.z_stddev_log), z_log)
     expected = (z_mean + np.exp(z_log) * epsilon).reshape(2, 3, 3, 16)

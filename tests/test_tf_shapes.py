@@ -4,8 +4,9 @@ import numpy as np
 import pytest
 
 from common.errors import UserError
-from spec import build_spec, get_preset
-from spec.layers import Layer
+from spec.cross_conv import build_spec, get_preset
+from spec.cross_conv.graph import Z_MEAN
+from spec.layer import Layer
 from tf_reference import CrossConvModel
 from tf_reference.device import tf_device
 
@@ -13,7 +14,7 @@ from tf_reference.device import tf_device
 def expected_shape(layer: Layer, batch: int, seq_len: int) -> tuple[int, ...]:
     if layer.batch is None:
         return ()
-    rows = batch if layer.batch == "frames" else batch * (seq_len - 1)
+    rows = batch if layer.batch == "B" else batch * (seq_len - 1)
     return (rows, *layer.shape)
 
 
@@ -68,7 +69,8 @@ def test_bad_inputs_are_user_errors():
     with pytest.raises(UserError, match=r"epsilon must be \[2, 144\]"):
         model.forward(np.zeros((2, 2, 64, 64, 3), np.float32), np.zeros((2, 10), np.float32))
     with pytest.raises(UserError, match=r"motion_encoder/z_mean must be \[2, 144\]"):
-        model.forward(np.zeros((2, 2, 64, 64, 3), np.float32), z_mean=np.zeros((2, 3)))
+        model.forward(np.zeros((2, 2, 64, 64, 3), np.float32),
+                      overrides={Z_MEAN: np.zeros((2, 3))})
     with pytest.raises(UserError, match="no layer named 'nope'"):
         model.run_layer("nope", [])
     with pytest.raises(UserError, match="unknown preset"):

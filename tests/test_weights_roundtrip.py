@@ -3,10 +3,10 @@
 import numpy as np
 import pytest
 
-from chainer_port.model import CrossConvModel as ChainerModel
-from spec import build_spec, get_preset
+from chainer_port.cross_conv import CrossConvModel as ChainerModel
+from spec.cross_conv import build_spec, get_preset
 from spec.weights import load_weights
-from tf_reference.model import CrossConvModel as TFModel
+from tf_reference.cross_conv import CrossConvModel as TFModel
 
 
 @pytest.mark.parametrize("preset", ["tiny"])

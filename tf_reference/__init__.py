@@ -4,6 +4,6 @@ from common.tf_startup import import_tensorflow
 
 import_tensorflow()  # quiet, before the modules below import tensorflow
 
-from tf_reference.model import CrossConvModel  # noqa: E402
+from tf_reference.cross_conv import CrossConvModel  # noqa: E402
 
 __all__ = ["CrossConvModel"]

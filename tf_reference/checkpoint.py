@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from common.errors import UserError
-from spec.layers import Layer
+from spec.layer import Layer
 from spec.weights import check_weights, variable_shapes
 
 GLOBAL_STEP = "global_step"

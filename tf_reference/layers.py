@@ -15,7 +15,7 @@ from collections import OrderedDict
 
 import tensorflow as tf
 
-from spec.layers import Layer
+from spec.layer import Layer, Variable
 
 SLIM_BN_DEFAULTS = dict(decay=0.999, epsilon=1e-3, center=True, scale=False)
 """`slim.batch_norm`'s defaults in TF r0.12 (the seed passes only `is_training`).
@@ -71,11 +71,8 @@ class ConvBN(tf.Module):
 
     def __init__(self, layer: Layer, rng: tf.random.Generator) -> None:
         super().__init__()
-        (name, shape), *_ = layer.variables
-        k, _, cin, cout = shape
-        limit = math.sqrt(6.0 / (k * k * cin + k * k * cout))
-        self.weights = tf.Variable(rng.uniform(shape, -limit, limit), name=name)
-        self.batch_norm = BatchNorm(layer.name, cout)
+        self.weights = spec_variable(layer.variables[0], rng)
+        self.batch_norm = BatchNorm(layer.name, layer.variables[0].shape[-1])
         self.padding = layer.attrs["padding"]
 
     @property
@@ -100,9 +97,8 @@ class Deconv(tf.Module):
 
     def __init__(self, layer: Layer, rng: tf.random.Generator) -> None:
         super().__init__()
-        (name, shape), *_ = layer.variables
-        self.weights = tf.Variable(rng.truncated_normal(shape, stddev=0.01), name=name)
-        self.batch_norm = BatchNorm(layer.name, shape[2])
+        self.weights = spec_variable(layer.variables[0], rng)
+        self.batch_norm = BatchNorm(layer.name, layer.variables[0].shape[2])
         self.stride = int(layer.attrs["stride"])
 
     @property
@@ -124,3 +120,21 @@ class Deconv(tf.Module):
 def _by_name(*variables: tf.Variable) -> OrderedDict[str, tf.Variable]:
     """Variables keyed by their TF name without the ':0' output suffix."""
     return OrderedDict((variable.name.rsplit(":", 1)[0], variable) for variable in variables)
+
+
+def spec_variable(variable: Variable, rng: tf.random.Generator) -> tf.Variable:
+    """`variable` as a tf.Variable drawn as TF draws its `init` (`spec.layer.Variable`):
+    xavier uniform in +-sqrt(6 / (fan_in + fan_out)) (fans: the receptive field times the
+    in / out channels), a truncated normal (values beyond 2 stddev redrawn), zeros, ones; an
+    unnamed initialiser is zeros."""
+    kind, _, argument = variable.init.partition(":")
+    shape = variable.shape
+    if kind == "xavier_uniform":
+        receptive = math.prod(shape[:-2])
+        limit = math.sqrt(6.0 / (receptive * shape[-2] + receptive * shape[-1]))
+        value = rng.uniform(shape, -limit, limit)
+    elif kind == "truncated_normal":
+        value = rng.truncated_normal(shape, stddev=float(argument))
+    else:
+        value = tf.fill(shape, 1.0 if kind == "ones" else 0.0)
+    return tf.Variable(value, trainable=variable.trainable, name=variable.name)

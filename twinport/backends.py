@@ -1,33 +1,27 @@
-"""Pick a backend's model by name; TensorFlow and Chainer are imported only when asked for."""
+"""Pick a twin by model and backend; TensorFlow and Chainer are imported only when asked for."""
 
 from __future__ import annotations
 
-import importlib
 import os
 from typing import Any
 
-from common.errors import UserError
-from spec import build_spec, get_preset
+from spec.registry import DEFAULT_MODEL, get_pair
 from spec.weights import load_weights
 
 BACKENDS = ("tf", "chainer")
-_MODULES = {"tf": "tf_reference.model", "chainer": "chainer_port.model"}
 
 
 def create_model(backend: str, preset: str, seed: int = 0, device: str = "cpu",
-                 weights: str | os.PathLike | None = None) -> Any:
-    """A `CrossConvModel` of `backend` ("tf" or "chainer") built to `preset`.
+                 weights: str | os.PathLike | None = None, model: str = DEFAULT_MODEL) -> Any:
+    """The `backend` twin ("tf" or "chainer") of pair `model`, built to `preset`.
 
     `weights`: an interchange file to start from, read and checked before the framework is
     imported, so a bad file is refused at once rather than after TensorFlow's start-up.
     """
-    if backend not in _MODULES:
-        raise UserError(f"unknown backend {backend!r} (known: {', '.join(BACKENDS)})")
-    loaded = None
-    if weights is not None:
-        loaded = load_weights(weights, build_spec(get_preset(preset)))
-    module = importlib.import_module(_MODULES[backend])
-    model = module.CrossConvModel(preset, seed=seed, device=device)
+    pair = get_pair(model)
+    preset_value = pair.get_preset(preset)
+    loaded = load_weights(weights, pair.build(preset_value)) if weights is not None else None
+    twin = pair.twin_class(backend)(preset_value, seed=seed, device=device)
     if loaded is not None:
-        model.set_weights(loaded)
-    return model
+        twin.set_weights(loaded)
+    return twin

@@ -9,9 +9,10 @@ from tqdm import tqdm
 
 from common.atomic import atomic_path
 from common.errors import UserError
-from spec import get_preset
+from spec.cross_conv import get_preset
+from spec.cross_conv.data import open_split
+from spec.cross_conv.graph import Z_MEAN, Z_STDDEV_LOG
 from twinport.backends import create_model
-from twinport.datafit import open_split
 from twinport.noise import epsilon_for
 from twinport.runs import RunDir
 
@@ -41,7 +42,8 @@ def evaluate(run: RunDir, data: str, split: str, batch_size: int, max_batches: i
     for index in tqdm(range(count), desc=f"eval {split}", unit="batch", disable=not progress):
         frames = dataset.get(np.arange(index * batch_size, (index + 1) * batch_size))
         result = model.forward(frames, epsilon_for(config.seed, index, rows, preset.z_dim),
-                               z_mean=z_mean, z_stddev_log=z_log, training=False)
+                               overrides={Z_MEAN: z_mean, Z_STDDEV_LOG: z_log},
+                               training=False)
         for key in totals:
             totals[key] += float(model.to_numpy(getattr(result, key)))
     summary = {key: value / count for key, value in totals.items()}

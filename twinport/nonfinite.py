@@ -19,8 +19,6 @@ from typing import Any
 
 import numpy as np
 
-LOSS_KEYS = ("loss", "l2_loss", "kl_loss")
-
 
 def first_nonfinite(values: Mapping[str, Any],
                     to_numpy: Callable[[Any], np.ndarray] = np.asarray) -> str | None:
@@ -29,8 +27,9 @@ def first_nonfinite(values: Mapping[str, Any],
                  if not np.isfinite(to_numpy(value)).all()), None)
 
 
-def losses_finite(out: Mapping[str, Any]) -> bool:
-    return all(math.isfinite(out[key]) for key in LOSS_KEYS)
+def losses_finite(out: Mapping[str, Any], labels: Iterable[str]) -> bool:
+    """Every loss of a train_step's result (`TwinPair.losses` labels) is finite."""
+    return all(math.isfinite(out[key]) for key in labels)
 
 
 def culprit(model: Any, before: Mapping[str, np.ndarray], frames: np.ndarray,
@@ -61,7 +60,7 @@ class FiniteGuard:
 
     def step_is_finite(self, step: int, out: Mapping[str, Any], checkpoint_due: bool) -> bool:
         """Check step `step`'s losses, and its weights when due; remember finite weights."""
-        if not losses_finite(out):
+        if not losses_finite(out, self.model.pair.losses):
             return False
         finished = step + 1
         if finished % self.check_every and not checkpoint_due:
@@ -81,9 +80,11 @@ class FiniteGuard:
             epsilon = epsilon_at(step)
             out = self.model.train_step(frames, epsilon, step)
             after = self.model.get_weights()
-            if not losses_finite(out) or first_nonfinite(after):
-                losses = ", ".join(f"{key} {out[key]:.6g}" for key in LOSS_KEYS)
-                what = "the loss is" if not losses_finite(out) else "the updated weights are"
+            labels = self.model.pair.losses
+            if not losses_finite(out, labels) or first_nonfinite(after):
+                losses = ", ".join(f"{key} {out[key]:.6g}" for key in labels)
+                what = ("the loss is" if not losses_finite(out, labels)
+                        else "the updated weights are")
                 return (f"step {step}: {what} not finite ({losses}); "
                         + culprit(self.model, before, frames, epsilon, after))
             before = after

@@ -9,10 +9,10 @@ import numpy as np
 from common.arrays import read_npy
 from common.atomic import atomic_path
 from common.errors import UserError
-from spec import get_preset
+from spec.cross_conv import get_preset
+from spec.cross_conv.data import frame_problems
 from spec.layout import activation_to_tf
 from twinport.backends import create_model
-from twinport.datafit import frame_problems
 
 
 def to_tf_layout(model: Any, value: Any) -> np.ndarray:

@@ -8,7 +8,8 @@ import numpy as np
 
 from common.arrays import read_npy
 from common.errors import UserError
-from spec import get_preset
+from spec.cross_conv import get_preset
+from spec.cross_conv.graph import Z_MEAN, Z_STDDEV_LOG
 from twinport.evaluate import latest_model
 from twinport.predict import to_tf_layout
 from twinport.runs import RunDir
@@ -47,7 +48,8 @@ def sample_futures(run: RunDir, frame: np.ndarray, n: int, seed: int) -> tuple[n
     # The motion encoder's output is replaced by the empirical z, so the second frame of the
     # pair is never read: the frame itself stands in for it.
     frames = np.broadcast_to(frame, (n, 2, *frame.shape)).astype(np.float32)
-    result = model.forward(frames, epsilon, z_mean=z_mean, z_stddev_log=z_log, training=False)
+    result = model.forward(frames, epsilon, overrides={Z_MEAN: z_mean, Z_STDDEV_LOG: z_log},
+                           training=False)
     shifted = to_tf_layout(model, result.output)
     diff = (shifted * 2.0 - preset.scale) / preset.scale
     image = to_tf_layout(model, result.taps[f"image_{preset.target_size}"])

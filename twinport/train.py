@@ -15,9 +15,9 @@ import numpy as np
 from tqdm import tqdm
 
 from common.errors import UserError
-from spec import get_preset
+from spec.cross_conv import get_preset
+from spec.cross_conv.data import open_split
 from twinport.backends import create_model
-from twinport.datafit import open_split
 from twinport.noise import epsilon_for
 from twinport.nonfinite import FiniteGuard
 from twinport.runs import RunConfig, RunDir
@@ -108,8 +108,8 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
             z_sum = z_sum + last["z_mean"].mean(axis=0)
             z_log_sum = z_log_sum + last["z_stddev_log"].mean(axis=0)
             z_count += 1
-            run.append_loss({"step": step, "loss": last["loss"], "l2": last["l2_loss"],
-                             "kl": last["kl_loss"], "lr": last["lr"],
+            run.append_loss({"step": step, "loss": last["loss"], "l2": last["l2"],
+                             "kl": last["kl"], "lr": last["lr"],
                              "seconds": round(time.perf_counter() - began, 4)})
             bar.update(1)
             bar.set_postfix(loss=f"{last['loss']:.4f}")

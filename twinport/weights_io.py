@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from common.arrays import read_npz
-from spec import build_spec, get_preset
+from spec.cross_conv import build_spec, get_preset
 from spec.weights import save_weights
 from twinport.evaluate import latest_model
 from twinport.runs import RunDir

@@ -50,8 +50,8 @@ td a { white-space: nowrap; }
 
 NUMERIC = {"#", "max abs", "mean abs", "max rel", "cosine", "min atol", "min rtol", "|ref| max",
            "items", "failed", "its max abs", "its max rel", "largest max abs", "largest max rel",
-           "tf_loss", "port_loss", "absdiff_loss", "tf_l2", "port_l2", "tf_kl", "port_kl", "lr",
-           "step"}
+           "lr", "port_lr", "step"}
+NUMERIC_PREFIXES = ("tf_", "port_", "absdiff_")  # the steps table's per-loss columns
 
 
 def data_uri(png: bytes) -> str:
@@ -66,7 +66,7 @@ def _table(columns, rows, row_classes=None, name_column: str | None = None) -> s
         cells = []
         for column, value in zip(columns, row, strict=True):
             klass = []
-            if column in NUMERIC:
+            if column in NUMERIC or column.startswith(NUMERIC_PREFIXES):
                 klass.append("num")
             if column == name_column:
                 klass.append("name")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from parity.compare import fmt
+from parity.diff import fmt
 from parity.report.figures import Image
 from parity.report.tables import DISPLAY_COLUMNS, display_row, settings_items, step_display
 from parity.results import ParityRun

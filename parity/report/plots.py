@@ -11,8 +11,8 @@ import math
 
 import numpy as np
 
-from parity.compare import NONFINITE, RAISED, SHAPE, TensorDiff, fmt
 from parity.diagnose import resolve_axes
+from parity.diff import NONFINITE, RAISED, SHAPE, TensorDiff, fmt
 
 FLOOR = 1e-12
 REF_COLOR = "#1f77b4"
@@ -150,14 +150,22 @@ def _step_series(steps: list[dict], key: str) -> np.ndarray:
 
 
 def plot_loss_curves(steps: list[dict], part_step: int | None = None) -> bytes:
-    """Loss, l2 and kl of both backends over the steps, and log |TF - port| of each;
-    `part_step` (the first step where the curves part) is marked in every panel."""
+    """Every loss of both backends over the steps (the pair's `losses`), and log |TF - port|
+    of each; `part_step` (the first step where the curves part) is marked in every panel."""
+    from parity.results import step_quantities
+
+    labels = step_quantities(steps) or ["loss"]
     x = np.array([float(s.get("step", i)) for i, s in enumerate(steps)])
-    fig = new_figure(12, 7)
-    axes = fig.subplots(2, 2).ravel()
+    columns = 2
+    rows = math.ceil((len(labels) + 1) / columns)
+    fig = new_figure(12, 3.5 * rows)
+    axes = np.atleast_1d(fig.subplots(rows, columns)).ravel()
+    for spare in axes[len(labels) + 1:]:
+        spare.set_axis_off()
+    axes = axes[:len(labels) + 1]
     marker = "o" if len(steps) <= 40 else None
-    for ax, (q, title) in zip(axes[:3], (("loss", "total loss"), ("l2", "l2 (reconstruction)"),
-                                         ("kl", "KL")), strict=True):
+    for ax, q in zip(axes, labels, strict=False):
+        title = "total loss" if q == "loss" else q
         tf, port = _step_series(steps, f"tf_{q}"), _step_series(steps, f"port_{q}")
         ax.plot(x, tf, color=REF_COLOR, marker=marker, markersize=4, label="TF reference")
         ax.plot(x, port, color=PORT_COLOR, marker=marker, markersize=3, linestyle="--",
@@ -165,10 +173,11 @@ def plot_loss_curves(steps: list[dict], part_step: int | None = None) -> bytes:
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("step", fontsize=9)
         ax.grid(alpha=0.3)
-    ax = axes[3]
+    ax = axes[len(labels)]
     clipped_any = any_value = False
-    for q, color, style in (("loss", "black", "-"), ("l2", "#2ca02c", "--"),
-                            ("kl", "#9467bd", ":")):
+    styles = [("black", "-"), ("#2ca02c", "--"), ("#9467bd", ":"), ("#8c564b", "-.")]
+    for i, q in enumerate(labels):
+        color, style = styles[i % len(styles)]
         diff = np.abs(_step_series(steps, f"tf_{q}") - _step_series(steps, f"port_{q}"))
         values, clipped = _clip(list(diff))
         clipped_any |= clipped
@@ -292,10 +301,11 @@ def plot_worst_heatmap(name: str, reference, port, layout: str | None = None) ->
 
 
 def plot_sample(sample: dict) -> bytes:
-    """frame, true next frame, TF prediction, port prediction, |TF - port| side by side."""
-    keys = [("frame", "frame"), ("next_frame", "true next frame"),
-            ("tf_prediction", "TF prediction"), ("port_prediction", "port prediction")]
-    present = [(k, t) for k, t in keys if sample.get(k) is not None]
+    """The pair's sample images side by side, in their order (titles from their keys), and
+    |TF - port| of `tf_prediction` and `port_prediction` when both are there."""
+    titles = {"tf_prediction": "TF prediction", "port_prediction": "port prediction"}
+    present = [(k, titles.get(k, k.replace("_", " "))) for k, v in sample.items()
+               if v is not None]
     has_diff = sample.get("tf_prediction") is not None and sample.get("port_prediction") is not None
     n = len(present) + int(has_diff)
     fig = new_figure(3.2 * max(n, 1), 3.6)

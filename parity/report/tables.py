@@ -8,8 +8,8 @@ from dataclasses import fields
 from pathlib import Path
 from typing import Any
 
-from parity.compare import TensorDiff, fmt
-from parity.results import STEP_KEYS, ParityRun
+from parity.diff import TensorDiff, fmt
+from parity.results import ParityRun, step_columns, step_quantities
 from parity.verdict import (
     AFTER_TRAINING,
     FORWARD_SECTIONS,
@@ -66,12 +66,13 @@ def diff_rows(run: ParityRun, keys) -> list[dict[str, Any]]:
 def step_rows(run: ParityRun) -> tuple[list[str], list[dict[str, Any]]]:
     """steps.csv: the steps as given, |TF - port| per quantity, and the per-step verdict."""
     judged = {d.name: d for d in run.sections.get(TRAINING_LOSSES, [])}
-    extra = sorted({k for s in run.steps for k in s} - set(STEP_KEYS))
-    columns = list(STEP_KEYS) + extra + ["absdiff_loss", "absdiff_l2", "absdiff_kl", "status"]
+    base, labels = step_columns(run.steps), step_quantities(run.steps)
+    extra = sorted({k for s in run.steps for k in s} - set(base))
+    columns = base + extra + [f"absdiff_{q}" for q in labels] + ["status"]
     rows = []
     for entry in run.steps:
         row = dict(entry)
-        for q in ("loss", "l2", "kl"):
+        for q in labels:
             tf, port = entry.get(f"tf_{q}"), entry.get(f"port_{q}")
             if tf is not None and port is not None:
                 row[f"absdiff_{q}"] = abs(float(port) - float(tf))
@@ -122,8 +123,9 @@ def display_row(position: int, d: TensorDiff) -> list[str]:
 def step_display(run: ParityRun, limit: int = 200) -> tuple[list[str], list[list[str]], list[bool]]:
     """Columns, rows and failing flags for the steps table (first/last `limit`/2 if long)."""
     columns, rows = step_rows(run)
-    show = ["step", "tf_loss", "port_loss", "absdiff_loss", "tf_l2", "port_l2", "tf_kl",
-            "port_kl", "lr", "port_lr", "status"]
+    show = ["step", *(c for q in step_quantities(run.steps)
+                      for c in (f"tf_{q}", f"port_{q}", f"absdiff_{q}")), "lr", "port_lr",
+            "status"]
     if len(rows) > limit:
         rows = rows[: limit // 2] + [None] + rows[-limit // 2:]
     cells, failing = [], []

@@ -18,7 +18,7 @@ from typing import Any
 
 from common.atomic import atomic_dir
 from common.errors import UserError
-from parity.compare import fmt
+from parity.diff import fmt
 
 REQUIRED_COLUMNS = ("step", "loss", "l2", "kl")
 OPTIONAL_COLUMNS = ("lr", "seconds")

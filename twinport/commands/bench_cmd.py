@@ -1,4 +1,5 @@
-"""`twinport bench`: TF vs the Chainer port (fast path and stock), speed and memory."""
+"""`twinport bench`: TF vs the Chainer port (fast path and stock), speed and memory;
+`twinport bench gemm`: the fast path's convolutions alone, GFLOP/s per BLAS and on oneDNN."""
 
 from __future__ import annotations
 
@@ -31,12 +32,24 @@ def register(subparsers) -> None:
     p.add_argument("--out", default="docs/benchmarks.md", help="markdown report; the CSV is "
                    "written beside it")
     p.set_defaults(func=run_bench_command)
+    tools = p.add_subparsers(dest="bench_command", metavar="[TOOL]",
+                             help="run this tool instead of the benchmark")
+
+    g = add_command(tools, "gemm", "where the fast path's convolution time goes: GFLOP/s of "
+                    "each large conv layer's GEMMs alone and whole, on MKL and NumPy's BLAS, "
+                    "and on oneDNN (a markdown table on stdout)")
+    g.add_argument("--preset", default="paper")
+    g.add_argument("--batch-size", type=int, default=4)
+    g.add_argument("--min-gflop", type=float, default=1.0,
+                   help="only conv layers of at least this many forward GFLOP")
+    g.add_argument("--repeats", type=int, default=3, help="timed runs of each (median)")
+    g.set_defaults(func=run_gemm_command)
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
-    from spec import get_preset
-    from twinport.bench import BenchSettings, run_bench
-    from twinport.bench_report import markdown, write_reports
+    from spec.cross_conv import get_preset
+    from twinport.bench.report import markdown, write_reports
+    from twinport.bench.run import BenchSettings, run_bench
     from twinport.commands.model_cmd import check_positive
 
     check_positive(batch_size=args.batch_size, steps=args.steps,
@@ -51,4 +64,11 @@ def run_bench_command(args: argparse.Namespace) -> int:
     print(markdown(results, command))
     md, table = write_reports(results, args.out, command)
     print(f"wrote {md} and {table}", file=sys.stderr)
+    return 0
+
+
+def run_gemm_command(args: argparse.Namespace) -> int:
+    from twinport.bench.gemm import print_table
+
+    print_table(args.preset, args.batch_size, args.min_gflop, args.repeats)
     return 0

@@ -68,7 +68,7 @@ def check_positive(**values: int) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from spec import get_preset
+    from spec.cross_conv import get_preset
     from twinport.runs import RunConfig
     from twinport.train import Interrupted, start_or_resume, train
 
@@ -104,7 +104,7 @@ def run_eval(args: argparse.Namespace) -> int:
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from spec import get_preset
+    from spec.cross_conv import get_preset
     from twinport.predict import predict
 
     get_preset(args.preset)

@@ -3,16 +3,26 @@
 from __future__ import annotations
 
 import argparse
+import functools
+import importlib
 import sys
 from typing import TYPE_CHECKING
 
-from common.paths import DEFAULT_DATASET
-from twinport.commands.common import add_command
+from twinport.commands.common import add_command, add_model_option
 
 if TYPE_CHECKING:
-    from spec.presets import Preset
+    from spec.pair import TwinPair
 
 STATS = ("elemwise", "max", "mean", "quantile")
+# The harness's checks of itself: (subcommand, module with add_arguments / run, help).
+HARNESS_CHECKS = (
+    ("seed-sweep", "parity.seed_sweep", "the model's port must PASS for every seed: one "
+     "markdown row per seed with each section's headroom; exit 1 when a seed fails"),
+    ("noise-floor", "parity.noise_floor", "the float32 noise floor the default tolerances "
+     "stand on: TF32, C32 and C64 from the same weights, per section"),
+    ("init-z", "parity.init_check", "the worst |z| of each backend's own initial weights over "
+     "many seeds (measures the initialisation check's Z_MAX)"),
+)
 
 
 def add_tolerance_options(p: argparse.ArgumentParser) -> None:
@@ -24,13 +34,15 @@ def add_tolerance_options(p: argparse.ArgumentParser) -> None:
 
 
 def add_input_options(p: argparse.ArgumentParser) -> None:
+    add_model_option(p)
     p.add_argument("--preset", default="paper")
-    p.add_argument("--data", default=DEFAULT_DATASET, help="dataset folder (train split is used)")
+    p.add_argument("--data", help="dataset folder (train split is used; default: the model's "
+                   "default dataset)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--steps", type=int, default=20, help="SGD steps compared")
+    p.add_argument("--steps", type=int, default=20, help="training steps compared")
     p.add_argument("--lr", type=float, help="learning rate of those steps (default: the "
-                   "seed's schedule, 0.8 * 0.5^(step/10000))")
+                   "model's schedule)")
     p.add_argument("--start-step", type=int, default=0,
                    help="global step of the first SGD step: the schedule's form (staircase, "
                    "per-update decay, the 0.01 floor) only shows away from step 0 "
@@ -51,8 +63,8 @@ def register(subparsers) -> None:
                    help="forward comparison: whole model, each layer on the reference's "
                    "inputs, or both")
     add_tolerance_options(p)
-    p.add_argument("--port", default="chainer_port.model:CrossConvModel",
-                   help="MODULE:FACTORY of the port to check (docs/port-interface.md)")
+    p.add_argument("--port", help="MODULE:FACTORY of the port to check (docs/port-interface.md;"
+                   " default: the model's own Chainer twin)")
     p.add_argument("--device", default="cpu", help="device for both backends")
     p.add_argument("--tf-device", help="TF device (GPU id); default --device")
     p.add_argument("--chainer-device", help="port device (GPU id); default --device")
@@ -76,6 +88,12 @@ def register(subparsers) -> None:
     c.add_argument("-o", "--output", required=True, help="capture .npz (compressed)")
     c.set_defaults(func=run_capture)
 
+    for name, module, text in HARNESS_CHECKS:
+        c = add_command(commands, name, text)
+        add_model_option(c)
+        importlib.import_module(module).add_arguments(c)
+        c.set_defaults(func=functools.partial(run_harness_check, module))
+
     c = add_command(commands, "compare", "compare two captures (reference first)")
     c.add_argument("reference", metavar="A.npz")
     c.add_argument("port", metavar="B.npz")
@@ -98,30 +116,29 @@ def print_verdict(run, out: str) -> int:
 
 def run_parity(args: argparse.Namespace) -> int:
     from parity.harness import ParitySettings, run_parity
-    from parity.port import load_port
+    from parity.port import load_port, port_spec
     from parity.report import write_report
-    from spec import build_spec, get_preset
 
-    check_inputs(args)
+    pair, preset = check_inputs(args)
     # A bad --port is refused now, not after the reference's capture.
-    load_port(args.port, args.preset, args.seed, args.chainer_device or args.device)
+    load_port(port_spec(args.port, pair), preset, args.seed, args.chainer_device or args.device)
     settings = ParitySettings(
-        preset=args.preset, data=args.data, batch_size=args.batch_size, seed=args.seed,
+        model=args.model, preset=args.preset, data=args.data, batch_size=args.batch_size,
+        seed=args.seed,
         steps=args.steps, lr=args.lr, mode=args.mode, atol=args.atol, rtol=args.rtol,
         stat=args.stat,
         port=args.port, tf_device=args.tf_device or args.device,
         chainer_device=args.chainer_device or args.device, start_step=args.start_step)
     run = run_parity(settings, progress=not args.quiet)
-    order = [layer.name for layer in build_spec(get_preset(args.preset))]
-    write_report(run, args.out, graph_order=order)
+    write_report(run, args.out, graph_order=[layer.name for layer in pair.build(preset)])
     return print_verdict(run, args.out)
 
 
-def check_inputs(args: argparse.Namespace) -> Preset:
-    """The preset; refuses bad counts and data that does not fit it, before any work."""
+def check_inputs(args: argparse.Namespace) -> tuple[TwinPair, object]:
+    """The pair and its preset; refuses bad counts and data that does not fit it, before any
+    work. Fills in the pair's default dataset when --data is not given."""
     from common.errors import UserError
-    from spec import get_preset
-    from twinport.datafit import open_split
+    from spec.registry import get_pair
 
     if args.batch_size < 1:
         raise UserError(f"--batch-size {args.batch_size}: must be at least 1")
@@ -129,37 +146,40 @@ def check_inputs(args: argparse.Namespace) -> Preset:
         raise UserError(f"--steps {args.steps}: must not be negative")
     if args.start_step < 0:
         raise UserError(f"--start-step {args.start_step}: must not be negative")
-    preset = get_preset(args.preset)
-    open_split(args.data, "train", preset, args.batch_size)
-    return preset
+    pair = get_pair(args.model)
+    preset = pair.get_preset(args.preset)
+    args.data = args.data or pair.default_data
+    if pair.check_data is not None:
+        pair.check_data(args.data, "train", preset, args.batch_size)
+    return pair, preset
 
 
 def run_capture(args: argparse.Namespace) -> int:
     from common.errors import UserError
     from parity.capture import PARTS, capture_model
     from parity.inputs import ParityInputs
-    from parity.port import load_port
-    from spec import build_spec
+    from parity.port import load_port, port_spec
     from spec.weights import load_weights
 
-    preset = check_inputs(args)
-    layers = build_spec(preset)
+    pair, preset = check_inputs(args)
+    layers = pair.build(preset)
     parts = [part.strip() for part in args.parts.split(",") if part.strip()]
     unknown = [part for part in parts if part not in PARTS]
     if unknown or not parts:
         raise UserError(f"--parts {args.parts}: choose from {', '.join(PARTS)}")
     weights = load_weights(args.weights, layers)
-    inputs = ParityInputs.from_dataset(args.data, preset, args.batch_size, args.seed,
+    inputs = ParityInputs.from_dataset(pair, preset, args.data, args.batch_size, args.seed,
                                        args.steps)
-    spec = args.port or {"tf": "tf_reference.model:CrossConvModel",
-                         "chainer": "chainer_port.model:CrossConvModel"}[args.backend]
-    model, layout = load_port(spec, args.preset, args.seed, args.device)
+    twin = pair.twin_class(args.backend)
+    spec = args.port or port_spec(f"{twin.__module__}:{twin.__qualname__}", pair)
+    model, layout = load_port(spec, preset, args.seed, args.device)
     capture = capture_model(model, layout, layers, weights, inputs, args.steps, parts,
                             label=args.port or args.backend, lr=args.lr,
                             start_step=args.start_step)
     from parity.environment import environment
 
-    capture.meta.update(backend=args.port or args.backend, preset=args.preset,
+    capture.meta.update(backend=args.port or args.backend, model=args.model,
+                        preset=args.preset,
                         batch_size=args.batch_size, seed=args.seed, steps=args.steps,
                         lr=args.lr, start_step=args.start_step, versions=environment())
     capture.save(args.output)
@@ -174,7 +194,7 @@ def run_compare(args: argparse.Namespace) -> int:
     from parity.report import write_report
     from parity.results import ParityRun
     from parity.tolerances import Tolerances
-    from spec import build_spec, get_preset
+    from spec.registry import DEFAULT_MODEL, get_pair
 
     reference, port = Capture.load(args.reference), Capture.load(args.port)
     check_comparable(reference, port, args.reference, args.port)
@@ -183,11 +203,12 @@ def run_compare(args: argparse.Namespace) -> int:
     if differences:
         print(f"twinport: warning: the captures were made under different numerics "
               f"({'; '.join(differences)}): differences may not be the port's", file=sys.stderr)
-    layers = build_spec(get_preset(reference.meta["preset"]))
+    pair = get_pair(reference.meta.get("model", DEFAULT_MODEL))
+    layers = pair.build(pair.get_preset(reference.meta["preset"]))
     comparer = Comparer(layers, Tolerances.defaults(args.atol, args.rtol), args.stat)
     run = ParityRun(
-        settings={**{k: reference.meta.get(k) for k in ("preset", "batch_size", "seed",
-                                                         "steps")},
+        settings={**{k: reference.meta.get(k) for k in ("model", "preset", "batch_size",
+                                                         "seed", "steps")},
                   "reference": args.reference, "port": args.port, "stat": args.stat},
         versions={"reference": reference.meta.get("versions"),
                   "port": port.meta.get("versions")},
@@ -196,6 +217,10 @@ def run_compare(args: argparse.Namespace) -> int:
     )
     write_report(run, args.out, graph_order=[layer.name for layer in layers])
     return print_verdict(run, args.out)
+
+
+def run_harness_check(module: str, args: argparse.Namespace) -> int:
+    return importlib.import_module(module).run(args)
 
 
 def run_report(args: argparse.Namespace) -> int:

@@ -6,30 +6,30 @@ import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from common.paths import DEFAULT_DATASET
-from twinport.commands.common import add_command
+from twinport.commands.common import add_command, add_model_option
 
 if TYPE_CHECKING:
-    from parity.pitfalls import Pitfall
+    from spec.pair import TwinPair
+    from spec.pitfall import Pitfall
 
-CATALOGUE_COLUMNS = ("pitfall", "title", "mutant (tests.mutants)", "expected first section",
+CATALOGUE_COLUMNS = ("pitfall", "title", "mutant", "expected first section",
                      "expected first item")
 CHECK_COLUMNS = ("pitfall", "mutant", "caught", "first section", "named first", "expected",
                  "figure")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    p = add_command(subparsers, "pitfalls", "the catalogue of TF -> Chainer porting pitfalls "
-                    "(docs/pitfalls.md); --check proves the harness catches each one")
+    p = add_command(subparsers, "pitfalls", "a model's catalogue of TF -> Chainer porting "
+                    "pitfalls (docs/pitfalls.md); --check proves the harness catches each one")
+    add_model_option(p)
     p.add_argument("--check", action="store_true",
                    help="run the mutation suite: the un-mutated port and every pitfall's mutant "
-                   "against one reference run (tiny preset, batch 2, 2 synced steps from step "
-                   "15000); the mutants live in the test suite and are imported from tests/ "
-                   "of this source checkout (tests/mutants/); exit 0 when the un-mutated port "
-                   "passes and every mutant is caught and localised, else 1")
+                   "against one reference run (the model's suite setting; cross_conv: tiny "
+                   "preset, batch 2, 2 synced steps from step 15000); exit 0 when the "
+                   "un-mutated port passes and every mutant is caught and localised, else 1")
     p.add_argument("--only", metavar="NAME[,NAME...]",
                    help="the pitfalls to check (all when not given)")
-    p.add_argument("--data", default=DEFAULT_DATASET, help="dataset folder for --check")
+    p.add_argument("--data", help="dataset folder for --check (default: the model's)")
     p.add_argument("--markdown", action="store_true", help="markdown: the full catalogue "
                    "(without --check) or the results table (with it), as in docs/pitfalls.md")
     p.add_argument("--quiet", action="store_true", help="no per-mutant progress lines")
@@ -38,34 +38,33 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run_pitfalls(args: argparse.Namespace) -> int:
     from parity.mutation import select
+    from spec.registry import get_pair
 
-    pitfalls = select(args.only.split(",") if args.only else None)
+    pair = get_pair(args.model)
+    pitfalls = select(pair, args.only.split(",") if args.only else None)
     if not args.check:
-        print(catalogue_markdown(pitfalls) if args.markdown else
-              render(CATALOGUE_COLUMNS, [catalogue_row(p) for p in pitfalls], False))
+        print(catalogue_markdown(pair, pitfalls) if args.markdown else
+              render(CATALOGUE_COLUMNS, [catalogue_row(pair, p) for p in pitfalls], False))
         return 0
     return run_check(args, pitfalls)
 
 
-def catalogue_row(pitfall: Pitfall) -> list[str]:
+def catalogue_row(pair: TwinPair, pitfall: Pitfall) -> list[str]:
     """Name, title, mutant and what the suite's setting must name first."""
-    from parity.mutation import suite_settings
-    from spec import get_preset
-
-    settings = suite_settings()
-    item = pitfall.expected_item(get_preset(settings.preset), settings.start_step)
+    preset = pair.get_preset(pair.suite["preset"])
+    item = pitfall.expected_item(preset, pair.suite.get("start_step", 0))
     return [pitfall.name, pitfall.title, pitfall.mutant, pitfall.section, item]
 
 
-def catalogue_markdown(pitfalls: list[Pitfall]) -> str:
+def catalogue_markdown(pair: TwinPair, pitfalls: list[Pitfall]) -> str:
     """Every pitfall in full: what TF does, the naive call, how it shows, the fix."""
-    parts = [render(CATALOGUE_COLUMNS, [catalogue_row(p) for p in pitfalls], True)]
+    parts = [render(CATALOGUE_COLUMNS, [catalogue_row(pair, p) for p in pitfalls], True)]
     for p in pitfalls:
         parts.append(f"\n### `{p.name}`: {p.title}\n\n"
                      f"- **TF:** {p.tf}\n- **Naive Chainer:** {p.naive}\n"
                      f"- **In a twinport report:** {p.shows}\n- **Fix:** {p.fix}\n"
-                     f"- **Mutant:** `tests.mutants:{p.mutant}`; expected first: "
-                     f"`{p.section}`, `{catalogue_row(p)[-1]}`")
+                     f"- **Mutant:** `{pair.mutants}:{p.mutant}`; expected first: "
+                     f"`{p.section}`, `{catalogue_row(pair, p)[-1]}`")
     return "\n".join(parts)
 
 
@@ -77,7 +76,7 @@ def run_check(args: argparse.Namespace, pitfalls: list[Pitfall]) -> int:
             print(f"{result.pitfall.name}: {'caught' if result.caught else 'NOT CAUGHT'}, "
                   f"{result.named} ({result.section})", flush=True)
 
-    settings = suite_settings(args.data)
+    settings = suite_settings(args.model, args.data)
     clean, results = run_suite(settings, pitfalls, report=progress)
     verdict = clean.ensure_verdict()
     rows = [[r.pitfall.name, r.pitfall.mutant, "yes" if r.caught else "NO",

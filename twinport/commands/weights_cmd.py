@@ -45,7 +45,7 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_init(args: argparse.Namespace) -> int:
-    from spec import get_preset
+    from spec.cross_conv import get_preset
     from twinport.backends import create_model
 
     get_preset(args.preset)

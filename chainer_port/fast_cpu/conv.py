@@ -1,0 +1,35 @@
+"""The fast path's convolutions: on oneDNN when it takes the problem (`dnnl`: float32,
+installed, TWINPORT_CONV not "im2col"), else on the im2col kernels (`kernels`).
+
+Same conventions as both: activations NHWC and unpadded, weights HWIO, `pads` ((top, bottom),
+(left, right)) of the input (negative entries crop, on the im2col kernels).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainer_port.fast_cpu import dnnl, kernels
+from chainer_port.fast_cpu.kernels import Pads
+
+
+def conv(x: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads) -> np.ndarray:
+    """y = conv(pad(x, pads), hwio, stride): (N, Ho, Wo, out)."""
+    y = dnnl.conv(x, hwio, stride, pads)
+    return y if y is not None else kernels.conv(kernels.pad_nhwc(x, pads), hwio, stride)
+
+
+def conv_transpose(gy: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads,
+                   in_hw: tuple[int, int]) -> np.ndarray:
+    """The adjoint of `conv` w.r.t. x applied to `gy`: (N, *in_hw, C)."""
+    gx = dnnl.conv_transpose(gy, hwio, stride, pads, in_hw)
+    return gx if gx is not None else kernels.conv_transpose(gy, hwio, stride, pads, in_hw)
+
+
+def conv_filter_grad(x: np.ndarray, gy: np.ndarray, kh: int, kw: int, stride: int, pads: Pads
+                     ) -> np.ndarray:
+    """d(sum gy * conv(pad(x, pads), W)) / dW: HWIO (kh, kw, C, O)."""
+    grad = dnnl.conv_filter_grad(x, gy, kh, kw, stride, pads)
+    if grad is not None:
+        return grad
+    return kernels.conv_filter_grad(kernels.pad_nhwc(x, pads), gy, kh, kw, stride)

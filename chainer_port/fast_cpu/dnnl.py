@@ -1,0 +1,304 @@
+"""The fast path's float32 convolutions on oneDNN, the library TF's own CPU kernels run on.
+
+Why: the im2col kernels (`kernels`) copy every pixel's kh * kw * C window before
+each GEMM; oneDNN's direct convolutions ("brgconv") read the NHWC maps in place. Measured on
+2 cores (AVX-512), the paper preset's 5x5, 64 -> 64 conv on 4 x 256 x 256: 0.18 s against
+0.30 s for im2col + MKL. It is what Chainer itself used on CPUs through iDeep (ideep4py,
+which has no build for Python 3.11).
+
+The binding calls oneDNN's C API (v3) through ctypes: no compiler needed. The library comes
+from the `onednn-cpu-gomp` wheel (x86-64 Linux, GNU OpenMP; `requirements-intel.txt`); where
+it is not installed, where the environment variable TWINPORT_CONV is "im2col" (`config`, read
+at every call), for float64, or for a problem oneDNN does not take (`None` from `conv`, ...),
+callers fall back to the im2col kernels (`fast_cpu.conv`). Activations are contiguous NHWC (N,
+H, W, C); weights HWIO (kh, kw, in, out) of any strides; `pads` ((top, bottom), (left, right)),
+non-negative. Primitives are made once per problem (`_primitive`), run on oneDNN's OpenMP
+threads (one per core), and give the same bits on every run with the same thread count.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+import functools
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from chainer_port.fast_cpu.config import im2col_forced
+from chainer_port.fast_cpu.kernels import Pads, output_hw
+
+_LIBRARY = "libdnnl.so.3"
+
+# oneDNN v3 C API constants (oneapi/dnnl/dnnl_types.h, dnnl_common_types.h).
+_F32, _FORMAT_ANY, _CPU, _IN_ORDER = 3, 1, 1, 1
+_FORWARD_TRAINING, _BACKWARD_DATA, _BACKWARD_WEIGHTS = 64, 160, 192
+_CONVOLUTION_DIRECT = 1
+_ARG_SRC, _ARG_DST, _ARG_WEIGHTS = 1, 17, 33
+_ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
+_QUERY_WEIGHTS_MD, _QUERY_DIFF_WEIGHTS_MD = 131, 132
+_MAX_NDIMS = 12
+
+_Dims = ctypes.c_int64 * _MAX_NDIMS
+_Handle = ctypes.c_void_p
+
+
+class _ExecArg(ctypes.Structure):
+    _fields_ = [("arg", ctypes.c_int), ("memory", _Handle)]
+
+
+class DnnlError(RuntimeError):
+    """A oneDNN call failed where it should not (after the problem was accepted)."""
+
+
+def _check(status: int, call: str) -> None:
+    if status != 0:
+        raise DnnlError(f"oneDNN {call} failed with status {status}")
+
+
+@dataclass(frozen=True)
+class _Runtime:
+    library: ctypes.CDLL
+    engine: _Handle
+    stream: _Handle
+
+
+def _candidates() -> list[str]:
+    """libdnnl in this environment's lib/ (where the wheel puts it), then the system's."""
+    local = [str(path) for path in (Path(sys.prefix, "lib", _LIBRARY),) if path.exists()]
+    system = ctypes.util.find_library("dnnl")
+    return local + ([system] if system else [])
+
+
+@functools.cache
+def _runtime() -> _Runtime | None:
+    """oneDNN with a CPU engine and an in-order stream, or None when not installed."""
+    for path in _candidates():
+        try:
+            library = ctypes.CDLL(path)
+        except OSError:
+            continue
+        library.dnnl_primitive_desc_query_md.restype = _Handle
+        library.dnnl_primitive_desc_query_md.argtypes = [_Handle, ctypes.c_int, ctypes.c_int]
+        library.dnnl_memory_desc_get_size.restype = ctypes.c_size_t
+        library.dnnl_memory_desc_get_size.argtypes = [_Handle]
+        engine, stream = _Handle(), _Handle()
+        _check(library.dnnl_engine_create(ctypes.byref(engine), _CPU, ctypes.c_size_t(0)),
+               "engine_create")
+        _check(library.dnnl_stream_create(ctypes.byref(stream), engine, _IN_ORDER),
+               "stream_create")
+        return _Runtime(library, engine, stream)
+    return None
+
+
+def available() -> bool:
+    """Whether `conv` and friends use oneDNN now: installed, and TWINPORT_CONV is not
+    "im2col"."""
+    return not im2col_forced() and _runtime() is not None
+
+
+def _desc(dims: tuple[int, ...], strides: tuple[int, ...] | None) -> _Handle:
+    """A float32 memory descriptor of logical `dims` with element `strides` (None: any
+    layout, oneDNN's choice)."""
+    library = _runtime().library
+    md = _Handle()
+    if strides is None:
+        status = library.dnnl_memory_desc_create_with_tag(
+            ctypes.byref(md), len(dims), _Dims(*dims), _F32, _FORMAT_ANY)
+    else:
+        status = library.dnnl_memory_desc_create_with_strides(
+            ctypes.byref(md), len(dims), _Dims(*dims), _F32, _Dims(*strides))
+    _check(status, "memory_desc_create")
+    return md
+
+
+def _nhwc_desc(shape: tuple[int, int, int, int]) -> _Handle:
+    """Contiguous NHWC memory as oneDNN's logical (N, C, H, W)."""
+    n, h, w, c = shape
+    return _desc((n, c, h, w), (h * w * c, 1, w * c, c))
+
+
+def _hwio_desc(shape: tuple[int, ...], strides: tuple[int, ...]) -> _Handle:
+    """HWIO weights (element `strides`) as oneDNN's logical (O, I, kh, kw)."""
+    kh, kw, i, o = shape
+    return _desc((o, i, kh, kw), (strides[3], strides[2], strides[0], strides[1]))
+
+
+def _primitive_of(pd: _Handle) -> _Handle:
+    primitive = _Handle()
+    _check(_runtime().library.dnnl_primitive_create(ctypes.byref(primitive), pd),
+           "primitive_create")
+    return primitive
+
+
+def _reorder(source: _Handle, target: _Handle) -> _Handle:
+    runtime = _runtime()
+    pd = _Handle()
+    _check(runtime.library.dnnl_reorder_primitive_desc_create(
+        ctypes.byref(pd), source, runtime.engine, target, runtime.engine, None),
+        "reorder_primitive_desc_create")
+    return _primitive_of(pd)
+
+
+@dataclass(frozen=True)
+class _Problem:
+    """One convolution: `kind`, NHWC shapes of x and y, HWIO shape and element strides of
+    the user's weights, stride, pads."""
+    kind: int
+    x_shape: tuple[int, int, int, int]
+    y_shape: tuple[int, int, int, int]
+    w_shape: tuple[int, int, int, int]
+    w_strides: tuple[int, int, int, int]
+    stride: int
+    pads: Pads
+
+
+@dataclass(frozen=True)
+class _Primitive:
+    """A convolution primitive with the descriptors of its NHWC x and y, of its weights'
+    layout and of the user's HWIO weights, and the reorder between the two (into the
+    primitive's for forward and backward data, out of it for backward weights)."""
+    convolution: _Handle
+    x_desc: _Handle
+    y_desc: _Handle
+    weights_desc: _Handle
+    weights_floats: int
+    user_desc: _Handle
+    reorder: _Handle
+
+
+@functools.lru_cache(maxsize=512)
+def _primitive(problem: _Problem) -> _Primitive | None:
+    """The oneDNN primitive for `problem`, or None when oneDNN does not take it."""
+    runtime = _runtime()
+    library = runtime.library
+    x, y = _nhwc_desc(problem.x_shape), _nhwc_desc(problem.y_shape)
+    kh, kw, i, o = problem.w_shape
+    weights_any = _desc((o, i, kh, kw), None)
+    user_weights = _hwio_desc(problem.w_shape, problem.w_strides)
+    (top, bottom), (left, right) = problem.pads
+    geometry = (_Dims(problem.stride, problem.stride), _Dims(0, 0), _Dims(top, left),
+                _Dims(bottom, right))
+    forward = _Handle()
+    status = library.dnnl_convolution_forward_primitive_desc_create(
+        ctypes.byref(forward), runtime.engine, _FORWARD_TRAINING, _CONVOLUTION_DIRECT, x,
+        weights_any, None, y, *geometry, None)
+    if status != 0:
+        return None
+    pd, query = forward, _QUERY_WEIGHTS_MD
+    if problem.kind == _BACKWARD_DATA:
+        pd = _Handle()
+        status = library.dnnl_convolution_backward_data_primitive_desc_create(
+            ctypes.byref(pd), runtime.engine, _CONVOLUTION_DIRECT, x, weights_any, y,
+            *geometry, forward, None)
+    elif problem.kind == _BACKWARD_WEIGHTS:
+        pd, query = _Handle(), _QUERY_DIFF_WEIGHTS_MD
+        status = library.dnnl_convolution_backward_weights_primitive_desc_create(
+            ctypes.byref(pd), runtime.engine, _CONVOLUTION_DIRECT, x, weights_any, None, y,
+            *geometry, forward, None)
+    if status != 0:
+        return None
+    weights = _Handle(library.dnnl_primitive_desc_query_md(pd, query, 0))
+    reorder = (_reorder(weights, user_weights) if problem.kind == _BACKWARD_WEIGHTS
+               else _reorder(user_weights, weights))
+    floats = library.dnnl_memory_desc_get_size(weights) // 4
+    return _Primitive(_primitive_of(pd), x, y, weights, floats, user_weights, reorder)
+
+
+def _execute(primitive: _Handle, args: list[tuple[int, _Handle, np.ndarray]]) -> None:
+    """Run `primitive` on (argument, descriptor, array) triples, then wait for it."""
+    library = _runtime().library
+    engine = _runtime().engine
+    memories = []
+    try:
+        for _, desc, array in args:
+            memory = _Handle()
+            _check(library.dnnl_memory_create(ctypes.byref(memory), desc, engine,
+                                              _Handle(array.ctypes.data)), "memory_create")
+            memories.append(memory)
+        exec_args = (_ExecArg * len(args))(*(_ExecArg(arg, memory) for (arg, _, _), memory
+                                             in zip(args, memories, strict=True)))
+        _check(library.dnnl_primitive_execute(primitive, _runtime().stream, len(args),
+                                              exec_args), "primitive_execute")
+        _check(library.dnnl_stream_wait(_runtime().stream), "stream_wait")
+    finally:
+        for memory in memories:
+            library.dnnl_memory_destroy(memory)
+
+
+def _problem(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], hwio: np.ndarray,
+             stride: int, pads: Pads, *arrays: np.ndarray) -> _Primitive | None:
+    """The primitive of a problem oneDNN takes: installed and switched on, float32 `arrays`,
+    non-negative pads, weights of non-negative strides (a flipped view has negative ones, which
+    oneDNN's memory descriptors refuse), y of the size the convolution gives; else None."""
+    if not (available() and all(array.dtype == np.float32 for array in arrays)
+            and min(min(pair) for pair in pads) >= 0 and min(_strides(hwio)) >= 0
+            and output_hw(x_shape[1:3], hwio.shape[:2], stride, pads) == tuple(y_shape[1:3])):
+        return None
+    return _primitive(_Problem(kind, tuple(x_shape), tuple(y_shape), hwio.shape,
+                               _strides(hwio), stride, pads))
+
+
+def _strides(array: np.ndarray) -> tuple[int, ...]:
+    return tuple(step // array.itemsize for step in array.strides)
+
+
+def _data_pass(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...],
+               hwio: np.ndarray, stride: int, pads: Pads, given: np.ndarray
+               ) -> np.ndarray | None:
+    """The forward (`given` x, returns y) or the backward data pass (`given` gy, returns gx),
+    the user's weights reordered into the primitive's layout first; None when oneDNN does not
+    take the problem."""
+    primitive = _problem(kind, x_shape, y_shape, hwio, stride, pads, given, hwio)
+    if primitive is None:
+        return None
+    x_side = (primitive.x_desc, x_shape)
+    y_side = (primitive.y_desc, y_shape)
+    (given_desc, _), (out_desc, out_shape) = ((x_side, y_side) if kind == _FORWARD_TRAINING
+                                              else (y_side, x_side))
+    given_arg, out_arg = ((_ARG_SRC, _ARG_DST) if kind == _FORWARD_TRAINING
+                          else (_ARG_DIFF_DST, _ARG_DIFF_SRC))
+    weights = np.empty(primitive.weights_floats, np.float32)
+    _execute(primitive.reorder, [(_ARG_SRC, primitive.user_desc, hwio),
+                                 (_ARG_DST, primitive.weights_desc, weights)])
+    out = np.empty(out_shape, np.float32)
+    _execute(primitive.convolution, [(given_arg, given_desc, np.ascontiguousarray(given)),
+                                     (_ARG_WEIGHTS, primitive.weights_desc, weights),
+                                     (out_arg, out_desc, out)])
+    return out
+
+
+def conv(x: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads) -> np.ndarray | None:
+    """y = conv(pad(x, pads), hwio, stride), NHWC; None when oneDNN cannot do it."""
+    kh, kw, _, o = hwio.shape
+    y_shape = (x.shape[0], *output_hw(x.shape[1:3], (kh, kw), stride, pads), o)
+    return _data_pass(_FORWARD_TRAINING, x.shape, y_shape, hwio, stride, pads, x)
+
+
+def conv_transpose(gy: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads,
+                   in_hw: tuple[int, int]) -> np.ndarray | None:
+    """The adjoint of `conv` w.r.t. x applied to NHWC `gy`: (N, *in_hw, C); None when oneDNN
+    cannot do it."""
+    x_shape = (gy.shape[0], *in_hw, hwio.shape[2])
+    return _data_pass(_BACKWARD_DATA, x_shape, gy.shape, hwio, stride, pads, gy)
+
+
+def conv_filter_grad(x: np.ndarray, gy: np.ndarray, kh: int, kw: int, stride: int, pads: Pads
+                     ) -> np.ndarray | None:
+    """d(sum gy * conv(pad(x, pads), W)) / dW, HWIO (a view of (O, I, kh, kw) memory, the
+    layout of Chainer's weights); None when oneDNN cannot do it."""
+    grad = np.empty((gy.shape[3], x.shape[3], kh, kw), np.float32).transpose(2, 3, 1, 0)
+    primitive = _problem(_BACKWARD_WEIGHTS, x.shape, gy.shape, grad, stride, pads, x, gy)
+    if primitive is None:
+        return None
+    x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
+    weights = np.empty(primitive.weights_floats, np.float32)
+    _execute(primitive.convolution, [(_ARG_SRC, primitive.x_desc, x),
+                                     (_ARG_DIFF_DST, primitive.y_desc, gy),
+                                     (_ARG_DIFF_WEIGHTS, primitive.weights_desc, weights)])
+    _execute(primitive.reorder, [(_ARG_SRC, primitive.weights_desc, weights),
+                                 (_ARG_DST, primitive.user_desc, grad)])
+    return grad
+

@@ -1,0 +1,105 @@
+"""The fast path's public functions, the same as Chainer's: `applies` says when `tf_compat`'s
+shims may call them (see the package's docstring)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import chainer
+import numpy as np
+from chainer.types import NdArray
+
+from chainer_port.fast_cpu.config import fast_path_enabled
+from chainer_port.fast_cpu.kernels import Pads
+from chainer_port.fast_cpu.memory import keep_freed_memory
+from chainer_port.fast_cpu.nodes import (
+    BatchNormTraining,
+    Conv2D,
+    Conv2DTranspose,
+    DepthwiseConv2D,
+    FixedBatchNorm,
+    MaxPool2D,
+    rows_by_channel,
+)
+from chainer_port.fast_cpu.norm import moments
+
+_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+VariableOrArray = chainer.Variable | NdArray
+
+
+def applies(*values: VariableOrArray) -> bool:
+    """Whether the fast path takes an op on `values`: enabled, all NumPy, one float dtype."""
+    if not fast_path_enabled():
+        return False
+    arrays = [value.array if isinstance(value, chainer.Variable) else value for value in values]
+    if not (all(isinstance(array, np.ndarray) for array in arrays)
+            and arrays[0].dtype in _DTYPES
+            and all(array.dtype == arrays[0].dtype for array in arrays)):
+        return False
+    keep_freed_memory()
+    return True
+
+
+def conv2d(x: VariableOrArray, weights: VariableOrArray, pads: Pads, stride: int = 1
+           ) -> chainer.Variable:
+    """`F.convolution_2d(pad(x, pads), weights, stride=stride)` for any (asymmetric) pads.
+
+    x NCHW, weights Chainer's (out, in, kh, kw), pads ((top, bottom), (left, right)).
+    """
+    return Conv2D(_pads(pads), stride).apply((x, weights))[0]
+
+
+def conv2d_transpose(x: VariableOrArray, weights: VariableOrArray, stride: int, pad: int,
+                     out_size: int) -> chainer.Variable:
+    """`F.deconvolution_2d(x, weights, stride=stride, pad=pad, outsize=(out_size, out_size))`.
+
+    weights Chainer's (in, out, kh, kw): the full transposed convolution cropped from `pad`.
+    """
+    in_h, in_w = x.shape[-2:]
+    kh, kw = weights.shape[-2:]
+    pads = tuple((pad, max((size - 1) * stride + k - out_size - pad, 0))
+                 for size, k in ((in_h, kh), (in_w, kw)))
+    return Conv2DTranspose(pads, stride, (out_size, out_size)).apply((x, weights))[0]
+
+
+def depthwise_conv2d(features: VariableOrArray, kernel: VariableOrArray, pads: Pads
+                     ) -> chainer.Variable:
+    """Each [b, c] plane of NCHW `features` cross-correlated with its own `kernel[b, c]`.
+
+    The grouped `F.convolution_2d(groups=B * C)` of `tf_compat.batched_cross_conv`, stride 1,
+    `pads` as in `conv2d` (each at most kernel - 1).
+    """
+    return DepthwiseConv2D(_pads(pads)).apply((features, kernel))[0]
+
+
+def max_pool2d(x: VariableOrArray, kernel: int, stride: int, pads: Pads) -> chainer.Variable:
+    """`F.max_pooling_2d(pad(x, pads, -inf), kernel, stride, cover_all=False)`, NCHW."""
+    return MaxPool2D(kernel, stride, _pads(pads)).apply((x,))[0]
+
+
+def batch_norm_training(x: VariableOrArray, beta: VariableOrArray, eps: float,
+                        relu: bool = False) -> chainer.Variable:
+    """`tf_compat.tf_batch_norm_training`: the same float64 arithmetic, block by block; `relu`
+    applies a ReLU in the same pass."""
+    return BatchNormTraining(eps, relu).apply((x, beta))[0]
+
+
+def fixed_batch_norm(x: VariableOrArray, beta: VariableOrArray, mean: NdArray, var: NdArray,
+                     eps: float, relu: bool = False) -> chainer.Variable:
+    """`tf_compat.tf_batch_norm_inference`: Chainer's float32 formula, block by block; `relu`
+    as in `batch_norm_training`."""
+    return FixedBatchNorm(mean, var, eps, relu).apply((x, beta))[0]
+
+
+def channel_moments(x: NdArray) -> tuple[np.ndarray, np.ndarray]:
+    """`tf_compat.tf_moments` of an NCHW-shaped array: float64 accumulation, x's dtype out."""
+    mean, var = moments(rows_by_channel(x))
+    return mean.astype(x.dtype), var.astype(x.dtype)
+
+
+def _pads(pads: Sequence[Sequence[int]]) -> Pads:
+    (top, bottom), (left, right) = pads
+    return (int(top), int(bottom)), (int(left), int(right))
+
+

@@ -1,0 +1,278 @@
+"""The fast path's `chainer.FunctionNode`s: NCHW-shaped arrays in and out, NHWC inside.
+
+Outputs are NCHW-shaped views of NHWC memory (`_nchw`): Chainer's elementwise functions keep
+that memory order, so the next node gets NHWC memory back without a transpose (see
+`kernels.as_nhwc`).
+
+Each node's backward applies a `_Gradients` node that computes the first-order gradients and
+whose own backward raises NotImplementedError: double backprop through the fast path fails
+loudly instead of silently giving zeros (switch the fast path off for it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import chainer
+import numpy as np
+
+from chainer_port.fast_cpu import conv as convolutions
+from chainer_port.fast_cpu import kernels
+from chainer_port.fast_cpu.kernels import Pads
+from chainer_port.fast_cpu.norm import batch_norm, batch_norm_grad, fixed_batch_norm
+from chainer_port.fast_cpu.pool import max_pool, max_pool_grad
+
+Wanted = tuple[int, ...]
+"""Indexes of the inputs whose gradients are wanted."""
+
+DOUBLE_BACKPROP = ("double backprop through the CPU fast path is not implemented: run with "
+                   "TWINPORT_FAST_CPU=0 to use Chainer's own functions")
+
+
+def _hwio(weights: np.ndarray) -> np.ndarray:
+    """Chainer's conv (out, in, kh, kw), or deconv (in, out, kh, kw), kernel as conv HWIO."""
+    return weights.transpose(2, 3, 1, 0)
+
+
+def _from_hwio(hwio: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(hwio.transpose(3, 2, 0, 1))
+
+
+def _nchw(y: np.ndarray) -> np.ndarray:
+    """NHWC `y` as the NCHW-shaped view Chainer gets (no copy: see `kernels.as_nhwc`)."""
+    return y.transpose(0, 3, 1, 2)
+
+
+class _Gradients(chainer.FunctionNode):
+    """First-order gradients of a fast-path node, (retained inputs..., gy) -> wanted gradients.
+
+    A node of its own so that a graph built with enable_double_backprop=True records it and
+    differentiating it raises, rather than being cut and silently returning no gradient.
+    """
+
+    def __init__(self, of: str, compute: Callable[..., tuple[np.ndarray | None, ...]],
+                 wanted: tuple[int, ...]) -> None:
+        super().__init__()
+        self.of = of
+        self.compute = compute
+        self.wanted = wanted
+
+    @property
+    def label(self) -> str:
+        return f"{self.of}Grad"
+
+    def forward(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray, ...]:
+        *arrays, gy = inputs
+        grads = self.compute(*arrays, gy, self.wanted)
+        return tuple(grads[index] for index in self.wanted)
+
+    def backward(self, target_input_indexes: tuple[int, ...], grad_outputs: tuple) -> tuple:
+        raise NotImplementedError(DOUBLE_BACKPROP)
+
+
+class _FastNode(chainer.FunctionNode):
+    """A one-output node whose backward is `self.gradients(*retained inputs, gy, wanted)`,
+    run as a `_Gradients` node; `gradients` returns one array (or None) per input."""
+
+    def backward(self, target_input_indexes: tuple[int, ...], grad_outputs: tuple
+                 ) -> tuple[chainer.Variable, ...]:
+        inputs = self.get_retained_inputs()
+        return _Gradients(self.label, self.gradients, tuple(target_input_indexes)).apply(
+            (*inputs, grad_outputs[0]))
+
+    def gradients(self, *arrays_gy_wanted) -> tuple[np.ndarray | None, ...]:
+        raise NotImplementedError
+
+
+class Conv2D(_FastNode):
+    """y = conv(pad(x, pads), W, stride), NCHW in and out, computed NHWC."""
+
+    def __init__(self, pads: Pads, stride: int) -> None:
+        super().__init__()
+        self.pads = pads
+        self.stride = stride
+
+    def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
+        x, weights = inputs
+        self.retain_inputs((0, 1))
+        y = convolutions.conv(kernels.as_nhwc(x), _hwio(weights), self.stride, self.pads)
+        return _nchw(y),
+
+    def gradients(self, x: np.ndarray, weights: np.ndarray, gy: np.ndarray, wanted: Wanted
+                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        gy = kernels.as_nhwc(gy)
+        gx = gw = None
+        if 0 in wanted:
+            gx = _nchw(convolutions.conv_transpose(gy, _hwio(weights), self.stride, self.pads,
+                                                   x.shape[2:]))
+        if 1 in wanted:
+            kh, kw = weights.shape[2:]
+            gw = _from_hwio(convolutions.conv_filter_grad(kernels.as_nhwc(x), gy, kh, kw,
+                                                          self.stride, self.pads))
+        return gx, gw
+
+
+class Conv2DTranspose(_FastNode):
+    """The adjoint of Conv2D(pads, stride) w.r.t. its input: y = conv_transpose(x, W)."""
+
+    def __init__(self, pads: Pads, stride: int, out_hw: tuple[int, int]) -> None:
+        super().__init__()
+        self.pads = pads
+        self.stride = stride
+        self.out_hw = out_hw
+
+    def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
+        x, weights = inputs
+        self.retain_inputs((0, 1))
+        y = convolutions.conv_transpose(kernels.as_nhwc(x), _hwio(weights), self.stride,
+                                        self.pads, self.out_hw)
+        return _nchw(y),
+
+    def gradients(self, x: np.ndarray, weights: np.ndarray, gy: np.ndarray, wanted: Wanted
+                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        gy = kernels.as_nhwc(gy)
+        in_h, in_w = x.shape[2:]
+        gx = gw = None
+        if 0 in wanted:
+            gx = _nchw(convolutions.conv(gy, _hwio(weights), self.stride,
+                                         self.pads)[:, :in_h, :in_w])
+        if 1 in wanted:
+            kh, kw = weights.shape[2:]
+            gw = _from_hwio(convolutions.conv_filter_grad(gy, kernels.as_nhwc(x), kh, kw,
+                                                          self.stride, self.pads))
+        return gx, gw
+
+
+class DepthwiseConv2D(_FastNode):
+    """features [B, C, H, W], kernel [B, C, kh, kw] -> [B, C, Ho, Wo], plane by plane."""
+
+    def __init__(self, pads: Pads) -> None:
+        super().__init__()
+        self.pads = pads
+
+    def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
+        features, kernel = inputs
+        self.retain_inputs((0, 1))
+        planes = kernels.pad_planes(_planes(features), self.pads)
+        y = kernels.depthwise(planes, _planes(kernel))
+        return y.reshape(*features.shape[:2], *y.shape[1:]),
+
+    def gradients(self, features: np.ndarray, kernel: np.ndarray, gy: np.ndarray,
+                  wanted: Wanted) -> tuple[np.ndarray | None, np.ndarray | None]:
+        kh, kw = kernel.shape[2:]
+        gy_planes = _planes(gy)
+        gx = gk = None
+        if 0 in wanted:
+            pads = kernels.adjoint_pads((kh, kw), self.pads, features.shape[2:], gy.shape[2:])
+            gx = kernels.depthwise(kernels.pad_planes(gy_planes, pads),
+                                   _planes(kernel)[:, ::-1, ::-1]).reshape(features.shape)
+        if 1 in wanted:
+            planes = kernels.pad_planes(_planes(features), self.pads)
+            gk = kernels.depthwise_filter_grad(planes, gy_planes, kh, kw).reshape(kernel.shape)
+        return gx, gk
+
+
+def _planes(x: np.ndarray) -> np.ndarray:
+    """[B, C, H, W] as [B * C, H, W] (a view when it can be)."""
+    return x.reshape(-1, *x.shape[2:])
+
+
+class MaxPool2D(_FastNode):
+    """TF's max pool (window `kernel`, `stride`, -inf `pads`) of NCHW-shaped maps.
+
+    Pools NHWC memory in place (the output stays NHWC memory, as the convolutions'), anything
+    else as planes (N * C, H, W, 1).
+    """
+
+    def __init__(self, kernel: int, stride: int, pads: Pads) -> None:
+        super().__init__()
+        self.kernel = kernel
+        self.stride = stride
+        self.pads = pads
+
+    def forward(self, inputs: tuple[np.ndarray]) -> tuple[np.ndarray]:
+        x, = inputs
+        self.in_shape = x.shape
+        self.nhwc = x.transpose(0, 2, 3, 1).flags.c_contiguous
+        # The arg maxes only serve the backward: none without a graph (inference).
+        y, self.args = max_pool(self._maps(x), self.kernel, self.stride, self.pads,
+                                with_args=chainer.config.enable_backprop)
+        return self._nchw(y, x.shape[:2]),
+
+    def gradients(self, gy: np.ndarray, wanted: Wanted) -> tuple[np.ndarray, ...]:
+        gx = max_pool_grad(self._maps(gy), self.args, self.in_shape[2:], self.kernel,
+                           self.stride, self.pads)
+        return self._nchw(gx, self.in_shape[:2]),
+
+    def _maps(self, x: np.ndarray) -> np.ndarray:
+        """NCHW-shaped x as the (N, H, W, C) maps the pooling kernels take (a view if it can)."""
+        if self.nhwc:
+            return x.transpose(0, 2, 3, 1)
+        return x.reshape(-1, *x.shape[2:], 1)
+
+    def _nchw(self, maps: np.ndarray, batch_channels: tuple[int, int]) -> np.ndarray:
+        return maps.transpose(0, 3, 1, 2) if self.nhwc else maps.reshape(
+            *batch_channels, *maps.shape[1:3])
+
+
+class BatchNormTraining(_FastNode):
+    """`tf_compat.tf_batch_norm_training`: batch statistics, gamma = 1, float64 inside; with
+    `relu`, followed by a ReLU in the same pass."""
+
+    def __init__(self, eps: float, relu: bool = False) -> None:
+        super().__init__()
+        self.eps = eps
+        self.relu = relu
+
+    def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
+        x, beta = inputs
+        self.retain_inputs((0,))
+        if self.relu:
+            self.retain_outputs((0,))
+        y, self.mean, self.inv_std = batch_norm(rows_by_channel(x), beta, self.eps, self.relu)
+        return _nchw(y.reshape(_nhwc_shape(x))),
+
+    def gradients(self, x: np.ndarray, gy: np.ndarray, wanted: Wanted
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        relu_y = rows_by_channel(self.get_retained_outputs()[0].array) if self.relu else None
+        gx, gbeta = batch_norm_grad(rows_by_channel(x), rows_by_channel(gy), self.mean,
+                                    self.inv_std, relu_y)
+        return _nchw(gx.reshape(_nhwc_shape(x))), gbeta
+
+
+class FixedBatchNorm(_FastNode):
+    """`tf_compat.tf_batch_norm_inference`: the given (moving) statistics, gamma = 1; with
+    `relu`, followed by a ReLU in the same pass."""
+
+    def __init__(self, mean: np.ndarray, var: np.ndarray, eps: float, relu: bool = False
+                 ) -> None:
+        super().__init__()
+        self.mean = mean
+        self.var = var
+        self.eps = eps
+        self.relu = relu
+
+    def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
+        x, beta = inputs
+        if self.relu:
+            self.retain_outputs((0,))
+        y, self.inv_std = fixed_batch_norm(rows_by_channel(x), beta, self.mean, self.var,
+                                           self.eps, self.relu)
+        return _nchw(y.reshape(_nhwc_shape(x))),
+
+    def gradients(self, gy: np.ndarray, wanted: Wanted) -> tuple[np.ndarray, ...]:
+        rows = rows_by_channel(gy)
+        if self.relu:
+            rows = rows * (rows_by_channel(self.get_retained_outputs()[0].array) > 0)
+        gx = _nchw((rows * self.inv_std).reshape(_nhwc_shape(gy)))
+        return gx, rows.sum(axis=0, dtype=np.float64).astype(gy.dtype)
+
+
+def rows_by_channel(x: np.ndarray) -> np.ndarray:
+    """NCHW-shaped `x` as (N * H * W, C): a view of NHWC memory, else a transposed copy."""
+    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(-1, x.shape[1])
+
+
+def _nhwc_shape(x: np.ndarray) -> tuple[int, int, int, int]:
+    n, c, h, w = x.shape
+    return n, h, w, c

@@ -1,0 +1,2 @@
+"""Mutants of the Chainer ports, one porting pitfall each, per pair (`cross_conv`). A pair's
+catalogue (`TwinPair.pitfalls`) names them; `twinport pitfalls --check` runs them."""

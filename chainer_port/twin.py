@@ -1,0 +1,217 @@
+"""What every Chainer twin shares: the port interface over a pair's graph
+(`spec.twin.TwinModel`), on NCHW Chainer arrays (NumPy or CuPy).
+
+A pair's Chainer twin subclasses `ChainerTwin`, sets `pair` and writes one `_<kind>` method
+per layer kind, reading its variables by TF name (`variable`); a twin with link classes of its
+own registers them in `build_links` by TF scope (`add_scoped_link`).
+
+Links are nested like the TF scopes (`motion_encoder/Conv_3`), so Chainer's own paths are the
+TF variable names: the parameter `/motion_encoder/Conv_3/BatchNorm/beta` is
+`motion_encoder/Conv_3/BatchNorm/beta`. Weights cross the interface by that rule plus each
+variable's `spec.layout.Transpose`; there is no list of names. Chainer 7.8.1 has no
+`namedpersistent()`, so the variables including the normalisation statistics are read and
+written through Chainer's serializer protocol (`DictionarySerializer` / `NpzDeserializer`),
+whose keys are the same paths.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import chainer
+import numpy as np
+from chainer import optimizers
+from chainer.backends import cuda
+from chainer.serializers import DictionarySerializer, NpzDeserializer
+
+from chainer_port.device import resolve_device
+from chainer_port.initializers import spec_initializer
+from chainer_port.tf_compat import nhwc_to_nchw
+from common.errors import UserError
+from spec.layer import Layer, run_graph
+from spec.twin import TwinModel
+from spec.weights import check_weights, variables
+
+
+class ChainerTwin(TwinModel, chainer.Chain):
+    """preset: a preset name or the pair's preset object. seed: seeds the initialisers and the
+    noise drawn when none is given. device: "cpu" or a GPU id.
+
+    dtype "float64" runs the same code in double precision: the harness's yardstick for the
+    float32 noise floor (`twinport parity noise-floor`). Weights still cross the interface
+    as float32.
+    """
+
+    layout = "NCHW"
+
+    def __init__(self, preset: Any = "paper", seed: int = 0, device: str = "cpu",
+                 dtype: str = "float32") -> None:
+        super().__init__()
+        self.setup_twin(preset, seed)
+        self.build_links(np.random.default_rng(seed))
+        check_weights(self._tf_variables(), self.layers, f"{type(self).__name__} link tree")
+        self.dtype = np.dtype(dtype)
+        if self.dtype != np.float32:
+            self._cast_variables(self.dtype)
+        self.to_device(resolve_device(device))
+        if self.pair.optimizer.kind != "sgd":
+            raise UserError(f"{self.pair.name}: optimizer {self.pair.optimizer.kind!r} is not "
+                            "implemented in chainer_port.twin")
+        self.optimizer = optimizers.SGD()
+        self.optimizer.setup(self)
+
+    def build_links(self, rng: np.random.Generator) -> None:
+        """Every variable of the spec as a Parameter (a persistent array when not trainable)
+        at its TF name, in Chainer's layout, drawn from `rng` in graph order
+        (`chainer_port.initializers.spec_initializer`). A twin with link classes of its own
+        overrides this and registers them with `add_scoped_link`."""
+        for layer in self.layers:
+            for variable in layer.variables:
+                *scopes, leaf = variable.name.split("/")
+                parent = self._scope(scopes)
+                shape = variable.transpose.to_chainer(np.empty(variable.shape)).shape
+                initializer = spec_initializer(variable, rng)
+                if variable.trainable:
+                    with parent.init_scope():
+                        setattr(parent, leaf, chainer.Parameter(initializer, shape))
+                else:
+                    value = np.empty(shape, np.float32)
+                    initializer(value)
+                    parent.add_persistent(leaf, value)
+
+    # -- the interface (checked by TwinModel) -------------------------------------------------
+
+    def forward_impl(self, inputs: dict, noise: dict, training: bool, overrides: dict
+                     ) -> OrderedDict[str, chainer.Variable]:
+        """The graph on TF-layout inputs; taps in Chainer's layout (no backprop graph)."""
+        with chainer.no_backprop_mode():
+            return self._run(inputs, noise, overrides, training)
+
+    def run_layer_impl(self, layer: Layer, inputs: list[Any], training: bool
+                       ) -> chainer.Variable:
+        with chainer.using_config("train", training):
+            return self.apply(layer, [self._input(value) for value in inputs], training)
+
+    def gradients_impl(self, inputs: dict, noise: dict, training: bool
+                       ) -> tuple[OrderedDict[str, chainer.Variable], dict, dict]:
+        """Every variable's gradient in TF layout; each differentiable input's, TF layout (the
+        input is a Variable before its layout changes, so its gradient comes out NHWC)."""
+        watched = {name: chainer.Variable(self._input(inputs[name]).array)
+                   for name in self.pair.differentiable_inputs(self.preset)}
+        taps = self._run({**inputs, **watched}, noise, {}, training)
+        self.cleargrads()
+        taps[self.pair.loss].backward()
+        grads = {path.lstrip("/"): param.grad for path, param in self.namedparams()}
+        return (taps,
+                {name: np.ascontiguousarray(var.transpose.to_tf(self.to_numpy(grads[name])))
+                 for name, var in variables(self.layers).items()
+                 if grads.get(name) is not None},
+                {name: self.to_numpy(value.grad) for name, value in watched.items()})
+
+    def train_step_impl(self, inputs: dict, noise: dict, lr: float
+                        ) -> OrderedDict[str, chainer.Variable]:
+        """One plain SGD step at `lr`, training mode.
+
+        Chainer's `optimizers.SGD` (`param -= lr * grad`) with `optimizer.lr` set before the
+        update; its update rule skips parameters whose gradient is None, so they are not
+        changed, as in TF.
+        """
+        taps = self._run(inputs, noise, {}, training=True)
+        self.cleargrads()
+        taps[self.pair.loss].backward()
+        self.optimizer.lr = lr
+        self.optimizer.update()
+        return taps
+
+    def get_weights(self) -> OrderedDict[str, np.ndarray]:
+        """Every variable: TF name, TF layout, float32 host copies, graph order."""
+        found = self._tf_variables()
+        return OrderedDict((name, found[name]) for name in variables(self.layers))
+
+    def set_weights_impl(self, weights: Mapping[str, np.ndarray]) -> None:
+        """Copy TF-named, TF-layout weights in place."""
+        chainer_layout = {name: np.ascontiguousarray(var.transpose.to_chainer(weights[name]))
+                          for name, var in variables(self.layers).items()}
+        NpzDeserializer(chainer_layout).load(self)
+
+    @staticmethod
+    def to_numpy(value: Any) -> np.ndarray:
+        """A tap, output, loss or gradient as a host float32 NumPy copy (native layout)."""
+        array = value.array if isinstance(value, chainer.Variable) else value
+        return np.array(cuda.to_cpu(array), dtype=np.float32)
+
+    def apply(self, layer: Layer, inputs: Sequence[chainer.Variable], training: bool
+              ) -> chainer.Variable:
+        """Dispatch `layer` on its kind to `_<kind>(layer, *inputs, training=...)`."""
+        method = getattr(self, f"_{layer.kind}", None)
+        if method is None:
+            raise ValueError(f"{layer.name}: unknown layer kind {layer.kind!r}")
+        return method(layer, *inputs, training=training)
+
+    # -- links ---------------------------------------------------------------------------------
+
+    def add_scoped_link(self, name: str, link: chainer.Link) -> None:
+        """Register `link` under its TF scope path, creating the scope chains on the way."""
+        *scopes, leaf = name.split("/")
+        self._scope(scopes).add_link(leaf, link)
+
+    def link(self, name: str) -> chainer.Link:
+        """The link registered under the TF scope `name`."""
+        return functools.reduce(lambda link, scope: link[scope], name.split("/"), self)
+
+    def variable(self, name: str) -> Any:
+        """The Parameter (or persistent array) at the TF variable name `name`, Chainer
+        layout."""
+        *scopes, leaf = name.split("/")
+        return getattr(self.link("/".join(scopes)) if scopes else self, leaf)
+
+    def _scope(self, scopes: list[str]) -> chainer.Chain:
+        """The chain at the scope path, created on the way."""
+        parent: chainer.Chain = self
+        for scope in scopes:
+            if not hasattr(parent, scope):
+                parent.add_link(scope, chainer.Chain())
+            parent = parent[scope]
+        return parent
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _run(self, inputs: dict, noise: dict, overrides: Mapping[str, Any], training: bool
+             ) -> OrderedDict[str, chainer.Variable]:
+        """The graph on TF-layout inputs, recording the backprop graph when enabled."""
+        sources = {**{name: nhwc_to_nchw(self._input(value)) for name, value in inputs.items()},
+                   **{name: self._input(value) for name, value in noise.items()}}
+        overrides = {name: self._input(value) for name, value in overrides.items()}
+        with chainer.using_config("train", training):
+            return run_graph(self.layers, lambda layer, x: self.apply(layer, x, training),
+                             sources, overrides)
+
+    def _input(self, value: Any) -> chainer.Variable:
+        """A value as a Variable of the model's dtype on its device (Variables pass through)."""
+        if isinstance(value, chainer.Variable):
+            return value
+        xp = chainer.backend.get_array_module(value)
+        array = xp.asarray(value, dtype=self.dtype)
+        return chainer.Variable(self.device.send(array), requires_grad=False)
+
+    def _cast_variables(self, dtype: np.dtype) -> None:
+        """Every parameter and persistent array in `dtype` (float64 measures the noise floor)."""
+        for param in self.params():
+            param.array = param.array.astype(dtype)
+        for link in self.links():
+            for name in link._persistent:
+                value = getattr(link, name)
+                if hasattr(value, "astype"):
+                    setattr(link, name, value.astype(dtype))
+
+    def _tf_variables(self) -> dict[str, np.ndarray]:
+        """Every parameter and persistent by its path (= TF name), TF layout, host copies."""
+        serializer = DictionarySerializer()
+        serializer.save(self)
+        transposes = {name: var.transpose for name, var in variables(self.layers).items()}
+        return {name: np.array(transposes[name].to_tf(value) if name in transposes else value,
+                               dtype=np.float32, order="C")
+                for name, value in serializer.target.items()}

@@ -1,0 +1,180 @@
+"""A twin pair's definition: everything both twins and the harness must agree on, in one record.
+
+The harness (`parity/`) reads a pair only through this record and the port interface
+(`spec.twin.TwinModel`), so any network defined this way gets every section, report and check.
+"""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from common.errors import UserError
+from spec.layer import Layer
+from spec.pitfall import Pitfall
+
+
+@dataclass(frozen=True)
+class InputSpec:
+    """One named input, TF layout, batch axis first.
+
+    axes: a label per axis after the batch ("seq_len", "height", ...), for messages.
+    shape: the size of each of those axes, None where any size >= `minimum` fits.
+    minimum: the smallest size of each axis (default 1).
+    differentiable: the harness compares the loss's gradient with respect to it.
+    dither: noise in [0, dither) added to it by the harness (breaks exact ties of synthetic
+        data; see `parity.inputs`).
+    """
+
+    name: str
+    axes: tuple[str, ...]
+    shape: tuple[int | None, ...]
+    minimum: tuple[int, ...] | None = None
+    dtype: str = "float32"
+    differentiable: bool = True
+    dither: float = 0.0
+
+    def problem(self, shape: tuple[int, ...]) -> str | None:
+        """Why an array of `shape` does not fit, or None."""
+        minimum = self.minimum or (1,) * len(self.shape)
+        fits = len(shape) == len(self.shape) + 1 and all(
+            (want is None or got == want) and got >= least
+            for got, want, least in zip(shape[1:], self.shape, minimum, strict=True))
+        if fits:
+            return None
+        labels = [str(want) if want is not None else
+                  (f"{label} >= {least}" if least > 1 else label)
+                  for label, want, least in zip(self.axes, self.shape, minimum, strict=True)]
+        return f"{self.name} must be [batch, {', '.join(labels)}], got {list(shape)}"
+
+
+@dataclass(frozen=True)
+class NoiseSpec:
+    """Noise both twins must share, drawn by the harness (or by a model given none).
+
+    shape: the array's shape from the preset and the inputs' shapes.
+    draw: "normal" (standard normal) or "uniform" ([0, 1): coin flips compare it with a
+        probability).
+    """
+
+    name: str
+    shape: Callable[[Any, Mapping[str, tuple[int, ...]]], tuple[int, ...]]
+    draw: str = "normal"
+
+
+def draw_noise(noise: tuple[NoiseSpec, ...], preset: Any,
+               input_shapes: Mapping[str, tuple[int, ...]],
+               rng: np.random.Generator) -> dict[str, np.ndarray]:
+    """Every noise array of a pair, float32, drawn from `rng` in declared order."""
+    out = {}
+    for spec in noise:
+        shape = spec.shape(preset, input_shapes)
+        if spec.draw == "normal":
+            out[spec.name] = rng.standard_normal(shape, dtype=np.float32)
+        else:
+            out[spec.name] = rng.random(shape, dtype=np.float32)
+    return out
+
+
+def noise_at(noise: tuple[NoiseSpec, ...], preset: Any,
+             input_shapes: Mapping[str, tuple[int, ...]], seed: int, step: int
+             ) -> dict[str, np.ndarray]:
+    """The noise of global step `step` of a run seeded `seed`: a pure function of both, the
+    same on every backend and machine, so runs resume exactly."""
+    return draw_noise(noise, preset, input_shapes, np.random.default_rng([seed, step]))
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """The pair's optimizer: kind ("sgd") and the learning rate at a global step."""
+
+    kind: str
+    learning_rate: Callable[[float], float]
+    describe: str = ""
+
+
+@dataclass(frozen=True)
+class TwinPair:
+    """One network as a twin pair.
+
+    presets: name -> the pair's preset object (its sizes); `build(preset)` its layer graph.
+    inputs / noise: from a preset, the named inputs and the named noise of a forward.
+    loss: the tap every gradient and training step differentiates.
+    losses: step-row label -> scalar tap, reported and compared at every training step.
+    batch_sizes: (preset, input shapes) -> the batch size of each `Layer.batch` label, where
+        the graph restacks the batch (default: every tap has the inputs' batch).
+    named_taps: attribute of `ForwardResult` -> tap ("output", ...).
+    step_outputs: train_step result key -> tap, returned as arrays (e.g. a latent's moments).
+    twins: backend ("tf", "chainer") -> "module:Class" (or the class) of that twin.
+    batches: (data folder, split, batch size, seed) -> an endless iterator of input dicts;
+        `check_data(folder, split, preset, batch size)` refuses, in one line, data the preset
+        cannot read.
+    sample: (preset, reference taps, port taps) -> named images in [0, 1] for the report, or
+        None; optional.
+    default_data / make_data: the default dataset folder and the command that makes it.
+    pitfalls / mutants / suite: the catalogue of porting mistakes, the module of their mutants
+        and the parity settings the mutation suite runs them in (`parity.mutation`).
+    """
+
+    name: str
+    title: str
+    presets: Mapping[str, Any]
+    build: Callable[[Any], list[Layer]]
+    inputs: Callable[[Any], tuple[InputSpec, ...]]
+    noise: Callable[[Any], tuple[NoiseSpec, ...]]
+    loss: str
+    losses: Mapping[str, str]
+    optimizer: Optimizer
+    twins: Mapping[str, Any]
+    batches: Callable[..., Iterator[dict[str, np.ndarray]]]
+    check_data: Callable[[str, str, Any, int], None] | None = None
+    batch_sizes: Callable[[Any, Mapping[str, tuple[int, ...]]], Mapping[str, int]] | None = None
+    named_taps: Mapping[str, str] = field(default_factory=dict)
+    step_outputs: Mapping[str, str] = field(default_factory=dict)
+    sample: Callable[[Any, Mapping, Mapping], dict | None] | None = None
+    default_data: str = ""
+    make_data: str = ""
+    pitfalls: tuple[Pitfall, ...] = ()
+    mutants: str = ""
+    suite: Mapping[str, Any] = field(default_factory=dict)
+
+    def get_preset(self, preset: Any) -> Any:
+        """A preset by name (a UserError listing the known ones), or the preset itself."""
+        if not isinstance(preset, str):
+            return preset
+        try:
+            return self.presets[preset]
+        except KeyError:
+            raise UserError(f"unknown preset {preset!r} for model {self.name} (known: "
+                            f"{', '.join(self.presets)})") from None
+
+    def twin_class(self, backend: str) -> type:
+        """The twin class of `backend`, imported on first use."""
+        if backend not in self.twins:
+            raise UserError(f"unknown backend {backend!r} (known: {', '.join(self.twins)})")
+        target = self.twins[backend]
+        if not isinstance(target, str):
+            return target
+        module_name, _, attr = target.partition(":")
+        return getattr(importlib.import_module(module_name), attr)
+
+    def differentiable_inputs(self, preset: Any) -> list[str]:
+        return [spec.name for spec in self.inputs(preset) if spec.differentiable]
+
+
+def import_from_cwd(name: str) -> Any:
+    """`importlib.import_module(name)`, retried with the current directory on sys.path (the
+    `twinport` script does not put it there: `--port tests.mutants:X` from a checkout)."""
+    try:
+        return importlib.import_module(name)
+    except ModuleNotFoundError:
+        if os.getcwd() in sys.path or "" in sys.path:
+            raise
+        sys.path.append(os.getcwd())
+        return importlib.import_module(name)

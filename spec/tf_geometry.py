@@ -1,0 +1,38 @@
+"""TF's output sizes, SAME padding and legacy bilinear source positions: what both twins and
+the harness's tie trace compute the same way."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+
+def conv_output_size(size: int, kernel: int, stride: int, padding: str) -> int:
+    """TF's output size: VALID floor((size - kernel) / stride) + 1, SAME ceil(size / stride)."""
+    if padding == "VALID":
+        return (size - kernel) // stride + 1
+    return math.ceil(size / stride)
+
+
+def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+    """TF's SAME padding of one axis: (before, after).
+
+    TF pads so the output has ceil(size / stride) positions:
+    pad = max((ceil(size / stride) - 1) * stride + kernel - size, 0), `pad // 2` before and
+    the rest after, so an odd total puts the extra pixel at the bottom / right.
+    """
+    total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+    return total // 2, total - total // 2
+
+
+def tf1_bilinear_sources(in_size: int, out_size: int
+                         ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Where TF1's legacy bilinear resize reads each output position along one axis:
+    align_corners=False, half_pixel_centers=False: src = dst * (in / out) in float32,
+    (lower, upper, frac) = (floor(src), min(lower + 1, in - 1), src - lower)."""
+    scale = np.float32(in_size) / np.float32(out_size)
+    src = np.arange(out_size, dtype=np.float32) * scale
+    lower = np.floor(src).astype(np.int64)
+    upper = np.minimum(lower + 1, in_size - 1)
+    return lower, upper, src - lower.astype(np.float32)

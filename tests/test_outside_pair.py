@@ -1,0 +1,61 @@
+"""A pair written outside twinport (tests/outside_pair.py) gets the whole harness: PASS, and a
+FAIL that names the one layer its port gets wrong."""
+
+from __future__ import annotations
+
+import chainer.functions as F
+import pytest
+
+from parity.harness import ParitySettings, check_port, prepare_reference
+from parity.port import load_port, port_spec
+from tests.outside_pair import EPS, PAIR, ChainerRegressor
+
+MODEL = "tests.outside_pair:PAIR"
+
+
+class ChannelLayerNorm(ChainerRegressor):
+    """One line wrong: the LayerNorm's statistics over the channels only (axis 1)."""
+
+    def _layer_norm(self, layer, x, training):
+        mean = F.broadcast_to(F.mean(x, axis=1, keepdims=True), x.shape)
+        variance = F.broadcast_to(F.mean(F.square(x - mean), axis=1, keepdims=True), x.shape)
+        y = (x - mean) / F.sqrt(variance + EPS)
+        return F.bias(F.scale(y, self.var(layer, "gamma"), axis=1), self.var(layer, "beta"),
+                      axis=1)
+
+
+@pytest.fixture(scope="module")
+def reference(moving_objects_dir):
+    settings = ParitySettings(model=MODEL, preset="small", data=str(moving_objects_dir),
+                              batch_size=3, steps=3)
+    run = prepare_reference(settings, progress=False)
+    run.store_steps()
+    return run
+
+
+def test_the_outside_pair_passes_every_section(reference):
+    port, layout = load_port(port_spec(None, PAIR), reference.preset, 0, "cpu")
+    verdict = check_port(reference, port, layout, progress=False).ensure_verdict()
+    assert verdict.passed, verdict.summary_text()
+    assert {"forward/end-to-end/training", "forward/isolated/inference", "gradients",
+            "input_gradient", "training_losses", "after_training",
+            "initialisation"} <= set(verdict.sections)
+    assert verdict.sections["input_gradient"].n_items == 1  # image; the target is not
+
+
+def test_one_wrong_line_fails_at_its_layer(reference):
+    run = check_port(reference, ChannelLayerNorm(reference.preset), "NCHW", progress=False)
+    verdict = run.ensure_verdict()
+    assert not verdict.passed
+    assert (verdict.first_section, verdict.first_divergent) == (
+        "forward/end-to-end/inference", "norm1")
+    isolated = verdict.sections["forward/isolated/inference"]
+    assert isolated.first_failure == "norm1" and isolated.n_failed == 1
+
+
+def test_the_cli_runs_the_outside_pair(cli, moving_objects_dir, tmp_path):
+    status, out, err = cli("parity", "--model", MODEL, "--preset", "small", "--data",
+                           moving_objects_dir, "--batch-size", "2", "--steps", "1",
+                           "--out", tmp_path / "report", "--quiet")
+    assert status == 0, out + err
+    assert "PASS" in out and (tmp_path / "report" / "report.html").exists()

@@ -1,0 +1,148 @@
+"""What every TF twin shares: the port interface over a pair's graph (`spec.twin.TwinModel`).
+
+A pair's TF twin subclasses `TFTwin`, sets `pair` and writes one `_<kind>` method per layer
+kind (reading its variables from `named_variables` by TF name); the graph, gradients,
+optimizer step and weight exchange are here. NHWC throughout. `forward`, `gradients` and
+`train_step` run through `tf.function`, traced once per input shape (and training flag /
+overrides given).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+import tensorflow as tf
+
+from common.errors import UserError
+from spec.layer import Layer, run_graph
+from spec.twin import TwinModel
+from spec.weights import check_weights, trainable_names
+from tf_reference.device import tf_device
+from tf_reference.layers import spec_variable
+
+ArrayLike = np.ndarray | tf.Tensor
+
+
+class TFTwin(TwinModel, tf.Module):
+    """preset: a preset name or the pair's preset object. seed: seeds the initialisers and the
+    noise drawn when none is given. device: "cpu" or a GPU id ("0", "gpu:0")."""
+
+    layout = "NHWC"
+
+    def __init__(self, preset: Any = "paper", seed: int = 0, device: str = "cpu") -> None:
+        super().__init__(name=self.pair.name)
+        self.setup_twin(preset, seed)
+        self.device = tf_device(device)
+        with tf.device(self.device):
+            self.named_variables: OrderedDict[str, tf.Variable] = OrderedDict(
+                self.build_variables(seed))
+        check_weights(self.get_weights(), self.layers, f"{type(self).__name__} variables")
+        self._trainable_names = trainable_names(self.layers)
+        self._trainable = [self.named_variables[name] for name in self._trainable_names]
+        self._differentiable = self.pair.differentiable_inputs(self.preset)
+        if self.pair.optimizer.kind != "sgd":
+            raise UserError(f"{self.pair.name}: optimizer {self.pair.optimizer.kind!r} is not "
+                            "implemented in tf_reference.twin")
+
+    def build_variables(self, seed: int) -> Iterable[tuple[str, tf.Variable]]:
+        """Every variable of the spec, (TF name, tf.Variable), drawn as TF draws its `init`
+        from one seeded generator in graph order (`tf_reference.layers.spec_variable`). A
+        twin whose reference draws otherwise overrides this."""
+        rng = tf.random.Generator.from_seed(seed)
+        return [(variable.name, spec_variable(variable, rng))
+                for layer in self.layers for variable in layer.variables]
+
+    # The interface (checked by TwinModel) ------------------------------------------------
+
+    def forward_impl(self, inputs: dict, noise: dict, training: bool, overrides: dict
+                     ) -> OrderedDict[str, tf.Tensor]:
+        with tf.device(self.device):
+            return self._taps(_tensors(inputs), _tensors(noise), _tensors(overrides), training)
+
+    def run_layer_impl(self, layer: Layer, inputs: list[ArrayLike], training: bool
+                       ) -> tf.Tensor:
+        """One spec layer, eagerly, on the given inputs (NHWC)."""
+        with tf.device(self.device):
+            return self.apply(layer, [_float32(x) for x in inputs], training)
+
+    def gradients_impl(self, inputs: dict, noise: dict, training: bool
+                       ) -> tuple[OrderedDict[str, tf.Tensor], dict, dict]:
+        with tf.device(self.device):
+            taps, input_grads, grads = self._gradients(_tensors(inputs), _tensors(noise),
+                                                       training)
+        return (taps, dict(zip(self._trainable_names, grads, strict=True)),
+                {name: self.to_numpy(grad)
+                 for name, grad in zip(self._differentiable, input_grads, strict=True)})
+
+    def train_step_impl(self, inputs: dict, noise: dict, lr: float) -> dict[str, tf.Tensor]:
+        with tf.device(self.device):
+            return self._train(_tensors(inputs), _tensors(noise), tf.constant(lr, tf.float32))
+
+    def get_weights(self) -> OrderedDict[str, np.ndarray]:
+        return OrderedDict((name, variable.numpy().astype(np.float32))
+                           for name, variable in self.named_variables.items())
+
+    def set_weights_impl(self, weights: Mapping[str, np.ndarray]) -> None:
+        for name, variable in self.named_variables.items():
+            variable.assign(weights[name])
+
+    @staticmethod
+    def to_numpy(value: Any) -> np.ndarray:
+        return np.asarray(value, dtype=np.float32)
+
+    def apply(self, layer: Layer, inputs: list[tf.Tensor], training: bool) -> tf.Tensor:
+        """Dispatch `layer` on its kind to `_<kind>(layer, *inputs, training=...)`."""
+        method = getattr(self, f"_{layer.kind}", None)
+        if method is None:
+            raise ValueError(f"{layer.name}: unknown layer kind {layer.kind!r}")
+        return method(layer, *inputs, training=training)
+
+    # Traced bodies -------------------------------------------------------------------------
+
+    def _run(self, inputs: dict[str, tf.Tensor], noise: dict[str, tf.Tensor],
+             overrides: Mapping[str, tf.Tensor], training: bool) -> OrderedDict[str, tf.Tensor]:
+        return run_graph(self.layers, lambda layer, x: self.apply(layer, x, training),
+                         sources={**inputs, **noise}, overrides=overrides)
+
+    @tf.function
+    def _taps(self, inputs: dict[str, tf.Tensor], noise: dict[str, tf.Tensor],
+              overrides: dict[str, tf.Tensor], training: bool) -> OrderedDict[str, tf.Tensor]:
+        return self._run(inputs, noise, overrides, training)
+
+    @tf.function
+    def _gradients(self, inputs: dict[str, tf.Tensor], noise: dict[str, tf.Tensor],
+                   training: bool
+                   ) -> tuple[OrderedDict[str, tf.Tensor], list[tf.Tensor], list[tf.Tensor]]:
+        sources = [inputs[name] for name in self._differentiable]
+        with tf.GradientTape() as tape:
+            for source in sources:
+                tape.watch(source)
+            taps = self._run(inputs, noise, {}, training)
+        grads = tape.gradient(taps[self.pair.loss], [*sources, *self._trainable],
+                              unconnected_gradients=tf.UnconnectedGradients.ZERO)
+        return taps, grads[:len(sources)], grads[len(sources):]
+
+    @tf.function
+    def _train(self, inputs: dict[str, tf.Tensor], noise: dict[str, tf.Tensor],
+               lr: tf.Tensor) -> dict[str, tf.Tensor]:
+        """Plain SGD (slim's create_train_op + GradientDescentOptimizer): variables without a
+        gradient are left alone."""
+        with tf.GradientTape() as tape:
+            taps = self._run(inputs, noise, {}, True)
+        grads = tape.gradient(taps[self.pair.loss], self._trainable)
+        for variable, grad in zip(self._trainable, grads, strict=True):
+            if grad is not None:
+                variable.assign_sub(lr * grad)
+        wanted = {*self.pair.losses.values(), *self.pair.step_outputs.values()}
+        return {name: taps[name] for name in wanted}
+
+
+def _float32(value: ArrayLike) -> tf.Tensor:
+    return tf.cast(value, tf.float32)
+
+
+def _tensors(values: Mapping[str, ArrayLike]) -> dict[str, tf.Tensor]:
+    return {name: _float32(value) for name, value in values.items()}
