@@ -11,6 +11,7 @@ import numpy as np
 
 from chainer_port.layers import LINKS
 from chainer_port.tf_compat import (
+    align_corners_resize,
     batched_cross_conv,
     nhwc_flatten,
     nhwc_unflatten,
@@ -36,13 +37,15 @@ class CrossConvModel(ChainerTwin):
     def build_links(self, rng: np.random.Generator) -> None:
         for layer in self.layers:
             if layer.kind in LINKS:
-                self.add_scoped_link(layer.name, LINKS[layer.kind](layer, rng))
+                self.add_scoped_link(layer.name, LINKS[layer.kind](layer, rng, self.tf_compat))
 
     # -- the graph -----------------------------------------------------------------------------
 
     def _resize(self, layer: Layer, frames: chainer.Variable, training: bool
                 ) -> chainer.Variable:
-        return tf1_bilinear_resize(frames * layer.attrs["scale"], layer.attrs["size"])
+        resize = (tf1_bilinear_resize if self.tf_compat.resize == "tf1_legacy"
+                  else align_corners_resize)
+        return resize(frames * layer.attrs["scale"], layer.attrs["size"])
 
     def _pair_image(self, layer: Layer, frames: chainer.Variable, training: bool
                     ) -> chainer.Variable:
@@ -60,10 +63,13 @@ class CrossConvModel(ChainerTwin):
 
     def _max_pool(self, layer: Layer, x: chainer.Variable, training: bool) -> chainer.Variable:
         attrs = layer.attrs
-        return tf_max_pool(x, attrs["kernel"], attrs["stride"], attrs["padding"])
+        return tf_max_pool(x, attrs["kernel"], attrs["stride"], attrs["padding"],
+                           self.tf_compat.same_pad_extra)
 
     def _z_split(self, layer: Layer, x: chainer.Variable, training: bool) -> chainer.Variable:
-        return F.split_axis(nhwc_flatten(x), 2, axis=1)[layer.attrs["part"]]
+        flat = (nhwc_flatten(x) if self.tf_compat.flatten == "nhwc"
+                else F.reshape(x, (x.shape[0], -1)))
+        return F.split_axis(flat, 2, axis=1)[layer.attrs["part"]]
 
     def _sample_kernel(self, layer: Layer, z_mean: chainer.Variable,
                        z_stddev_log: chainer.Variable, epsilon: chainer.Variable,
@@ -75,7 +81,10 @@ class CrossConvModel(ChainerTwin):
                     training: bool) -> chainer.Variable:
         width = kernel.shape[1] // layer.attrs["parts"]
         part = layer.attrs["part"]
-        return batched_cross_conv(features, kernel[:, part * width:(part + 1) * width])
+        kernel = kernel[:, part * width:(part + 1) * width]
+        if self.tf_compat.depthwise_kernel == "wh":
+            kernel = F.swapaxes(kernel, 2, 3)
+        return batched_cross_conv(features, kernel)
 
     def _deconv(self, layer: Layer, x: chainer.Variable, training: bool) -> chainer.Variable:
         return self.link(layer.name)(x, training)

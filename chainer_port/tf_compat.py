@@ -1,4 +1,5 @@
-"""Every TensorFlow behaviour the port emulates, one named shim each.
+"""Every TensorFlow behaviour the ports emulate, one named shim each, and `TFCompat`: the
+switches that choose between TF's behaviour and the naive Chainer call, one named option each.
 
 Each shim says what TF does and why the plain Chainer call differs. All of them take and
 return `chainer.Variable`s (or arrays) in Chainer's NCHW layout, stay differentiable, and run
@@ -21,46 +22,52 @@ from spec.tf_geometry import same_pads, tf1_bilinear_sources
 VariableOrArray = chainer.Variable | NdArray
 
 
-def tf_same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
-    """TF's SAME padding of one axis, (before, after) (`spec.tf_geometry.same_pads`): an odd total
-    puts the extra pixel at the bottom / right, where Chainer's `pad=` is symmetric only."""
-    return same_pads(size, kernel, stride)
+def tf_same_pads(size: int, kernel: int, stride: int, extra: str = "after"
+                 ) -> tuple[int, int]:
+    """TF's SAME padding of one axis, (before, after) (`spec.tf_geometry.same_pads`): an odd
+    total puts the extra pixel at the bottom / right, where Chainer's `pad=` is symmetric only.
+    `extra="before"` puts it top / left instead (the naive port: `TFCompat.same_pad_extra`)."""
+    before, after = same_pads(size, kernel, stride)
+    return (before, after) if extra == "after" else (after, before)
 
 
-def same_padding(x: VariableOrArray, kernel: int, stride: int, value: float = 0.0
-                 ) -> tuple[chainer.Variable, tuple[int, int]]:
+def same_padding(x: VariableOrArray, kernel: int, stride: int, value: float = 0.0,
+                 extra: str = "after") -> tuple[chainer.Variable, tuple[int, int]]:
     """Prepare NCHW `x` for a TF SAME window op: (x, symmetric pad for Chainer's `pad=`).
 
-    The symmetric part of TF's padding (the `before` amount) is returned for the Chainer call;
-    only the asymmetric excess (one extra row / column at the bottom / right, e.g. even kernels
-    at stride 1 or stride 2 on even sizes) is added here with `F.pad`, filled with `value`
-    (0 for convolutions, -inf for max pooling, where TF's padding never wins).
+    The symmetric part of the padding is returned for the Chainer call; only the asymmetric
+    excess (one extra row / column at the bottom / right, e.g. even kernels at stride 1 or
+    stride 2 on even sizes) is added here with `F.pad`, filled with `value` (0 for
+    convolutions, -inf for max pooling, where TF's padding never wins).
     """
-    (top, bottom), (left, right) = (tf_same_pads(size, kernel, stride) for size in x.shape[-2:])
-    if bottom > top or right > left:
-        widths = ((0, 0),) * (x.ndim - 2) + ((0, bottom - top), (0, right - left))
+    (top, bottom), (left, right) = (tf_same_pads(size, kernel, stride, extra)
+                                    for size in x.shape[-2:])
+    rows, cols = min(top, bottom), min(left, right)
+    if (top, bottom, left, right) != (rows, rows, cols, cols):
+        widths = ((0, 0),) * (x.ndim - 2) + ((top - rows, bottom - rows),
+                                             (left - cols, right - cols))
         x = F.pad(x, widths, "constant", constant_values=value)
-    return chainer.as_variable(x), (top, left)
+    return chainer.as_variable(x), (rows, cols)
 
 
-def tf_conv2d(x: VariableOrArray, weights: VariableOrArray, padding: str, stride: int = 1
-              ) -> chainer.Variable:
+def tf_conv2d(x: VariableOrArray, weights: VariableOrArray, padding: str, stride: int = 1,
+              pad_extra: str = "after") -> chainer.Variable:
     """`tf.nn.conv2d(x, W, strides=stride, padding)` without bias, NCHW, W (out, in, k, k).
 
     Both frameworks cross-correlate (no kernel flip); a TF HWIO kernel maps to Chainer's
-    (out, in, kh, kw) by `spec.layout.weight_to_chainer`. VALID is `pad=0`; SAME goes through
-    `same_padding` because Chainer cannot pad asymmetrically. NumPy arrays take
-    `fast_cpu.conv2d` (same result, TF's pads applied directly).
+    (out, in, kh, kw) by `spec.layout.Transpose.KERNEL`. VALID is `pad=0`; SAME goes through
+    `same_padding` because Chainer cannot pad asymmetrically (`pad_extra`: where its odd pixel
+    goes). NumPy arrays take `fast_cpu.conv2d` (same result, TF's pads applied directly).
     """
     if padding in ("VALID", "SAME") and fast_cpu.applies(x, weights):
-        pads = [tf_same_pads(size, weights.shape[-1], stride) if padding == "SAME" else (0, 0)
-                for size in x.shape[-2:]]
+        pads = [tf_same_pads(size, weights.shape[-1], stride, pad_extra) if padding == "SAME"
+                else (0, 0) for size in x.shape[-2:]]
         return fast_cpu.conv2d(x, weights, pads, stride)
     if padding == "VALID":
         return F.convolution_2d(x, weights, stride=stride, pad=0)
     if padding != "SAME":
         raise ValueError(f"unknown padding {padding!r}")
-    x, pad = same_padding(x, weights.shape[-1], stride)
+    x, pad = same_padding(x, weights.shape[-1], stride, extra=pad_extra)
     return F.convolution_2d(x, weights, stride=stride, pad=pad)
 
 
@@ -80,6 +87,42 @@ class TFBatchNorm:
 
 
 TF_BN_DEFAULTS = TFBatchNorm()
+
+
+@dataclass(frozen=True)
+class TFCompat:
+    """The TF behaviours a Chainer twin reproduces where the plain Chainer call differs, one
+    named option each; every default is TF's. A porting pitfall's mutant is the port with one
+    option at the naive value (`chainer_port.mutants`), so no module is patched and ports with
+    different options run side by side. A twin takes it as `tf_compat=`.
+
+    same_pad_extra: where SAME puts an odd padding pixel: "after" (TF: bottom / right) or
+        "before" (top / left).
+    resize: "tf1_legacy" (TF1's bilinear, `tf1_bilinear_resize`) or "align_corners"
+        (`F.resize_images`).
+    flatten: "nhwc" (TF's `reshape(x, [N, -1])` order, `nhwc_flatten`) or "nchw" (a plain
+        reshape of the NCHW map).
+    depthwise_kernel: "hw" (TF's [k, k] order) or "wh" (the kernel's spatial axes swapped).
+    deconv: "tf_same" (`conv2d_transpose_same`), "pad_one" (`F.deconvolution_2d(pad=1)` at
+        every stride) or "flipped_kernel" (the kernel flipped in H and W first).
+    batch_norm: decay and epsilon (TF's 0.999 and 1e-3; Chainer's 0.9 and 2e-5).
+    bn_moving_variance: "biased" (TF's `tf.nn.moments`) or "unbiased" (Chainer's m / (m - 1)).
+    bn_gamma: a learned gamma at 1 that no weight file carries (Chainer's
+        `BatchNormalization`); TF's scale=False has none.
+    conv_init: "xavier_uniform" (TF's) or "lecun_normal" (Chainer's default).
+    deconv_init: "truncated_normal" (TF's) or "normal" (Chainer's `Normal`, no truncation).
+    """
+
+    same_pad_extra: str = "after"
+    resize: str = "tf1_legacy"
+    flatten: str = "nhwc"
+    depthwise_kernel: str = "hw"
+    deconv: str = "tf_same"
+    batch_norm: TFBatchNorm = TF_BN_DEFAULTS
+    bn_moving_variance: str = "biased"
+    bn_gamma: bool = False
+    conv_init: str = "xavier_uniform"
+    deconv_init: str = "truncated_normal"
 
 
 def tf_batch_norm_training(x: VariableOrArray, beta: VariableOrArray, epsilon: float,
@@ -152,7 +195,8 @@ def assign_moving_average(variable: NdArray, value: NdArray, decay: float) -> No
     variable -= (variable - value) * np.float32(1.0 - decay)
 
 
-def tf_max_pool(x: VariableOrArray, kernel: int, stride: int, padding: str) -> chainer.Variable:
+def tf_max_pool(x: VariableOrArray, kernel: int, stride: int, padding: str,
+                pad_extra: str = "after") -> chainer.Variable:
     """`tf.nn.max_pool2d(x, kernel, stride, padding)` on NCHW.
 
     VALID floors the output size ((size - kernel) // stride + 1, 21 -> 10 at 2x2 stride 2);
@@ -161,14 +205,14 @@ def tf_max_pool(x: VariableOrArray, kernel: int, stride: int, padding: str) -> c
     NumPy arrays take `fast_cpu.max_pool2d` (same result and arg max).
     """
     if padding in ("VALID", "SAME") and fast_cpu.applies(x):
-        pads = [tf_same_pads(size, kernel, stride) if padding == "SAME" else (0, 0)
+        pads = [tf_same_pads(size, kernel, stride, pad_extra) if padding == "SAME" else (0, 0)
                 for size in x.shape[-2:]]
         return fast_cpu.max_pool2d(x, kernel, stride, pads)
     if padding == "VALID":
         return F.max_pooling_2d(x, kernel, stride, pad=0, cover_all=False)
     if padding != "SAME":
         raise ValueError(f"unknown padding {padding!r}")
-    x, pad = same_padding(x, kernel, stride, value=-np.inf)
+    x, pad = same_padding(x, kernel, stride, value=-np.inf, extra=pad_extra)
     return F.max_pooling_2d(x, kernel, stride, pad=pad, cover_all=False)
 
 
@@ -207,6 +251,13 @@ def tf1_bilinear_resize(x: VariableOrArray, size: int) -> chainer.Variable:
     y = F.matmul(F.reshape(y, (-1, height)), rows, transb=True)
     y = F.swapaxes(F.reshape(y, (-1, size, size)), 1, 2)
     return F.reshape(y, (*lead, size, size))
+
+
+def align_corners_resize(x: VariableOrArray, size: int) -> chainer.Variable:
+    """`F.resize_images` (align_corners=True) of the last two axes: the naive port's resize
+    (`TFCompat.resize`), not TF1's."""
+    flat = F.reshape(x, (-1, *x.shape[-3:]))
+    return F.reshape(F.resize_images(flat, (size, size)), (*x.shape[:-2], size, size))
 
 
 def conv2d_transpose_same(x: VariableOrArray, weights: VariableOrArray, stride: int,

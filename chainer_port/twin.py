@@ -29,7 +29,7 @@ from chainer.serializers import DictionarySerializer, NpzDeserializer
 
 from chainer_port.device import resolve_device
 from chainer_port.initializers import spec_initializer
-from chainer_port.tf_compat import nhwc_to_nchw
+from chainer_port.tf_compat import TFCompat, nhwc_to_nchw
 from common.errors import UserError
 from spec.layer import Layer, run_graph
 from spec.twin import TwinModel
@@ -42,15 +42,17 @@ class ChainerTwin(TwinModel, chainer.Chain):
 
     dtype "float64" runs the same code in double precision: the harness's yardstick for the
     float32 noise floor (`twinport parity noise-floor`). Weights still cross the interface
-    as float32.
+    as float32. tf_compat: TF's behaviours, or naive Chainer ones (`TFCompat`; a mutant sets
+    one).
     """
 
     layout = "NCHW"
 
     def __init__(self, preset: Any = "paper", seed: int = 0, device: str = "cpu",
-                 dtype: str = "float32") -> None:
+                 dtype: str = "float32", tf_compat: TFCompat | None = None) -> None:
         super().__init__()
         self.setup_twin(preset, seed)
+        self.tf_compat = tf_compat or TFCompat()
         self.build_links(np.random.default_rng(seed))
         check_weights(self._tf_variables(), self.layers, f"{type(self).__name__} link tree")
         self.dtype = np.dtype(dtype)

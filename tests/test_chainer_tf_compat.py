@@ -14,6 +14,8 @@ import tensorflow as tf
 from chainer_port.layers import BatchNorm
 from chainer_port.tf_compat import (
     TF_BN_DEFAULTS,
+    TFBatchNorm,
+    TFCompat,
     batched_cross_conv,
     conv2d_transpose_same,
     nhwc_flatten,
@@ -70,6 +72,21 @@ def test_max_pool_matches_tf(size, kernel, padding):
     expected = tf.nn.max_pool2d(x, kernel, 2, padding).numpy()
     got = tf_max_pool(activation_to_chainer(x), kernel, 2, padding)
     np.testing.assert_array_equal(_to_tf(got), expected)
+
+
+@pytest.mark.parametrize("extra", ["after", "before"])
+def test_same_pad_extra_is_the_same_on_the_fast_path_and_off_it(monkeypatch, extra):
+    """Both paths put SAME's odd pixel where `extra` says; "after" is TF's."""
+    x = activation_to_chainer(_normal((2, 16, 16, 3), 5))
+    weights = Transpose.KERNEL.to_chainer(_normal((4, 4, 3, 2), 6))
+    fast = [tf_max_pool(x, 5, 2, "SAME", extra), tf_conv2d(x, weights, "SAME", 2, extra)]
+    monkeypatch.setenv("TWINPORT_FAST_CPU", "0")
+    plain = [tf_max_pool(x, 5, 2, "SAME", extra), tf_conv2d(x, weights, "SAME", 2, extra)]
+    for a, b in zip(fast, plain, strict=True):
+        np.testing.assert_allclose(a.array, b.array, rtol=1e-5, atol=1e-5)
+    if extra == "after":
+        expected = tf.nn.max_pool2d(activation_to_tf(x), 5, 2, "SAME").numpy()
+        np.testing.assert_array_equal(_to_tf(fast[0]), expected)
 
 
 def test_max_pool_valid_floors_21_to_10():
@@ -154,12 +171,25 @@ def test_nhwc_flatten_matches_tf_reshape():
                                                             [2, 3, 3, 8]).numpy())
 
 
-def test_nhwc_to_nchw_layout_and_gradient_layout():
-    frames = chainer.Variable(_normal((2, 3, 8, 8, 3), 15))
+@pytest.mark.parametrize("shape", [(2, 3, 8, 8, 3), (2, 8, 6, 3)])
+def test_nhwc_to_nchw_layout_and_gradient_layout(shape):
+    frames = chainer.Variable(_normal(shape, 15))
     nchw = nhwc_to_nchw(frames)
     np.testing.assert_array_equal(nchw.array, activation_to_chainer(frames.array))
     chainer.functions.sum(nchw * nchw).backward()
     np.testing.assert_allclose(frames.grad, 2 * frames.array)
+
+
+def test_tf_compat_options_belong_to_one_port():
+    """A port with a naive option and one with TF's run side by side: nothing is patched."""
+    from chainer_port.cross_conv import CrossConvModel
+
+    frames = np.random.default_rng(3).random((2, 2, 64, 64, 3), dtype=np.float32)
+    naive = CrossConvModel("tiny", tf_compat=TFCompat(batch_norm=TFBatchNorm(epsilon=2e-5)))
+    plain, again = CrossConvModel("tiny"), CrossConvModel("tiny")
+    taps = [model.forward(frames, training=True).taps["motion_encoder/Conv"].array
+            for model in (plain, naive, again)]
+    assert np.array_equal(taps[0], taps[2]) and not np.allclose(taps[0], taps[1])
 
 
 def _tf_batch_norm(x, beta, moving_mean, moving_variance):
@@ -176,7 +206,7 @@ def batch_norm_case():
     x = _normal((3, 5, 5, 6), 16, scale=3.0) + 2.0
     beta, mean = _normal((6,), 17), _normal((6,), 18)
     variance = np.abs(_normal((6,), 19)) + 0.5
-    link = BatchNorm(6)
+    link = BatchNorm(6, TFCompat())
     link.beta.array[...] = beta
     link.moving_mean[...] = mean
     link.moving_variance[...] = variance

@@ -7,7 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from parity.compare import FAIL, PASS, TIE, compare_arrays
+from parity.compare import compare_arrays
+from parity.diff import FAIL, PASS, TIE
 from parity.ties import Tie, explain, find_ties, pool_ties, reach, relu_ties
 from spec.cross_conv import PAIR, build_spec, get_preset
 

@@ -122,7 +122,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "Chainer's W is (out, in, kh, kw): loading with `reshape` instead of "
         "`transpose(3, 2, 0, 1)` keeps the shape and scrambles the values.",
         "The first conv, motion_encoder/Conv, fails in every forward mode (values unrelated).",
-        "`spec.layout.weight_to_chainer` (one transpose per leaf kind).",
+        "`spec.layout.Transpose.KERNEL` (one transpose per leaf kind, named by each variable "
+        "of the spec).",
         "ConvKernelReshaped", FORWARD_E2E_INFERENCE, "motion_encoder/Conv"),
     Pitfall(
         "deconv_layout", "deconv weight layout",
@@ -131,7 +132,7 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "conv); `transpose(3, 2, 1, 0)` swaps H and W and keeps the shape of a square "
         "kernel. (Reading it as [h, w, in, out] fails loudly at load when in != out.)",
         "image_decoder_0 fails first in every forward mode.",
-        "`spec.layout.weight_to_chainer`.",
+        "`spec.layout.Transpose.KERNEL`.",
         "DeconvKernelHW", FORWARD_E2E_INFERENCE, "image_decoder_0"),
     Pitfall(
         "deconv_pad", "deconv padding",

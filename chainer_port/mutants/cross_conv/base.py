@@ -1,56 +1,30 @@
 """How a mutant is made: the built-in port with ONE thing done the naive way.
 
-Two shapes, each a few lines: a subclass of `chainer_port.cross_conv.CrossConvModel` overriding
-one `_<kind>` method (or `set_weights` / `train_step`), or a `ShimMutant` that swaps one
-name the port looks up at call time (a `tf_compat` shim, a BatchNorm setting, an
-initialiser) for the naive Chainer version. Every mutant class is its own factory:
+Two shapes, each a few lines: the port with one `TFCompat` option at its naive value
+(`compat_mutant`: an option value, no patching), or a subclass of
+`chainer_port.cross_conv.CrossConvModel` overriding one `_<kind>` method (or `set_weights` /
+`train_step`) for a mistake that is no TF behaviour. Every mutant is its own factory,
 `Mutant(preset, seed=0, device="cpu")`, so `twinport parity --port
 chainer_port.mutants.cross_conv:NAME` runs it.
 """
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator, Sequence
-from types import ModuleType
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
-import chainer
-
 from chainer_port.cross_conv import CrossConvModel
-from spec.layer import Layer
+from chainer_port.tf_compat import TFCompat
 
 
-class ShimMutant(CrossConvModel):
-    """The built-in port with `target` = (module, name) replaced by `naive(original)`.
+def compat_mutant(name: str, doc: str, **options: Any) -> Callable[..., CrossConvModel]:
+    """A factory of the port with `options` of `TFCompat` set (the rest TF's)."""
+    compat = dataclasses.replace(TFCompat(), **options)
 
-    The replacement is in place while the port builds itself (links, initialisers) and while
-    it runs a layer (`apply`: every forward, run_layer, gradients and train_step goes through
-    it), and the module is restored after each call. Not thread-safe: one port runs at a time.
-    """
+    def factory(preset: Any, seed: int = 0, device: str = "cpu") -> CrossConvModel:
+        return CrossConvModel(preset, seed=seed, device=device, tf_compat=compat)
 
-    target: tuple[ModuleType, str]
-
-    @staticmethod
-    def naive(original: Any) -> Any:
-        """The naive version of `original` (the shim, setting or class being replaced)."""
-        raise NotImplementedError
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        with self._naive():
-            super().__init__(*args, **kwargs)
-
-    def apply(self, layer: Layer, inputs: Sequence[chainer.Variable], training: bool
-              ) -> chainer.Variable:
-        with self._naive():
-            return super().apply(layer, inputs, training)
-
-    @contextlib.contextmanager
-    def _naive(self) -> Iterator[None]:
-        module, name = self.target
-        original = getattr(module, name)
-        setattr(module, name, self.naive(original))
-        try:
-            yield
-        finally:
-            setattr(module, name, original)
+    factory.__name__ = factory.__qualname__ = name
+    factory.__doc__ = doc
+    return factory

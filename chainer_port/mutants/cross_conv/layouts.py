@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from typing import Any
 
 import chainer
 import chainer.functions as F
 import numpy as np
 
-from chainer_port import cross_conv
 from chainer_port.cross_conv import CrossConvModel
-from chainer_port.mutants.cross_conv.base import ShimMutant
+from chainer_port.mutants.cross_conv.base import compat_mutant
 from spec.layer import Layer
 from spec.layout import Transpose
 
@@ -58,26 +56,6 @@ class DeconvKernelHW(LoaderMutant):
         return kernel.transpose(3, 2, 1, 0)
 
 
-class DepthwiseKernelHW(ShimMutant):
-    """The per-sample depthwise kernel [k, k, C, 1] transposed with H and W swapped."""
-
-    target = (cross_conv, "batched_cross_conv")
-
-    @staticmethod
-    def naive(original: Any) -> Any:
-        return lambda features, kernel: original(features, F.swapaxes(kernel, 2, 3))
-
-
-class FlattenNCHW(ShimMutant):
-    """The motion encoder's map flattened for the z split by a plain reshape of NCHW."""
-
-    target = (cross_conv, "nhwc_flatten")
-
-    @staticmethod
-    def naive(original: Any) -> Any:
-        return lambda x: F.reshape(x, (x.shape[0], -1))
-
-
 class ZSplitSwapped(CrossConvModel):
     """z_mean taken from the second half of the split and z_stddev_log from the first."""
 
@@ -96,3 +74,11 @@ class KernelAxisTFOrder(CrossConvModel):
         batch, channels, size, _ = kernel.shape
         as_tf = F.transpose(F.reshape(kernel, (batch, size, size, channels)), (0, 3, 1, 2))
         return super()._cross_conv(layer, features, as_tf, training)
+
+
+DepthwiseKernelHW = compat_mutant(
+    "DepthwiseKernelHW", "The per-sample depthwise kernel [k, k, C, 1] transposed with H and W "
+    "swapped.", depthwise_kernel="wh")
+FlattenNCHW = compat_mutant(
+    "FlattenNCHW", "The motion encoder's map flattened for the z split by a plain reshape of "
+    "NCHW.", flatten="nchw")

@@ -6,51 +6,11 @@ from typing import Any
 
 import chainer
 import chainer.functions as F
-from chainer import initializers
 
-from chainer_port import cross_conv, layers
 from chainer_port.cross_conv import CrossConvModel
-from chainer_port.mutants.cross_conv.base import ShimMutant
+from chainer_port.mutants.cross_conv.base import compat_mutant
 from spec.cross_conv.schedule import DECAY_RATE, DECAY_STEPS, LEARNING_RATE
 from spec.layer import Layer
-
-
-def chainer_resize(x: chainer.Variable, size: int) -> chainer.Variable:
-    """`F.resize_images` (align_corners=True) of [B, L, C, H, W] frames folded to 4-D."""
-    flat = F.reshape(x, (-1, *x.shape[-3:]))
-    return F.reshape(F.resize_images(flat, (size, size)), (*x.shape[:-2], size, size))
-
-
-class ResizeAlignCorners(ShimMutant):
-    """The pyramid resized with `F.resize_images` (align_corners=True), not TF1's legacy mode."""
-
-    target = (cross_conv, "tf1_bilinear_resize")
-
-    @staticmethod
-    def naive(original: Any) -> Any:
-        return chainer_resize
-
-
-class DeconvPadOne(ShimMutant):
-    """`F.deconvolution_2d(..., pad=1, outsize=...)` at every stride (seed 001's deconv bug)."""
-
-    target = (layers, "conv2d_transpose_same")
-
-    @staticmethod
-    def naive(original: Any) -> Any:
-        return lambda x, weights, stride, out_size: F.deconvolution_2d(
-            x, weights, stride=stride, pad=1, outsize=(out_size, out_size))
-
-
-class DeconvKernelFlipped(ShimMutant):
-    """The deconv kernel flipped in H and W ("a transposed conv is a convolution")."""
-
-    target = (layers, "conv2d_transpose_same")
-
-    @staticmethod
-    def naive(original: Any) -> Any:
-        return lambda x, weights, stride, out_size: original(
-            x, F.flip(F.flip(weights, 2), 3), stride, out_size)
 
 
 class KLLogStdAsLogVar(CrossConvModel):
@@ -67,26 +27,6 @@ class L2SumPerSample(CrossConvModel):
     def _l2_loss(self, layer: Layer, output: chainer.Variable, target: chainer.Variable,
                  training: bool) -> chainer.Variable:
         return F.sum(F.square(output - target)) / output.shape[0]
-
-
-class InitLeCunNormal(ShimMutant):
-    """Conv kernels from Chainer's default initialiser, LeCunNormal: N(0, 1 / fan_in)."""
-
-    target = (initializers, "GlorotUniform")
-
-    @staticmethod
-    def naive(original: Any) -> Any:
-        return lambda dtype=None, rng=None: initializers.LeCunNormal(dtype=dtype, rng=rng)
-
-
-class InitPlainNormal(ShimMutant):
-    """Deconv kernels from N(0, 0.01) not truncated (Chainer has no truncated normal)."""
-
-    target = (layers, "TruncatedNormal")
-
-    @staticmethod
-    def naive(original: Any) -> Any:
-        return lambda stddev, rng: initializers.Normal(stddev, rng=rng)
 
 
 class LrPerUpdate(CrossConvModel):
@@ -107,3 +47,20 @@ class LrStaircase(CrossConvModel):
         if lr is None:
             lr = LEARNING_RATE * DECAY_RATE ** (step // DECAY_STEPS)
         return super().train_step(frames, epsilon, step, lr)
+
+
+ResizeAlignCorners = compat_mutant(
+    "ResizeAlignCorners", "The pyramid resized with `F.resize_images` (align_corners=True), not "
+    "TF1's legacy mode.", resize="align_corners")
+DeconvPadOne = compat_mutant(
+    "DeconvPadOne", "`F.deconvolution_2d(..., pad=1, outsize=...)` at every stride (seed 001's "
+    "deconv bug).", deconv="pad_one")
+DeconvKernelFlipped = compat_mutant(
+    "DeconvKernelFlipped", "The deconv kernel flipped in H and W (\"a transposed conv is a "
+    "convolution\").", deconv="flipped_kernel")
+InitLeCunNormal = compat_mutant(
+    "InitLeCunNormal", "Conv kernels from Chainer's default initialiser, LeCunNormal: "
+    "N(0, 1 / fan_in).", conv_init="lecun_normal")
+InitPlainNormal = compat_mutant(
+    "InitPlainNormal", "Deconv kernels from N(0, 0.01) not truncated (Chainer has no truncated "
+    "normal).", deconv_init="normal")

@@ -3,28 +3,15 @@ pool's gradient routed to the wrong element."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import chainer
 import chainer.functions as F
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
-from chainer_port import tf_compat
 from chainer_port.cross_conv import CrossConvModel
-from chainer_port.mutants.cross_conv.base import ShimMutant
+from chainer_port.mutants.cross_conv.base import compat_mutant
 from spec.layer import Layer
 from spec.tf_geometry import same_pads
-
-
-class SamePadExtraBefore(ShimMutant):
-    """TF SAME's odd padding pixel put before (top/left) instead of after (bottom/right)."""
-
-    target = (tf_compat, "tf_same_pads")
-
-    @staticmethod
-    def naive(original: Any) -> Any:
-        return lambda size, kernel, stride: original(size, kernel, stride)[::-1]
 
 
 class MaxPoolSameCoverAll(CrossConvModel):
@@ -72,3 +59,8 @@ class MaxPoolGradMirrored(CrossConvModel):
                 + rows) * w + cols
         picked = F.get_item(F.reshape(x, (-1,)), flat)
         return picked + (pooled.array - picked.array)
+
+
+SamePadExtraBefore = compat_mutant(
+    "SamePadExtraBefore", "TF SAME's odd padding pixel put before (top/left) instead of after "
+    "(bottom/right).", same_pad_extra="before")
