@@ -13,7 +13,9 @@ from parity.compare import (
 )
 from parity.diagnose import suggest
 from parity.results import ParityRun
-from parity.verdict import (
+from parity.sections import SECTION_ORDER
+from parity.verdict import SectionVerdict, Verdict, build_verdict
+from spec.section_keys import (
     AFTER_TRAINING,
     FORWARD_E2E_INFERENCE,
     FORWARD_E2E_TRAINING,
@@ -23,11 +25,7 @@ from parity.verdict import (
     INITIALISATION,
     INPUT_GRADIENT,
     MOVING_STATISTICS,
-    SECTION_ORDER,
     TRAINING_LOSSES,
-    SectionVerdict,
-    Verdict,
-    build_verdict,
 )
 
 

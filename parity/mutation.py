@@ -17,9 +17,10 @@ import numpy as np
 
 from common.errors import UserError
 from parity.diff import RAISED, SHAPE, TensorDiff, fmt
-from parity.harness import ParitySettings, ReferenceRun, check_port, prepare_reference
+from parity.harness import ReferenceRun, check_port, prepare_reference
 from parity.port import load_port, port_spec
 from parity.results import ParityRun
+from parity.settings import ParitySettings
 from spec.pair import TwinPair, import_from_cwd
 from spec.pitfall import Pitfall
 from spec.registry import get_pair

@@ -18,7 +18,8 @@ import numpy as np
 
 from common.errors import UserError
 from parity.diff import TensorDiff, json_float
-from parity.verdict import FORWARD_SECTIONS, Verdict, build_verdict, ordered_sections
+from parity.sections import FORWARD_SECTIONS
+from parity.verdict import Verdict, build_verdict, ordered_sections
 
 FORMAT = "twinport-parity/1"
 SUMMARY_JSON = "summary.json"

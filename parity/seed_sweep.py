@@ -13,8 +13,10 @@ from __future__ import annotations
 import argparse
 
 from parity.diff import fmt
-from parity.harness import ParitySettings, run_parity
-from parity.verdict import SECTION_TITLES, ordered_sections
+from parity.harness import run_parity
+from parity.sections import title
+from parity.settings import ParitySettings
+from parity.verdict import ordered_sections
 
 
 def seed_range(text: str) -> list[int]:
@@ -39,7 +41,7 @@ def sweep(model: str, preset: str, seeds: list[int], data: str | None, batch_siz
         verdict = run.verdict
         if not keys:
             keys = ordered_sections(verdict.sections)
-            titles = [SECTION_TITLES.get(k, k) for k in keys]
+            titles = [title(k) for k in keys]
             lines.append("| seed | verdict | tie items | " + " | ".join(titles) + " |")
             lines.append("|---" * (3 + len(keys)) + "|")
         ties = sum(s.n_tie for s in verdict.sections.values())

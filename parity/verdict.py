@@ -15,52 +15,14 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from parity.diff import RAISED, SHAPE, TIE, TensorDiff, fmt, json_float
+from parity.sections import FORWARD_SECTIONS, SECTION_ORDER, item_word, title
 from spec.section_keys import (
-    AFTER_TRAINING,
     FORWARD_E2E_INFERENCE,
     FORWARD_E2E_TRAINING,
     FORWARD_ISO_INFERENCE,
     FORWARD_ISO_TRAINING,
-    GRADIENTS,
-    INITIALISATION,
-    INPUT_GRADIENT,
-    MOVING_STATISTICS,
     TRAINING_LOSSES,
 )
-
-SECTION_ORDER = (
-    FORWARD_E2E_INFERENCE,
-    FORWARD_E2E_TRAINING,
-    FORWARD_ISO_INFERENCE,
-    FORWARD_ISO_TRAINING,
-    MOVING_STATISTICS,
-    GRADIENTS,
-    INPUT_GRADIENT,
-    TRAINING_LOSSES,
-    AFTER_TRAINING,
-    INITIALISATION,
-)
-FORWARD_SECTIONS = SECTION_ORDER[:4]
-SECTION_TITLES = {
-    FORWARD_E2E_INFERENCE: "forward, end-to-end, inference",
-    FORWARD_E2E_TRAINING: "forward, end-to-end, training",
-    FORWARD_ISO_INFERENCE: "forward, isolated layers, inference",
-    FORWARD_ISO_TRAINING: "forward, isolated layers, training",
-    MOVING_STATISTICS: "normalisation statistics' update of one training forward",
-    GRADIENTS: "parameter gradients",
-    INPUT_GRADIENT: "input gradients",
-    TRAINING_LOSSES: "training losses per step",
-    AFTER_TRAINING: "parameters after K steps",
-    INITIALISATION: "each side's own initial weights vs TF's initialisers",
-}
-ITEM_WORD = {
-    MOVING_STATISTICS: "parameter",
-    INITIALISATION: "parameter",
-    GRADIENTS: "parameter",
-    AFTER_TRAINING: "parameter",
-    TRAINING_LOSSES: "step",
-    INPUT_GRADIENT: "tensor",
-}
 
 PASS_TEXT = "PASS"
 FAIL_TEXT = "FAIL"
@@ -120,18 +82,18 @@ class SectionVerdict:
 
     def sentence(self, with_suggestion: bool = True) -> str:
         """One sentence for the summary."""
-        title = SECTION_TITLES.get(self.section, self.section)
+        heading = title(self.section)
         if self.passed and self.n_tie:
-            return (f"{title}: {self.n_items - self.n_tie} pass, {self.n_tie} explained by "
+            return (f"{heading}: {self.n_items - self.n_tie} pass, {self.n_tie} explained by "
                     f"near-ties in the reference's decisions (status tie)")
         if self.passed:
-            return f"{title}: all {self.n_items} pass"
-        word = ITEM_WORD.get(self.section, "tap")
+            return f"{heading}: all {self.n_items} pass"
+        word = item_word(self.section)
         if self.section == TRAINING_LOSSES and self.first_step is not None:
             head = f"the loss curves part at step {self.first_step}"
         else:
             head = f"first divergent {word} {self.first_failure}"
-        text = f"{title}: {head} ({self.n_failed} of {self.n_items} fail"
+        text = f"{heading}: {head} ({self.n_failed} of {self.n_items} fail"
         if self.first_status == SHAPE:
             text += "; shapes differ"
         elif self.first_status == RAISED:
@@ -186,7 +148,7 @@ class Verdict:
                f"({self.first_section})"
 
     def _item_word(self) -> str:
-        return ITEM_WORD.get(self.first_section or "", "tap")
+        return item_word(self.first_section)
 
     def summary_text(self) -> str:
         """One paragraph a person can read: the verdict, each failing section, what passed."""
@@ -215,7 +177,7 @@ class Verdict:
                               for k in (FORWARD_ISO_INFERENCE, FORWARD_ISO_TRAINING)):
             parts.append("Every layer agrees in isolation, so the end-to-end difference is "
                          "accumulated rounding or comes from state (e.g. BatchNorm statistics).")
-        passing = [SECTION_TITLES.get(k, k) for k, s in self.sections.items() if s.passed]
+        passing = [title(k) for k, s in self.sections.items() if s.passed]
         if passing and not self.passed:
             parts.append("Passing: " + "; ".join(passing) + ".")
         return " ".join(parts)

@@ -6,8 +6,9 @@ from __future__ import annotations
 import chainer.functions as F
 import pytest
 
-from parity.harness import ParitySettings, check_port, prepare_reference
+from parity.harness import check_port, prepare_reference
 from parity.port import load_port, port_spec
+from parity.settings import ParitySettings
 from tests.outside_pair import EPS, PAIR, ChainerRegressor
 
 MODEL = "tests.outside_pair:PAIR"

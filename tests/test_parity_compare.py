@@ -13,13 +13,12 @@ from common.errors import UserError
 from parity import compare_arrays, compare_dicts, compare_steps
 from parity.diagnose import suggest
 from parity.diff import NONFINITE, PASS, SHAPE, TensorDiff
-from parity.verdict import (
+from parity.verdict import Verdict, build_verdict
+from spec.section_keys import (
     FORWARD_E2E_INFERENCE,
     FORWARD_ISO_INFERENCE,
     GRADIENTS,
     TRAINING_LOSSES,
-    Verdict,
-    build_verdict,
 )
 
 ATOL = RTOL = 1e-5

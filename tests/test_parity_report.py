@@ -12,7 +12,8 @@ import pytest
 from common.errors import UserError
 from parity import ParityRun, compare_arrays, compare_steps
 from parity.report import plot_training_runs, write_report
-from parity.verdict import (
+from spec.cross_conv import build_spec, get_preset
+from spec.section_keys import (
     AFTER_TRAINING,
     FORWARD_E2E_INFERENCE,
     FORWARD_E2E_TRAINING,
@@ -22,7 +23,6 @@ from parity.verdict import (
     INPUT_GRADIENT,
     TRAINING_LOSSES,
 )
-from spec.cross_conv import build_spec, get_preset
 
 ATOL, RTOL = 1e-5, 1e-5
 BAD_TAP = "image_encoder_1/Conv_2"

@@ -16,10 +16,10 @@ from parity.compare import RAISED, raised_diff
 from parity.init_check import TRUNCATED_STD, Z_MAX, init_diffs, side_stats
 from parity.init_check import expected_distribution as expected
 from parity.inputs import ParityInputs
-from parity.verdict import FORWARD_E2E_INFERENCE, TRAINING_LOSSES
 from spec.cross_conv import build_spec, get_preset
 from spec.cross_conv.graph import slim_variables
 from spec.layer import Layer
+from spec.section_keys import FORWARD_E2E_INFERENCE, TRAINING_LOSSES
 
 ROW = dict(step=7, tf_loss=2.0, tf_l2=1.5, tf_kl=0.5, port_loss=2.0, port_l2=1.5, port_kl=0.5)
 

@@ -127,9 +127,9 @@ def test_compare_captures_reports_a_tie_and_still_fails_elsewhere(chainer_captur
     frames gradient changed at one element its reach covers: tie; at one outside: FAIL."""
     import copy
 
-    from parity.harness import Comparer, compare_captures
+    from parity.comparer import Comparer, compare_captures
     from parity.tolerances import Tolerances
-    from parity.verdict import GRADIENTS, INPUT_GRADIENT
+    from spec.section_keys import GRADIENTS, INPUT_GRADIENT
 
     comparer = Comparer(TINY, Tolerances.defaults(), "elemwise")
     reference, port = copy.deepcopy(chainer_capture), copy.deepcopy(chainer_capture)

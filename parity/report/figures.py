@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 from parity.report import plots
 from parity.results import ParityRun
-from parity.verdict import (
+from spec.section_keys import (
     AFTER_TRAINING,
     FORWARD_E2E_INFERENCE,
     FORWARD_E2E_TRAINING,

@@ -9,7 +9,8 @@ from parity.report.figures import Image
 from parity.report.markdown import section_overview
 from parity.report.tables import DISPLAY_COLUMNS, display_row, settings_items, step_display
 from parity.results import ParityRun
-from parity.verdict import SECTION_TITLES, TRAINING_LOSSES
+from parity.sections import title
+from spec.section_keys import TRAINING_LOSSES
 
 CSS = """
 body { font-family: -apple-system, "Segoe UI", "DejaVu Sans", Helvetica, Arial, sans-serif;
@@ -90,12 +91,12 @@ def render_html(run: ParityRun, images: list[Image], files: list[str]) -> str:
     verdict = run.ensure_verdict()
     state = "pass" if verdict.passed else "fail"
     settings = dict(run.settings)
-    title = f"twinport parity: {verdict.status}"
+    page_title = f"twinport parity: {verdict.status}"
     if settings.get("preset"):
-        title += f" ({settings['preset']})"
+        page_title += f" ({settings['preset']})"
     parts = [
         "<!DOCTYPE html>", '<html lang="en">', "<head>", '<meta charset="utf-8">',
-        f"<title>{escape(title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
+        f"<title>{escape(page_title)}</title>", f"<style>{CSS}</style>", "</head>", "<body>",
         "<h1>twinport parity report</h1>",
         f'<div class="banner {state}"><span class="status">{verdict.status}</span>'
         f'<span class="headline">{escape(verdict.headline().split(": ", 1)[-1])}</span>',
@@ -142,7 +143,7 @@ def render_html(run: ParityRun, images: list[Image], files: list[str]) -> str:
             continue
         sv = verdict.sections.get(key)
         first = sv.first_failure if sv is not None and not sv.passed else None
-        title = SECTION_TITLES.get(key, key)
+        heading = title(key)
         result = "PASS" if sv is None or sv.passed else f"FAIL ({sv.n_failed} of {sv.n_items})"
         rows, classes = [], []
         for i, d in enumerate(diffs):
@@ -150,7 +151,7 @@ def render_html(run: ParityRun, images: list[Image], files: list[str]) -> str:
             classes.append("first" if d.name == first and d.failed else
                            ("fail" if d.failed else ""))
         table = _table(DISPLAY_COLUMNS, rows, classes, name_column="name")
-        parts.append(f'<h2 id="{_anchor(key)}">{escape(title)} '
+        parts.append(f'<h2 id="{_anchor(key)}">{escape(heading)} '
                      f'<span class="small">({escape(key)}) &middot; {escape(result)}</span></h2>')
         if sv is not None and sv.passed and len(diffs) > 20:
             parts.append(f"<details><summary>{len(diffs)} rows, all pass</summary>{table}"

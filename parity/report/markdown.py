@@ -6,7 +6,8 @@ from parity.diff import fmt
 from parity.report.figures import Image
 from parity.report.tables import DISPLAY_COLUMNS, display_row, settings_items, step_display
 from parity.results import ParityRun
-from parity.verdict import SECTION_TITLES, TRAINING_LOSSES
+from parity.sections import title
+from spec.section_keys import TRAINING_LOSSES
 
 
 def _cell(text: str) -> str:
@@ -57,7 +58,7 @@ def render_markdown(run: ParityRun, images: list[Image], files: list[str]) -> st
         diffs = run.sections[key]
         if not diffs or key == TRAINING_LOSSES:
             continue
-        lines += [f"## {SECTION_TITLES.get(key, key)} (`{key}`)", ""]
+        lines += [f"## {title(key)} (`{key}`)", ""]
         rows = []
         for i, d in enumerate(diffs):
             row = display_row(i, d)

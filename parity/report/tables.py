@@ -10,14 +10,8 @@ from typing import Any
 
 from parity.diff import TensorDiff, fmt
 from parity.results import ParityRun, step_columns, step_quantities
-from parity.verdict import (
-    AFTER_TRAINING,
-    FORWARD_SECTIONS,
-    GRADIENTS,
-    INPUT_GRADIENT,
-    SECTION_ORDER,
-    TRAINING_LOSSES,
-)
+from parity.sections import FORWARD_SECTIONS, SECTION_ORDER
+from spec.section_keys import AFTER_TRAINING, GRADIENTS, INPUT_GRADIENT, TRAINING_LOSSES
 
 DIFF_COLUMNS = ["section", "position"] + [f.name for f in fields(TensorDiff)] + ["passed"]
 LAYERS_CSV = "layers.csv"

@@ -8,6 +8,7 @@ import importlib
 import sys
 from typing import TYPE_CHECKING
 
+from parity.settings import MODE_CHOICES
 from twinport.commands.common import add_command, add_model_option
 
 if TYPE_CHECKING:
@@ -59,7 +60,7 @@ def register(subparsers) -> None:
     p = add_command(subparsers, "parity", "compare the TF reference and the port, layer by "
                     "layer, gradients and K training steps; exit 0 PASS, 1 FAIL, 2 bad input")
     add_input_options(p)
-    p.add_argument("--mode", choices=("both", "end-to-end", "isolated"), default="both",
+    p.add_argument("--mode", choices=MODE_CHOICES, default="both",
                    help="forward comparison: whole model, each layer on the reference's "
                    "inputs, or both")
     add_tolerance_options(p)
@@ -115,13 +116,15 @@ def print_verdict(run, out: str) -> int:
 
 
 def run_parity(args: argparse.Namespace) -> int:
-    from parity.harness import ParitySettings, run_parity
+    from parity.harness import run_parity
     from parity.port import load_port, port_spec
     from parity.report import write_report
+    from parity.settings import ParitySettings
 
     pair, preset = check_inputs(args)
     # A bad --port is refused now, not after the reference's capture.
-    load_port(port_spec(args.port, pair), preset, args.seed, args.chainer_device or args.device)
+    port = load_port(port_spec(args.port, pair), preset, args.seed,
+                     args.chainer_device or args.device)
     settings = ParitySettings(
         model=args.model, preset=args.preset, data=args.data, batch_size=args.batch_size,
         seed=args.seed,
@@ -129,8 +132,8 @@ def run_parity(args: argparse.Namespace) -> int:
         stat=args.stat,
         port=args.port, tf_device=args.tf_device or args.device,
         chainer_device=args.chainer_device or args.device, start_step=args.start_step)
-    run = run_parity(settings, progress=not args.quiet)
-    write_report(run, args.out, graph_order=[layer.name for layer in pair.build(preset)])
+    run = run_parity(settings, progress=not args.quiet, port=port)
+    write_report(run, args.out)
     return print_verdict(run, args.out)
 
 
@@ -189,10 +192,11 @@ def run_capture(args: argparse.Namespace) -> int:
 
 def run_compare(args: argparse.Namespace) -> int:
     from parity.capture import Capture, check_comparable
+    from parity.comparer import Comparer, compare_captures
     from parity.environment import numerics_differences
-    from parity.harness import Comparer, capture_step_rows, compare_captures
     from parity.report import write_report
     from parity.results import ParityRun
+    from parity.synced import capture_step_rows
     from parity.tolerances import Tolerances
     from spec.registry import DEFAULT_MODEL, get_pair
 
