@@ -14,7 +14,7 @@ initialiser the spec names for it (`spec.layer.Variable.init`):
 * "zeros" / "ones": exactly; "" is not checked.
 
 Statistics: z_std = (std / expected - 1) / SE, SE = sqrt((kurtosis - 1) / (4 n)) (the sample
-std's relative standard error), and z_mean = mean / (expected std / sqrt(n)). A variable fails
+std's relative standard error), and z_of_mean = mean / (expected std / sqrt(n)). A variable fails
 when |z| > Z_MAX on either side, a value lies beyond the distribution's bound, or a constant
 is not exact. Z_MAX was measured (`twinport parity init-z --seeds 40`): see its value.
 """
@@ -90,12 +90,12 @@ class SideStats:
     std: float
     max_abs: float
     z_std: float
-    z_mean: float
+    z_of_mean: float
     problems: tuple[str, ...]
 
     @property
     def z(self) -> float:
-        return max(abs(self.z_std), abs(self.z_mean))
+        return max(abs(self.z_std), abs(self.z_of_mean))
 
 
 def side_stats(values: np.ndarray, expected: Expected, z_max: float = Z_MAX) -> SideStats:
@@ -108,16 +108,16 @@ def side_stats(values: np.ndarray, expected: Expected, z_max: float = Z_MAX) -> 
         return SideStats(mean, std, top, 0.0, 0.0, problems)
     relative_se = math.sqrt((expected.kurtosis - 1) / (4 * x.size))
     z_std = (std / expected.std - 1) / relative_se
-    z_mean = mean / (expected.std / math.sqrt(x.size))
+    z_of_mean = mean / (expected.std / math.sqrt(x.size))
     problems = []
     if abs(z_std) > z_max:
         problems.append(f"std {fmt(std)} = {fmt(std / expected.std)} x {fmt(expected.std)} "
                         f"(z {z_std:+.1f})")
-    if abs(z_mean) > z_max:
-        problems.append(f"mean {fmt(mean)} (z {z_mean:+.1f})")
+    if abs(z_of_mean) > z_max:
+        problems.append(f"mean {fmt(mean)} (z {z_of_mean:+.1f})")
     if top > expected.bound * (1 + BOUND_SLACK):
         problems.append(f"|w| up to {fmt(top)} > bound {fmt(expected.bound)}")
-    return SideStats(mean, std, top, z_std, z_mean, tuple(problems))
+    return SideStats(mean, std, top, z_std, z_of_mean, tuple(problems))
 
 
 def init_diffs(reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarray],

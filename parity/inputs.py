@@ -39,10 +39,10 @@ class ParityInputs:
         pair's noise of each step (`spec.pair.noise_at`).
 
         `dither` adds uniform noise in [0, InputSpec.dither) to the inputs that declare one,
-        drawn from `seed`: flat regions of synthetic frames give max-pool windows whose values
+        drawn from `seed`: flat regions of synthetic images give max-pool windows whose values
         are equal up to float rounding, and each framework's rounding picks a different
         winner, so gradients would differ by routing, not by porting. One uint8 step (1/255)
-        breaks those ties without changing what the frames show.
+        breaks those ties without changing what the images show.
         """
         if not Path(data, "map.csv").exists():
             make = f"`{pair.make_data} --out {data}`, or " if pair.make_data else ""

@@ -31,8 +31,7 @@ def load_port(spec: str, preset: Any, seed: int, device: str) -> tuple[Any, str]
     """
     module_name, _, factory_name = spec.partition(":")
     if not module_name or not factory_name:
-        raise UserError(f"--port {spec!r}: expected MODULE:FACTORY, e.g. "
-                        "chainer_port.cross_conv:CrossConvModel")
+        raise UserError(f"--port {spec!r}: expected MODULE:FACTORY, e.g. my_port:MyModel")
     # The port is someone else's code: whatever its import or its factory raises is reported
     # as a bad --port, in one line.
     try:

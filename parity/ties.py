@@ -14,7 +14,7 @@ element outside it still fails the item. A port that routes a pool's gradient wr
 since its windows agree with the reference on the forward, so no decision of theirs differs.
 
 The trace follows each layer's local dependence: a conv's receptive field, a pool's window,
-the resize's bilinear stencil, a concat's channels, a pair's frames; a training-mode
+the resize's bilinear stencil, a concat's channels, a pair's time steps; a training-mode
 BatchNorm also couples every position of a channel through its batch statistics, a change of
 order 1/N of the decision's own, which the normal tolerance covers and the trace leaves out.
 Kinds without a local rule reach every element of the same samples.
