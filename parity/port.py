@@ -11,12 +11,15 @@ INTERFACE = ("forward", "run_layer", "gradients", "train_step", "get_weights", "
              "load", "save", "to_numpy")
 
 
-def port_spec(port: str | None, pair: TwinPair) -> str:
-    """`--port` as given, or the pair's own Chainer twin ("module:Class")."""
-    if port:
-        return port
-    twin = pair.twins["chainer"]
+def twin_spec(pair: TwinPair, backend: str) -> str:
+    """The pair's twin of `backend` as MODULE:FACTORY."""
+    twin = pair.twins[backend]
     return twin if isinstance(twin, str) else f"{twin.__module__}:{twin.__qualname__}"
+
+
+def port_spec(port: str | None, pair: TwinPair) -> str:
+    """`--port` as given, or the pair's own Chainer twin."""
+    return port or twin_spec(pair, "chainer")
 
 
 def load_port(spec: str, preset: Any, seed: int, device: str) -> tuple[Any, str]:

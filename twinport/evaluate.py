@@ -9,11 +9,11 @@ from tqdm import tqdm
 
 from common.atomic import atomic_path
 from common.errors import UserError
-from spec.cross_conv import get_preset
+from spec.cross_conv import PAIR, get_preset
 from spec.cross_conv.data import open_split
-from spec.cross_conv.graph import Z_MEAN, Z_STDDEV_LOG
+from spec.cross_conv.graph import FRAMES, Z_MEAN, Z_STDDEV_LOG
+from spec.pair import noise_at
 from twinport.backends import create_model
-from twinport.noise import epsilon_for
 from twinport.runs import RunDir
 
 
@@ -35,13 +35,15 @@ def evaluate(run: RunDir, data: str, split: str, batch_size: int, max_batches: i
     preset = get_preset(config.preset)
     dataset = open_split(data, split, preset, batch_size)
     rows = batch_size * (dataset.seq_len - 1)
+    shapes = {FRAMES: (batch_size, dataset.seq_len, *dataset.frame_shape)}
     z_mean, z_log = (np.broadcast_to(z, (rows, preset.z_dim)).astype(np.float32)
                      for z in checkpoint.empirical_z())
     count = min(max_batches, len(dataset) // batch_size)
     totals = {"loss": 0.0, "l2_loss": 0.0, "kl_loss": 0.0}
     for index in tqdm(range(count), desc=f"eval {split}", unit="batch", disable=not progress):
         frames = dataset.get(np.arange(index * batch_size, (index + 1) * batch_size))
-        result = model.forward(frames, epsilon_for(config.seed, index, rows, preset.z_dim),
+        result = model.forward(frames, noise_at(PAIR.noise(preset), preset, shapes,
+                                                config.seed, index),
                                overrides={Z_MEAN: z_mean, Z_STDDEV_LOG: z_log},
                                training=False)
         for key in totals:

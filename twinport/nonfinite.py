@@ -33,14 +33,14 @@ def losses_finite(out: Mapping[str, Any], labels: Iterable[str]) -> bool:
 
 
 def culprit(model: Any, before: Mapping[str, np.ndarray], frames: np.ndarray,
-            epsilon: np.ndarray, after: Mapping[str, np.ndarray]) -> str:
+            noise: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray]) -> str:
     """What went non-finite first in the training step from `before` to `after`."""
     model.set_weights(before)
-    name = first_nonfinite(model.forward(frames, epsilon, training=True).taps, model.to_numpy)
+    name = first_nonfinite(model.forward(frames, noise, training=True).taps, model.to_numpy)
     if name:
         return f"the first non-finite tap is {name}"
     model.set_weights(before)
-    name = first_nonfinite(model.gradients(frames, epsilon, training=True)[1])
+    name = first_nonfinite(model.gradients(frames, noise, training=True)[1])
     if name:
         return f"every tap is finite; the first non-finite gradient is that of {name}"
     name = first_nonfinite(after)
@@ -72,13 +72,13 @@ class FiniteGuard:
         return True
 
     def locate(self, stop: int, batches: Iterable[np.ndarray],
-               epsilon_at: Callable[[int], np.ndarray]) -> str:
+               noise_at: Callable[[int], Mapping[str, np.ndarray]]) -> str:
         """Replay from the last finite weights (`batches` from that step) up to step `stop`."""
         self.model.set_weights(self.good)
         before = self.good
         for step, frames in zip(range(self.good_step, stop + 1), batches, strict=False):
-            epsilon = epsilon_at(step)
-            out = self.model.train_step(frames, epsilon, step)
+            noise = noise_at(step)
+            out = self.model.train_step(frames, noise, step)
             after = self.model.get_weights()
             labels = self.model.pair.losses
             if not losses_finite(out, labels) or first_nonfinite(after):
@@ -86,7 +86,7 @@ class FiniteGuard:
                 what = ("the loss is" if not losses_finite(out, labels)
                         else "the updated weights are")
                 return (f"step {step}: {what} not finite ({losses}); "
-                        + culprit(self.model, before, frames, epsilon, after))
+                        + culprit(self.model, before, frames, noise, after))
             before = after
         return (f"step {stop}: the loss or the weights were not finite, but replaying steps "
                 f"{self.good_step}-{stop} from the last finite weights did not reproduce it")

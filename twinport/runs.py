@@ -11,7 +11,7 @@ is replaced atomically after it, so a run killed at any moment leaves its previo
 intact; a write that fails (disk full, permission denied) is a one-line WriteError that leaves
 it intact too. A kill can leave a temporary folder (`.step-*`) and a half-written last line in
 loss.csv: a resumed run removes the one and drops the other. Data position and noise are pure
-functions of the step (`Dataset.batches(start_step=)`, `twinport.noise.epsilon_for`), so the
+functions of the step (`Dataset.batches(start_step=)`, `spec.pair.noise_at`), so the
 step is all the state a resume needs besides weights.
 """
 

@@ -15,10 +15,10 @@ import numpy as np
 from tqdm import tqdm
 
 from common.errors import UserError
-from spec.cross_conv import get_preset
+from spec.cross_conv import FRAMES, PAIR, get_preset
 from spec.cross_conv.data import open_split
+from spec.pair import noise_at
 from twinport.backends import create_model
-from twinport.noise import epsilon_for
 from twinport.nonfinite import FiniteGuard
 from twinport.runs import RunConfig, RunDir
 
@@ -81,10 +81,10 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
     run.remove_temporaries()
     run.start_loss_log(keep_before_step=start)
 
-    rows = config.batch_size * (dataset.seq_len - 1)
+    shapes = {FRAMES: (config.batch_size, dataset.seq_len, *dataset.frame_shape)}
 
-    def epsilon_at(step: int) -> np.ndarray:
-        return epsilon_for(config.seed, step, rows, preset.z_dim)
+    def noise(step: int) -> dict[str, np.ndarray]:
+        return noise_at(PAIR.noise(preset), preset, shapes, config.seed, step)
 
     guard = FiniteGuard(model, start, check_every)
     batches = dataset.batches(config.batch_size, config.seed, start_step=start)
@@ -95,13 +95,13 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
     ) as bar:
         for step, frames in zip(range(start, config.steps), batches, strict=False):
             began = time.perf_counter()
-            last = model.train_step(frames, epsilon_at(step), step)
+            last = model.train_step(frames, noise(step), step)
             finished = step + 1
             checkpoint_due = (finished % config.checkpoint_every == 0
                               or finished == config.steps or interrupted[0])
             if not guard.step_is_finite(step, last, checkpoint_due):
                 fault = guard.locate(step, dataset.batches(
-                    config.batch_size, config.seed, start_step=guard.good_step), epsilon_at)
+                    config.batch_size, config.seed, start_step=guard.good_step), noise)
                 kept = run.latest_checkpoint()
                 raise UserError(f"{fault}; training stopped, " + (
                     f"kept {kept.weights_path.parent}" if kept else "no checkpoint yet"))

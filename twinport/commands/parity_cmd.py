@@ -161,7 +161,7 @@ def run_capture(args: argparse.Namespace) -> int:
     from common.errors import UserError
     from parity.capture import PARTS, capture_model
     from parity.inputs import ParityInputs
-    from parity.port import load_port, port_spec
+    from parity.port import load_port, twin_spec
     from spec.weights import load_weights
 
     pair, preset = check_inputs(args)
@@ -173,8 +173,7 @@ def run_capture(args: argparse.Namespace) -> int:
     weights = load_weights(args.weights, layers)
     inputs = ParityInputs.from_dataset(pair, preset, args.data, args.batch_size, args.seed,
                                        args.steps)
-    twin = pair.twin_class(args.backend)
-    spec = args.port or port_spec(f"{twin.__module__}:{twin.__qualname__}", pair)
+    spec = args.port or twin_spec(pair, args.backend)
     model, layout = load_port(spec, preset, args.seed, args.device)
     capture = capture_model(model, layout, layers, weights, inputs, args.steps, parts,
                             label=args.port or args.backend, lr=args.lr,
