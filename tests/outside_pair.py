@@ -4,14 +4,16 @@ with a LayerNorm between them and a dense head, regressing the next frame's mean
 """
 
 import chainer.functions as F
-import tensorflow as tf
 
 from chainer_port.tf_compat import nhwc_flatten, tf_conv2d
 from chainer_port.twin import ChainerTwin
+from common.tf_startup import import_tensorflow
 from data import Dataset
 from spec import InputSpec, Layer, Optimizer, TwinPair, Variable
 from spec.layout import Transpose
 from tf_reference.twin import TFTwin
+
+tf = import_tensorflow()  # quiet start-up, GPU memory growth, TF32 off
 
 EPS = 1e-3  # Keras' LayerNormalization epsilon
 

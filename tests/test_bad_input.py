@@ -298,6 +298,13 @@ ROWS = DATASET_ROWS + [
         "--port os:getcwd: getcwd('tiny', seed=0, device='cpu') failed (TypeError"),
     Row(f"{CAPTURE} --weights {{weights}} --port chainer_port", "--port: not MODULE:FACTORY",
         "expected MODULE:FACTORY"),
+    Row(f"{PARITY} --model nope", "unknown model (parity)",
+        "unknown model 'nope' (known: cross_conv"),
+    Row("spec --model nope", "unknown model (spec)", "unknown model 'nope'"),
+    Row(f"{PARITY} --model tests.outside_pair:MISSING", "--model: no such pair in the module",
+        "cannot load tests.outside_pair:MISSING"),
+    Row(f"{PARITY} --model tests.outside_pair:build", "--model: not a TwinPair",
+        "tests.outside_pair:build is not a spec.pair.TwinPair"),
 ]
 
 

@@ -12,6 +12,7 @@ import importlib
 import sys
 import traceback
 
+import chainer_port  # noqa: F401  (NumPy 2 names for Chainer, before a pair's module imports it)
 from common.errors import UserError
 from common.numerics import set_numerics
 from common.tf_startup import show_tf_logs
