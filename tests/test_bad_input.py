@@ -217,7 +217,7 @@ ROWS = DATASET_ROWS + [
         "{case}/ckpt: not a readable TensorFlow checkpoint", write_bytes("ckpt", b"garbage")),
     # presets and counts
     Row(f"{TRAIN} --out {{case}}/run --preset huge", "unknown preset (train)",
-        "unknown preset 'huge' (known: paper, tiny)"),
+        "unknown preset 'huge' for model cross_conv (known: paper, tiny)"),
     Row(f"{PARITY} --preset huge", "unknown preset (parity)", "unknown preset 'huge'"),
     Row(f"{PREDICT} --weights {{weights}} --preset huge", "unknown preset (predict)",
         "unknown preset 'huge'"),
@@ -326,11 +326,11 @@ def shared(tmp_path_factory, moving_objects_dir) -> dict[str, Path]:
     np.save(paths["frames"], np.zeros((1, 2, 64, 64, 3), np.float32))
     run = RunDir(paths["run"])
     run.write_config(RunConfig("chainer", "tiny", str(moving_objects_dir), 3, 2, 0, 3))
-    run.start_loss_log(keep_before_step=0)
+    run.start_loss_log(keep_before_step=0, columns=("step", "loss", "l2", "kl", "lr", "seconds"))
     run.append_loss({"step": 0, "loss": 1, "l2": 1, "kl": 0, "lr": 0.8, "seconds": 0})
     z_dim = get_preset("tiny").z_dim
     run.save_checkpoint(3, lambda path: shutil.copy(paths["weights"], path),
-                        np.zeros(z_dim), np.zeros(z_dim), 3)
+                        {"z_mean": np.zeros(z_dim), "z_stddev_log": np.zeros(z_dim)}, 3)
     write_moving_objects(root / "data2", seed=1, count=40)
     capture = ["parity", "capture", "--backend", "chainer", "--preset", "tiny",
                "--batch-size", "2", "--steps", "0", "--parts", "forward"]

@@ -4,6 +4,7 @@ FAIL that names the one layer its port gets wrong."""
 from __future__ import annotations
 
 import chainer.functions as F
+import numpy as np
 import pytest
 
 from parity.harness import check_port, prepare_reference
@@ -60,3 +61,23 @@ def test_the_cli_runs_the_outside_pair(cli, moving_objects_dir, tmp_path):
                            "--out", tmp_path / "report", "--quiet")
     assert status == 0, out + err
     assert "PASS" in out and (tmp_path / "report" / "report.html").exists()
+
+
+def test_the_outside_pair_trains_alike_on_both_backends(cli, moving_objects_dir, tmp_path):
+    from twinport.runs import RunDir
+
+    status, out, err = cli("weights", "init", "--model", MODEL, "--preset", "small", "-o",
+                           tmp_path / "w.npz")
+    assert status == 0, out + err
+    losses = {}
+    for backend in ("tf", "chainer"):
+        status, out, err = cli("train", "--model", MODEL, "--backend", backend, "--preset",
+                               "small", "--data", moving_objects_dir, "--steps", "4",
+                               "--batch-size", "2", "--init", tmp_path / "w.npz", "--out",
+                               tmp_path / backend, "--quiet")
+        assert status == 0, out + err
+        rows = RunDir(tmp_path / backend).read_losses()
+        assert list(rows[0]) == ["step", "loss", "lr", "seconds"] and len(rows) == 4
+        losses[backend] = [float(row["loss"]) for row in rows]
+    np.testing.assert_allclose(losses["chainer"], losses["tf"], rtol=1e-3)
+    assert losses["tf"][-1] < losses["tf"][0]

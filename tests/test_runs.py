@@ -156,3 +156,29 @@ def test_a_few_hundred_tiny_steps_lower_the_loss(cli, moving_objects_dir, tmp_pa
     loss = [float(row["loss"]) for row in losses(tmp_path / "run")]
     assert len(loss) == 200
     assert np.mean(loss[-20:]) < 0.2 * np.mean(loss[:5])
+
+
+def test_a_run_from_before_the_pair_record_still_evaluates(cli, trained_tf, moving_objects_dir,
+                                                           tmp_path):
+    """Checkpoints once kept the empirical z as z_stats.npz (z_sum, z_log_sum, z_count) and
+    configs had no model: such a run reads as cross_conv with the same means."""
+    import shutil
+
+    from twinport.runs import RunDir
+
+    old = tmp_path / "old"
+    shutil.copytree(trained_tf, old)
+    config = json.loads((old / "config.json").read_text())
+    del config["model"]
+    (old / "config.json").write_text(json.dumps(config))
+    latest = old / "checkpoints" / (old / "checkpoints" / "latest").read_text().strip()
+    means = RunDir(trained_tf).latest_checkpoint().means()
+    count = 7
+    np.savez(latest / "z_stats.npz", z_sum=means["z_mean"] * count,
+             z_log_sum=means["z_stddev_log"] * count, z_count=np.int64(count))
+    (latest / "outputs.npz").unlink()
+    loaded = RunDir(old).latest_checkpoint().means()
+    for name in ("z_mean", "z_stddev_log"):
+        np.testing.assert_allclose(loaded[name], means[name], rtol=1e-12)
+    status, out, err = cli("eval", "--run", old, "--data", moving_objects_dir, "--batches", "2")
+    assert status == 0, err

@@ -14,7 +14,7 @@ from spec.cross_conv.data import open_split
 from spec.cross_conv.graph import FRAMES, Z_MEAN, Z_STDDEV_LOG
 from spec.pair import noise_at
 from twinport.backends import create_model
-from twinport.runs import RunDir
+from twinport.runs import Checkpoint, RunConfig, RunDir
 
 
 def latest_model(run: RunDir, backend: str | None = None):
@@ -24,8 +24,20 @@ def latest_model(run: RunDir, backend: str | None = None):
     if checkpoint is None:
         raise UserError(f"{run.path}: the run has no checkpoint yet")
     model = create_model(backend or config.backend, config.preset, seed=config.seed,
-                         device=config.device, weights=checkpoint.weights_path)
+                         device=config.device, weights=checkpoint.weights_path,
+                         model=config.model)
     return model, checkpoint, config
+
+
+def empirical_z(run: RunDir, checkpoint: Checkpoint, config: RunConfig
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """The seed's empirical z of a cross_conv run: z_mean and z_stddev_log averaged over the
+    training steps (a UserError for a run of another pair)."""
+    if config.model != PAIR.name:
+        raise UserError(f"{run.path}: a run of model {config.model}; the empirical z, and so "
+                        f"eval and sample, are {PAIR.name}'s")
+    means = checkpoint.means()
+    return means["z_mean"], means["z_stddev_log"]
 
 
 def evaluate(run: RunDir, data: str, split: str, batch_size: int, max_batches: int,
@@ -37,7 +49,7 @@ def evaluate(run: RunDir, data: str, split: str, batch_size: int, max_batches: i
     rows = batch_size * (dataset.seq_len - 1)
     shapes = {FRAMES: (batch_size, dataset.seq_len, *dataset.frame_shape)}
     z_mean, z_log = (np.broadcast_to(z, (rows, preset.z_dim)).astype(np.float32)
-                     for z in checkpoint.empirical_z())
+                     for z in empirical_z(run, checkpoint, config))
     count = min(max_batches, len(dataset) // batch_size)
     totals = {"loss": 0.0, "l2_loss": 0.0, "kl_loss": 0.0}
     for index in tqdm(range(count), desc=f"eval {split}", unit="batch", disable=not progress):

@@ -32,15 +32,15 @@ def losses_finite(out: Mapping[str, Any], labels: Iterable[str]) -> bool:
     return all(math.isfinite(out[key]) for key in labels)
 
 
-def culprit(model: Any, before: Mapping[str, np.ndarray], frames: np.ndarray,
+def culprit(model: Any, before: Mapping[str, np.ndarray], inputs: Mapping[str, np.ndarray],
             noise: Mapping[str, np.ndarray], after: Mapping[str, np.ndarray]) -> str:
     """What went non-finite first in the training step from `before` to `after`."""
     model.set_weights(before)
-    name = first_nonfinite(model.forward(frames, noise, training=True).taps, model.to_numpy)
+    name = first_nonfinite(model.forward(inputs, noise, training=True).taps, model.to_numpy)
     if name:
         return f"the first non-finite tap is {name}"
     model.set_weights(before)
-    name = first_nonfinite(model.gradients(frames, noise, training=True)[1])
+    name = first_nonfinite(model.gradients(inputs, noise, training=True)[1])
     if name:
         return f"every tap is finite; the first non-finite gradient is that of {name}"
     name = first_nonfinite(after)
@@ -71,14 +71,15 @@ class FiniteGuard:
         self.good_step, self.good = finished, weights
         return True
 
-    def locate(self, stop: int, batches: Iterable[np.ndarray],
-               noise_at: Callable[[int], Mapping[str, np.ndarray]]) -> str:
+    def locate(self, stop: int, batches: Iterable[Mapping[str, np.ndarray]],
+               noise_at: Callable[[int, Mapping[str, np.ndarray]], Mapping[str, np.ndarray]]
+               ) -> str:
         """Replay from the last finite weights (`batches` from that step) up to step `stop`."""
         self.model.set_weights(self.good)
         before = self.good
-        for step, frames in zip(range(self.good_step, stop + 1), batches, strict=False):
-            noise = noise_at(step)
-            out = self.model.train_step(frames, noise, step)
+        for step, inputs in zip(range(self.good_step, stop + 1), batches, strict=False):
+            noise = noise_at(step, inputs)
+            out = self.model.train_step(inputs, noise, step)
             after = self.model.get_weights()
             labels = self.model.pair.losses
             if not losses_finite(out, labels) or first_nonfinite(after):
@@ -86,7 +87,7 @@ class FiniteGuard:
                 what = ("the loss is" if not losses_finite(out, labels)
                         else "the updated weights are")
                 return (f"step {step}: {what} not finite ({losses}); "
-                        + culprit(self.model, before, frames, noise, after))
+                        + culprit(self.model, before, inputs, noise, after))
             before = after
         return (f"step {stop}: the loss or the weights were not finite, but replaying steps "
                 f"{self.good_step}-{stop} from the last finite weights did not reproduce it")

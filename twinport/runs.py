@@ -1,9 +1,11 @@
-"""A training run's folder: config, loss log, checkpoints and the empirical z.
+"""A training run's folder: config, loss log, checkpoints and the running sums of the pair's step
+outputs (cross_conv: the empirical z).
 
 RUN_DIR/
-  config.json                 what the run was started with (backend, preset, data, ...)
-  loss.csv                    step, loss, l2, kl, lr, seconds: one row per finished step
-  checkpoints/step-00000100/  weights.npz (interchange format) + state.json + z_stats.npz
+  config.json                 what the run was started with (model, backend, preset, data, ...)
+  loss.csv                    step, the pair's losses (cross_conv: loss, l2, kl), lr, seconds:
+                              one row per finished step
+  checkpoints/step-00000100/  weights.npz (interchange format) + state.json + outputs.npz
   checkpoints/latest          the name of the newest complete checkpoint
 
 A checkpoint folder is written under a temporary name and renamed into place, and `latest`
@@ -11,7 +13,7 @@ is replaced atomically after it, so a run killed at any moment leaves its previo
 intact; a write that fails (disk full, permission denied) is a one-line WriteError that leaves
 it intact too. A kill can leave a temporary folder (`.step-*`) and a half-written last line in
 loss.csv: a resumed run removes the one and drops the other. Data position and noise are pure
-functions of the step (`Dataset.batches(start_step=)`, `spec.pair.noise_at`), so the
+functions of the step (`TwinPair.batches(start_step=)`, `spec.pair.noise_at`), so the
 step is all the state a resume needs besides weights.
 """
 
@@ -30,9 +32,13 @@ import numpy as np
 from common.arrays import read_npz
 from common.atomic import atomic_path
 from common.errors import UserError, WriteError
+from spec.registry import DEFAULT_MODEL
 
-LOSS_COLUMNS = ("step", "loss", "l2", "kl", "lr", "seconds")
 KEEP_CHECKPOINTS = 2
+OUTPUTS_NPZ = "outputs.npz"
+# Checkpoints written before the step outputs were the pair's: cross_conv's z under these keys.
+Z_STATS_NPZ = "z_stats.npz"
+Z_STATS_KEYS = {"z_mean": "z_sum", "z_stddev_log": "z_log_sum", "count": "z_count"}
 
 
 @dataclass
@@ -46,6 +52,7 @@ class RunConfig:
     checkpoint_every: int
     init: str | None = None
     device: str = "cpu"
+    model: str = DEFAULT_MODEL
 
 
 @dataclass
@@ -54,15 +61,15 @@ class Checkpoint:
 
     step: int
     weights_path: Path
-    z_sum: np.ndarray
-    z_log_sum: np.ndarray
-    z_count: int
+    sums: dict[str, np.ndarray]
+    count: int
 
-    def empirical_z(self) -> tuple[np.ndarray, np.ndarray]:
-        """The seed's empirical z: z_mean and z_stddev_log averaged over training steps."""
-        if self.z_count == 0:
-            raise UserError(f"{self.weights_path.parent}: checkpoint has no z statistics yet")
-        return self.z_sum / self.z_count, self.z_log_sum / self.z_count
+    def means(self) -> dict[str, np.ndarray]:
+        """Each step output (`TwinPair.step_outputs`) averaged over the batch and the training
+        steps (cross_conv: the seed's empirical z, `z_mean` and `z_stddev_log`)."""
+        if self.count == 0:
+            raise UserError(f"{self.weights_path.parent}: checkpoint has no step statistics yet")
+        return {name: total / self.count for name, total in self.sums.items()}
 
 
 class RunDir:
@@ -87,22 +94,24 @@ class RunDir:
             raise UserError(f"{self.config_json}: unreadable run config ({error})") from None
 
     # loss log -------------------------------------------------------------------------------
-    def start_loss_log(self, keep_before_step: int) -> None:
-        """Start loss.csv, keeping only whole rows of steps already covered by the checkpoint.
+    def start_loss_log(self, keep_before_step: int, columns: tuple[str, ...]) -> None:
+        """Start loss.csv with `columns`, keeping only whole rows of steps already covered by
+        the checkpoint.
 
         A run killed while appending leaves a partial last line: it is not a whole row.
         """
         rows = [row for row in self.read_losses() if _whole(row)
                 and int(row["step"]) < keep_before_step]
         with atomic_path(self.loss_csv) as tmp, open(tmp, "w", newline="") as handle:
-            writer = csv.DictWriter(handle, LOSS_COLUMNS)
+            writer = csv.DictWriter(handle, columns)
             writer.writeheader()
             writer.writerows(rows)
 
     def append_loss(self, row: dict) -> None:
+        """One row, its keys in the order of the log's columns."""
         try:
             with open(self.loss_csv, "a", newline="") as handle:
-                csv.DictWriter(handle, LOSS_COLUMNS).writerow(row)
+                csv.DictWriter(handle, list(row)).writerow(row)
         except OSError as error:
             raise WriteError.from_os_error(self.loss_csv, error) from None
 
@@ -116,8 +125,8 @@ class RunDir:
             raise UserError(f"{self.loss_csv}: unreadable loss log ({error})") from None
 
     # checkpoints ----------------------------------------------------------------------------
-    def save_checkpoint(self, step: int, weights_writer, z_sum: np.ndarray,
-                        z_log_sum: np.ndarray, z_count: int) -> None:
+    def save_checkpoint(self, step: int, weights_writer, sums: dict[str, np.ndarray],
+                        count: int) -> None:
         """Write checkpoint `step` whole, point `latest` at it, drop the oldest ones.
 
         A failed write raises WriteError naming the checkpoint and the one still in use.
@@ -125,7 +134,7 @@ class RunDir:
         name = f"step-{step:08d}"
         final = self.checkpoints / name
         try:
-            self._write_checkpoint(final, step, weights_writer, z_sum, z_log_sum, z_count)
+            self._write_checkpoint(final, step, weights_writer, sums, count)
             with atomic_path(self.checkpoints / "latest") as pointer:
                 pointer.write_text(name + "\n")
         except (OSError, WriteError) as error:
@@ -135,14 +144,13 @@ class RunDir:
                              f"{kept.weights_path.parent if kept else 'its start'}") from None
         self._prune(keep=name)
 
-    def _write_checkpoint(self, final: Path, step: int, weights_writer, z_sum: np.ndarray,
-                          z_log_sum: np.ndarray, z_count: int) -> None:
+    def _write_checkpoint(self, final: Path, step: int, weights_writer,
+                          sums: dict[str, np.ndarray], count: int) -> None:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.checkpoints, prefix=f".{final.name}."))
         try:
             weights_writer(tmp / "weights.npz")
-            np.savez(tmp / "z_stats.npz", z_sum=z_sum, z_log_sum=z_log_sum,
-                     z_count=np.int64(z_count))
+            np.savez(tmp / OUTPUTS_NPZ, count=np.int64(count), **sums)
             (tmp / "state.json").write_text(json.dumps({"step": step}) + "\n")
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
@@ -171,14 +179,17 @@ class RunDir:
         try:
             folder = self.checkpoints / pointer.read_text().strip()
             state = json.loads((folder / "state.json").read_text())
-            stats = read_npz(folder / "z_stats.npz", "z statistics")
-            return Checkpoint(int(state["step"]), folder / "weights.npz",
-                              stats["z_sum"], stats["z_log_sum"], int(stats["z_count"]))
+            if (folder / OUTPUTS_NPZ).exists():
+                stats = read_npz(folder / OUTPUTS_NPZ, "step statistics")
+            else:
+                old = read_npz(folder / Z_STATS_NPZ, "z statistics")
+                stats = {name: old[key] for name, key in Z_STATS_KEYS.items()}
+            count = int(stats.pop("count"))
+            return Checkpoint(int(state["step"]), folder / "weights.npz", stats, count)
         except (OSError, ValueError, KeyError, TypeError, UserError) as error:
             raise UserError(f"{folder}: damaged checkpoint ({error})") from None
 
 
 def _whole(row: dict) -> bool:
     """A loss.csv row with every column, as `append_loss` writes it whole."""
-    return (None not in row and all(row.get(column) for column in LOSS_COLUMNS)
-            and row["step"].isdigit())
+    return (None not in row and all(row.values()) and (row.get("step") or "").isdigit())

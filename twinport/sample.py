@@ -10,7 +10,7 @@ from common.arrays import read_npy
 from common.errors import UserError
 from spec.cross_conv import get_preset
 from spec.cross_conv.graph import Z_MEAN, Z_STDDEV_LOG
-from twinport.evaluate import latest_model
+from twinport.evaluate import empirical_z, latest_model
 from twinport.predict import to_tf_layout
 from twinport.runs import RunDir
 
@@ -43,7 +43,7 @@ def sample_futures(run: RunDir, frame: np.ndarray, n: int, seed: int) -> tuple[n
     model, checkpoint, config = latest_model(run)
     preset = get_preset(config.preset)
     z_mean, z_log = (np.broadcast_to(z, (n, preset.z_dim)).astype(np.float32)
-                     for z in checkpoint.empirical_z())
+                     for z in empirical_z(run, checkpoint, config))
     epsilon = np.random.default_rng(seed).standard_normal((n, preset.z_dim), dtype=np.float32)
     # The motion encoder's output is replaced by the empirical z, so the second frame of the
     # pair is never read: the frame itself stands in for it.

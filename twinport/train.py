@@ -1,4 +1,4 @@
-"""`twinport train`: the seed's training loop on either backend, resumable exactly.
+"""`twinport train`: a pair's training loop on either backend, resumable exactly.
 
 Everything a run needs (data, its fit to the preset, the batch size, --init weights, the
 backend) is checked before the run folder is written, so a refused command leaves nothing.
@@ -15,9 +15,8 @@ import numpy as np
 from tqdm import tqdm
 
 from common.errors import UserError
-from spec.cross_conv import FRAMES, PAIR, get_preset
-from spec.cross_conv.data import open_split
 from spec.pair import noise_at
+from spec.registry import get_pair
 from twinport.backends import create_model
 from twinport.nonfinite import FiniteGuard
 from twinport.runs import RunConfig, RunDir
@@ -63,58 +62,60 @@ def sigint_flag() -> Iterator[list[bool]]:
 def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: int = 1) -> dict:
     """Run (or continue) training to `config.steps`; return the last step's losses.
 
+    The pair's batches, noise (`spec.pair.noise_at`), losses and optimizer; the running sums
+    of its step outputs (cross_conv: the empirical z) go into every checkpoint.
     `check_every`: copy the weights to the host and check them for NaN/inf every this many
     steps (and before every checkpoint); see `twinport.nonfinite`.
     """
-    preset = get_preset(config.preset)
-    dataset = open_split(config.data, "train", preset, config.batch_size)
+    pair = get_pair(config.model)
+    preset = pair.get_preset(config.preset)
+    if pair.check_data is not None:
+        pair.check_data(config.data, "train", preset, config.batch_size)
     checkpoint = run.latest_checkpoint()
     model = create_model(config.backend, config.preset, seed=config.seed, device=config.device,
-                         weights=checkpoint.weights_path if checkpoint else config.init)
+                         weights=checkpoint.weights_path if checkpoint else config.init,
+                         model=config.model)
     start = checkpoint.step if checkpoint else 0
-    z_sum = np.zeros(preset.z_dim, np.float64)
-    z_log_sum = np.zeros(preset.z_dim, np.float64)
-    z_count = 0
-    if checkpoint:
-        z_sum, z_log_sum, z_count = checkpoint.z_sum, checkpoint.z_log_sum, checkpoint.z_count
+    sums = dict(checkpoint.sums) if checkpoint else {}
+    count = checkpoint.count if checkpoint else 0
     run.write_config(config)
     run.remove_temporaries()
-    run.start_loss_log(keep_before_step=start)
+    run.start_loss_log(keep_before_step=start, columns=("step", *pair.losses, "lr", "seconds"))
 
-    shapes = {FRAMES: (config.batch_size, dataset.seq_len, *dataset.frame_shape)}
+    def noise(step: int, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+        shapes = {name: value.shape for name, value in batch.items()}
+        return noise_at(pair.noise(preset), preset, shapes, config.seed, step)
 
-    def noise(step: int) -> dict[str, np.ndarray]:
-        return noise_at(PAIR.noise(preset), preset, shapes, config.seed, step)
+    def batches(first: int) -> Iterator[dict[str, np.ndarray]]:
+        return pair.batches(config.data, "train", config.batch_size, config.seed,
+                            start_step=first)
 
     guard = FiniteGuard(model, start, check_every)
-    batches = dataset.batches(config.batch_size, config.seed, start_step=start)
     last: dict = {}
     with sigint_flag() as interrupted, tqdm(
         total=config.steps, initial=start, desc=f"train {config.backend}", unit="step",
         disable=not progress,
     ) as bar:
-        for step, frames in zip(range(start, config.steps), batches, strict=False):
+        for step, batch in zip(range(start, config.steps), batches(start), strict=False):
             began = time.perf_counter()
-            last = model.train_step(frames, noise(step), step)
+            last = model.train_step(batch, noise(step, batch), step)
             finished = step + 1
             checkpoint_due = (finished % config.checkpoint_every == 0
                               or finished == config.steps or interrupted[0])
             if not guard.step_is_finite(step, last, checkpoint_due):
-                fault = guard.locate(step, dataset.batches(
-                    config.batch_size, config.seed, start_step=guard.good_step), noise)
+                fault = guard.locate(step, batches(guard.good_step), noise)
                 kept = run.latest_checkpoint()
                 raise UserError(f"{fault}; training stopped, " + (
                     f"kept {kept.weights_path.parent}" if kept else "no checkpoint yet"))
-            z_sum = z_sum + last["z_mean"].mean(axis=0)
-            z_log_sum = z_log_sum + last["z_stddev_log"].mean(axis=0)
-            z_count += 1
-            run.append_loss({"step": step, "loss": last["loss"], "l2": last["l2"],
-                             "kl": last["kl"], "lr": last["lr"],
-                             "seconds": round(time.perf_counter() - began, 4)})
+            for name in pair.step_outputs:
+                sums[name] = sums.get(name, 0.0) + last[name].astype(np.float64).mean(axis=0)
+            count += 1
+            run.append_loss({"step": step, **{label: last[label] for label in pair.losses},
+                             "lr": last["lr"], "seconds": round(time.perf_counter() - began, 4)})
             bar.update(1)
-            bar.set_postfix(loss=f"{last['loss']:.4f}")
+            bar.set_postfix(loss=f"{last[next(iter(pair.losses))]:.4f}")
             if checkpoint_due:
-                run.save_checkpoint(finished, model.save, z_sum, z_log_sum, z_count)
+                run.save_checkpoint(finished, model.save, sums, count)
             if interrupted[0]:
                 raise Interrupted(f"interrupted after step {step}: checkpoint saved in "
                                   f"{run.checkpoints}; --resume continues")

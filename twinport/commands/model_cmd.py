@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
-from twinport.commands.common import add_command
+from twinport.commands.common import add_command, add_model_option
 
 BACKEND_CHOICES = ("tf", "chainer")
 
 
 def register(subparsers) -> None:
-    p = add_command(subparsers, "train", "train the cross-conv model on either backend")
+    p = add_command(subparsers, "train", "train a model on either backend")
+    add_model_option(p)
     p.add_argument("--backend", choices=BACKEND_CHOICES, required=True)
     p.add_argument("--data", required=True, help="dataset folder (with map.csv)")
     p.add_argument("--preset", default="paper")
@@ -68,15 +69,16 @@ def check_positive(**values: int) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
-    from spec.cross_conv import get_preset
+    from spec.registry import get_pair
     from twinport.runs import RunConfig
     from twinport.train import Interrupted, start_or_resume, train
 
     check_positive(steps=args.steps, batch_size=args.batch_size,
                    checkpoint_every=args.checkpoint_every, check_every=args.check_every)
-    get_preset(args.preset)
+    pair = get_pair(args.model)
+    pair.get_preset(args.preset)
     config = RunConfig(args.backend, args.preset, args.data, args.steps, args.batch_size,
-                       args.seed, args.checkpoint_every, args.init, args.device)
+                       args.seed, args.checkpoint_every, args.init, args.device, args.model)
     run, config = start_or_resume(args.out, config, args.resume)
     try:
         last = train(run, config, progress=not args.quiet, check_every=args.check_every)
@@ -84,7 +86,8 @@ def run_train(args: argparse.Namespace) -> int:
         print(f"twinport: {stop}")
         return 130
     if last:
-        print(f"trained to step {config.steps}: loss {last['loss']:.5f}; run in {run.path}")
+        label = next(iter(get_pair(config.model).losses))
+        print(f"trained to step {config.steps}: {label} {last[label]:.5f}; run in {run.path}")
     else:
         print(f"{run.path}: already at step {config.steps}")
     return 0

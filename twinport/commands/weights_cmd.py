@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from twinport.commands.common import add_command
+from twinport.commands.common import add_command, add_model_option
 
 
 def register(subparsers) -> None:
@@ -18,6 +18,7 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_import)
 
     p = add_command(commands, "init", "a backend's freshly initialised weights -> .npz")
+    add_model_option(p)
     p.add_argument("--backend", choices=("tf", "chainer"), default="tf")
     p.add_argument("--preset", default="paper")
     p.add_argument("--seed", type=int, default=0)
@@ -45,11 +46,9 @@ def run_import(args: argparse.Namespace) -> int:
 
 
 def run_init(args: argparse.Namespace) -> int:
-    from spec.cross_conv import get_preset
     from twinport.backends import create_model
 
-    get_preset(args.preset)
-    model = create_model(args.backend, args.preset, seed=args.seed)
+    model = create_model(args.backend, args.preset, seed=args.seed, model=args.model)
     model.save(args.output)
     print(f"wrote {args.output}: {len(model.get_weights())} variables ({args.backend} "
           f"initialisers, seed {args.seed})")
