@@ -8,8 +8,6 @@ from typing import Any
 from spec.registry import DEFAULT_MODEL, get_pair
 from spec.weights import load_weights
 
-BACKENDS = ("tf", "chainer")
-
 
 def create_model(backend: str, preset: str, seed: int = 0, device: str = "cpu",
                  weights: str | os.PathLike | None = None, model: str = DEFAULT_MODEL) -> Any:

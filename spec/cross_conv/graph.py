@@ -19,7 +19,6 @@ from spec.tf_geometry import conv_output_size
 
 FRAMES = "frames"
 EPSILON = "epsilon"
-SOURCES = (FRAMES, EPSILON)
 
 Z_MEAN = "motion_encoder/z_mean"
 Z_STDDEV_LOG = "motion_encoder/z_stddev_log"
