@@ -23,6 +23,7 @@ from parity.comparer import Comparer, compare_captures
 from parity.environment import environment
 from parity.init_check import init_diffs
 from parity.inputs import ParityInputs
+from parity.learning import learning_checks
 from parity.port import load_port, port_spec
 from parity.results import ParityRun
 from parity.sections import BY_KEY, E2E_SECTIONS, ISOLATED_SECTIONS
@@ -113,7 +114,8 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
         rows, ref_after, port_after = synced_training(reference.synced_steps(), port,
                                                       reference.inputs, settings.lr, progress,
                                                       settings.steps)
-        found[TRAINING_LOSSES] = comparer.steps_diff(rows)
+        found[TRAINING_LOSSES] = comparer.steps_diff(rows) + learning_checks(
+            layers, reference.weights, ref_after, reference.capture.section("grad"), rows)
         if port_after is not None:
             found[AFTER_TRAINING] = comparer.variables_diff(AFTER_TRAINING, ref_after,
                                                             port_after)

@@ -37,12 +37,15 @@ def reference(moving_objects_dir):
 
 def test_the_outside_pair_passes_every_section(reference):
     port, layout = load_port(port_spec(None, PAIR), reference.preset, 0, "cpu")
-    verdict = check_port(reference, port, layout, progress=False).ensure_verdict()
+    run = check_port(reference, port, layout, progress=False)
+    verdict = run.ensure_verdict()
     assert verdict.passed, verdict.summary_text()
     assert {"forward/end-to-end/training", "forward/isolated/inference", "gradients",
             "input_gradient", "training_losses", "after_training",
             "initialisation"} <= set(verdict.sections)
     assert verdict.sections["input_gradient"].n_items == 1  # image; the target is not
+    learning = [d.name for d in run.sections["training_losses"] if d.name.startswith("learning")]
+    assert learning == ["learning: weights moved", "learning: gradients", "learning: loss moved"]
 
 
 def test_one_wrong_line_fails_at_its_layer(reference):
@@ -81,3 +84,19 @@ def test_the_outside_pair_trains_alike_on_both_backends(cli, moving_objects_dir,
         losses[backend] = [float(row["loss"]) for row in rows]
     np.testing.assert_allclose(losses["chainer"], losses["tf"], rtol=1e-3)
     assert losses["tf"][-1] < losses["tf"][0]
+
+
+def test_a_run_that_does_not_learn_fails_the_training_section(moving_objects_dir):
+    """Learning rate 0: every step agrees, and the verdict still fails, saying why."""
+    settings = ParitySettings(model=MODEL, preset="small", data=str(moving_objects_dir),
+                              batch_size=2, steps=2, lr=0.0)
+    reference = prepare_reference(settings, progress=False)
+    port, layout = load_port(port_spec(None, PAIR), reference.preset, 0, "cpu")
+    run = check_port(reference, port, layout, progress=False)
+    verdict = run.ensure_verdict()
+    assert not verdict.passed
+    assert (verdict.first_section, verdict.first_divergent) == ("training_losses",
+                                                                "learning: weights moved")
+    assert "the reference did not learn" in verdict.summary_text()
+    steps = [d for d in run.sections["training_losses"] if d.name.startswith("step")]
+    assert steps and all(d.passed for d in steps)
