@@ -3,13 +3,15 @@ layout from `parity.sections`; near-tie decisions explained (`parity.ties`)."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from common.errors import UserError
 from parity.capture import Capture
 from parity.compare import compare_arrays, compare_dicts, compare_steps, missing_diff, raised_diff
 from parity.diff import TensorDiff
-from parity.sections import BY_KEY, E2E_SECTIONS
+from parity.sections import BY_KEY, E2E_SECTIONS, ISOLATED_SECTIONS
 from parity.synced import capture_step_rows
 from parity.ties import Tie, explain, find_ties, reach
 from parity.tolerances import Tolerances
@@ -101,6 +103,21 @@ class Comparer:
     def steps_diff(self, rows: list[dict]) -> list[TensorDiff]:
         atol, rtol = self.tolerance(TRAINING_LOSSES)
         return compare_steps(rows, atol, rtol, self.stat, scale_atol=True)
+
+
+def mark_amplification(found: dict[str, list[TensorDiff]]) -> None:
+    """Each end-to-end tap's max abs error over the same tap's isolated one, in the same mode
+    (`TensorDiff.amplification`): a faulty layer has a large isolated error; a layer that only
+    amplifies upstream rounding, a small isolated and a large end-to-end one."""
+    for e2e in E2E_SECTIONS:
+        isolated = next(s for s in ISOLATED_SECTIONS if s.mode == e2e.mode)
+        base = {d.name: d.max_abs for d in found.get(isolated.key, [])}
+        for diff in found.get(e2e.key, []):
+            alone = base.get(diff.name)
+            if diff.max_abs is None or alone is None:
+                continue
+            diff.amplification = (diff.max_abs / alone if alone > 0
+                                  else math.inf if diff.max_abs > 0 else 1.0)
 
 
 def _max_abs(value: np.ndarray) -> float:

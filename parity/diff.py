@@ -20,7 +20,7 @@ STATUSES = (PASS, FAIL, NONFINITE, SHAPE, RAISED, TIE)
 _FLOAT_FIELDS = (
     "atol", "rtol", "quantile", "max_abs", "mean_abs", "max_rel", "mean_rel", "quantile_abs",
     "quantile_rel", "abs_stat", "rel_stat", "cosine", "min_atol", "min_rtol", "ref_max_abs",
-    "port_max_abs", "ref_at_worst", "port_at_worst", "headroom",
+    "port_max_abs", "ref_at_worst", "port_at_worst", "headroom", "amplification",
 )
 
 
@@ -34,6 +34,9 @@ class TensorDiff:
     smallest tolerances that pass elementwise (inf when a non-finite value mismatches).
     `abs_stat` / `rel_stat` are the statistics `stat` judged (max, mean, median or the
     quantile; for elemwise the max). `suggestion` is filled by `parity.diagnose.suggest`.
+    `headroom`: the worst element's error as a fraction of what its tolerance allows (above 1
+    fails).
+    `amplification` (end-to-end taps): max abs here over max abs of the same tap isolated.
     """
 
     name: str
@@ -72,6 +75,7 @@ class TensorDiff:
     port_at_worst: float | None = None
     n_tie: int = 0
     headroom: float | None = None
+    amplification: float | None = None
     note: str = ""
     suggestion: str | None = None
 

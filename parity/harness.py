@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from parity.capture import MODES, Capture, capture_model, run_layers
-from parity.comparer import Comparer, compare_captures
+from parity.comparer import Comparer, compare_captures, mark_amplification
 from parity.environment import environment
 from parity.init_check import init_diffs
 from parity.inputs import ParityInputs
@@ -109,6 +109,7 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
             found[section.key] = comparer.taps_diff(section.key, feed, port_taps[section.key],
                                                     errors)
         port.set_weights(reference.weights)
+        mark_amplification(found)
     rows: list[dict] = []
     if settings.steps:
         rows, ref_after, port_after = synced_training(reference.synced_steps(), port,

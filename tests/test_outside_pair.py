@@ -56,6 +56,10 @@ def test_one_wrong_line_fails_at_its_layer(reference):
         "forward/end-to-end/inference", "norm1")
     isolated = verdict.sections["forward/isolated/inference"]
     assert isolated.first_failure == "norm1" and isolated.n_failed == 1
+    # The faulty layer's error is its own (amplification ~1); downstream it is carried.
+    amplification = {d.name: d.amplification
+                     for d in run.sections["forward/end-to-end/inference"]}
+    assert 0.5 < amplification["norm1"] < 2 and amplification["conv2"] > 10
 
 
 def test_the_cli_runs_the_outside_pair(cli, moving_objects_dir, tmp_path):

@@ -51,7 +51,7 @@ td a { white-space: nowrap; }
 
 NUMERIC = {"#", "max abs", "mean abs", "max rel", "cosine", "min atol", "min rtol", "|ref| max",
            "items", "failed", "its max abs", "its max rel", "largest max abs", "largest max rel",
-           "lr", "port_lr", "step"}
+           "lr", "port_lr", "step", "headroom", "amplification"}
 NUMERIC_PREFIXES = ("tf_", "port_", "absdiff_")  # the steps table's per-loss columns
 
 

@@ -27,7 +27,8 @@ CSV_SECTIONS = {
 }
 
 DISPLAY_COLUMNS = ("#", "name", "status", "shape", "max abs", "mean abs", "max rel", "cosine",
-                   "min atol", "min rtol", "|ref| max", "worst index", "suggestion / note")
+                   "min atol", "min rtol", "|ref| max", "headroom", "amplification",
+                   "worst index", "suggestion / note")
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:
@@ -110,7 +111,7 @@ def display_row(position: int, d: TensorDiff) -> list[str]:
     return [
         str(position), d.name, d.status, shape_text(d), fmt(d.max_abs), fmt(d.mean_abs),
         fmt(d.max_rel), fmt(d.cosine, 6), fmt(d.min_atol), fmt(d.min_rtol), fmt(d.ref_max_abs),
-        worst, note,
+        fmt(d.headroom), fmt(d.amplification), worst, note,
     ]
 
 
