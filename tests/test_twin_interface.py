@@ -90,3 +90,11 @@ def test_twinport_models_and_spec_of_an_outside_pair(cli):
     assert status == 0 and "cross_conv (default)" in out and "presets: paper, tiny" in out
     status, out, _ = cli("spec", "--model", "tests.outside_pair:PAIR", "--preset", "small")
     assert status == 0 and "norm1" in out and "layer_norm" in out and "kernel [256, 3]" in out
+
+
+def test_the_cross_conv_output_is_the_l2_losss_input_in_every_preset():
+    from spec.cross_conv import OUTPUT
+    from spec.cross_conv.graph import output_name
+
+    for preset in PAIR.presets.values():
+        assert output_name(PAIR.build(preset)) == OUTPUT == PAIR.named_taps["output"]

@@ -25,13 +25,14 @@ from spec.cross_conv.graph import (
     Z_MEAN,
     Z_STDDEV_LOG,
     build_spec,
-    output_name,
 )
 from spec.cross_conv.pitfalls import CATALOGUE
 from spec.cross_conv.presets import PRESETS, Preset, get_preset
 from spec.cross_conv.schedule import learning_rate
 from spec.pair import InputSpec, NoiseSpec, Optimizer, TwinPair
 
+# The prediction (the seed's `diff_output`): the decoder's last conv in every preset.
+OUTPUT = "Conv_2"
 # One uint8 step: flat regions of synthetic frames (the moving-objects background) give
 # max-pool windows whose values are equal up to float rounding; see parity.inputs.
 DITHER = 1.0 / 255.0
@@ -71,7 +72,7 @@ def sample(preset: Preset, reference: Mapping[str, np.ndarray], port: Mapping[st
            ) -> dict[str, np.ndarray] | None:
     """Frame, true next frame and both predicted next frames of the first pair, in [0, 1];
     None when the port has no output of the reference's shape."""
-    size, scale, out = preset.target_size, preset.scale, output_name(build_spec(preset))
+    size, scale, out = preset.target_size, preset.scale, OUTPUT
     if out not in port or port[out].shape != reference[out].shape:
         return None
     image = reference[f"image_{size}"][0]
@@ -101,8 +102,7 @@ PAIR = TwinPair(
     batches=batches,
     check_data=check_data,
     batch_sizes=batch_sizes,
-    # The prediction (the seed's `diff_output`) is the decoder's last conv in every preset.
-    named_taps={"output": "Conv_2", "z_mean": Z_MEAN, "z_stddev_log": Z_STDDEV_LOG,
+    named_taps={"output": OUTPUT, "z_mean": Z_MEAN, "z_stddev_log": Z_STDDEV_LOG,
                 "kernel": KERNEL_SAMPLE, "loss": LOSS, "l2_loss": L2_LOSS, "kl_loss": KL_LOSS},
     step_outputs={"z_mean": Z_MEAN, "z_stddev_log": Z_STDDEV_LOG},
     sample=sample,
