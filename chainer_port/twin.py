@@ -184,8 +184,10 @@ class ChainerTwin(TwinModel, chainer.Chain):
     def _run(self, inputs: dict, noise: dict, overrides: Mapping[str, Any], training: bool
              ) -> OrderedDict[str, chainer.Variable]:
         """The graph on TF-layout inputs, recording the backprop graph when enabled."""
-        sources = {**{name: nhwc_to_nchw(self._input(value)) for name, value in inputs.items()},
-                   **{name: self._input(value) for name, value in noise.items()}}
+        # Inputs and noise both cross the interface in TF layout (the harness's isolated
+        # replay converts both the same way).
+        sources = {name: nhwc_to_nchw(self._input(value))
+                   for name, value in {**inputs, **noise}.items()}
         overrides = {name: self._input(value) for name, value in overrides.items()}
         with chainer.using_config("train", training):
             return run_graph(self.layers, lambda layer, x: self.apply(layer, x, training),
