@@ -97,6 +97,21 @@ class ChainerTwin(TwinModel, chainer.Chain):
         with chainer.using_config("train", training):
             return self.apply(layer, [self._input(value) for value in inputs], training)
 
+    def layer_gradients_impl(self, layer: Layer, inputs: list[Any], upstream: Any,
+                             training: bool) -> tuple[list[Any], dict]:
+        """One spec layer's backward from `upstream` (NCHW); variable gradients in TF
+        layout."""
+        xs = [chainer.Variable(self._input(value).array) for value in inputs]
+        with chainer.using_config("train", training):
+            y = self.apply(layer, xs, training)
+        self.cleargrads()
+        y.grad = self._input(upstream).array
+        y.backward()
+        own = [v for v in layer.variables if v.trainable]
+        return ([x.grad for x in xs],
+                {v.name: None if self.variable(v.name).grad is None else
+                 v.transpose.to_tf(self.to_numpy(self.variable(v.name).grad)) for v in own})
+
     def gradients_impl(self, inputs: dict, noise: dict, training: bool
                        ) -> tuple[OrderedDict[str, chainer.Variable], dict, dict]:
         """Every variable's gradient in TF layout; each differentiable input's, TF layout (the

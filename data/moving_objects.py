@@ -68,7 +68,7 @@ def sample(seed: int, count: int | None = None) -> tuple[Objects, np.ndarray]:
     return objects[order], np.arange(len(order)) % TEST_EVERY == 0
 
 
-def _bounce(start: np.ndarray, move: np.ndarray, size: np.ndarray, seq_len: int) -> np.ndarray:
+def bounce(start: np.ndarray, move: np.ndarray, size: np.ndarray, seq_len: int) -> np.ndarray:
     """`[N, L]` positions moving `move` px per frame, reflected at the image borders."""
     span = IMAGE_SIZE - size[:, None]
     travel = start[:, None] + move[:, None] * np.arange(seq_len)
@@ -81,9 +81,9 @@ def render(objects: Objects, seq_len: int) -> np.ndarray:
     tri, sq = 0, 1
     still = (len(objects), seq_len)
     # Top-left corners per frame, [N, L, 2]: the triangle moves along rows, the square columns.
-    moved = _bounce(objects.row[:, tri], objects.move[:, tri], objects.size[:, tri], seq_len)
+    moved = bounce(objects.row[:, tri], objects.move[:, tri], objects.size[:, tri], seq_len)
     rows = np.stack([moved, np.broadcast_to(objects.row[:, sq, None], still)], axis=-1)
-    moved = _bounce(objects.col[:, sq], objects.move[:, sq], objects.size[:, sq], seq_len)
+    moved = bounce(objects.col[:, sq], objects.move[:, sq], objects.size[:, sq], seq_len)
     cols = np.stack([np.broadcast_to(objects.col[:, tri, None], still), moved], axis=-1)
     pixels = np.arange(IMAGE_SIZE)[:, None]
     dr = pixels - rows[:, :, None, :]  # [N, L, 64, 2]: each row's offset from the corner

@@ -17,15 +17,21 @@ _HEADER_READERS = {
 }
 
 
+def read_header(f) -> tuple[tuple[int, ...], bool, np.dtype]:
+    """(shape, fortran_order, dtype) of the `.npy` stream `f`, left at its data. numpy raises
+    many types on damaged bytes (ValueError, SyntaxError, tokenize.TokenError, ...)."""
+    version = np.lib.format.read_magic(f)
+    if version not in _HEADER_READERS:
+        raise ValueError(f"unsupported .npy format version {version}")
+    return _HEADER_READERS[version](f)
+
+
 def check_header(root: Path, row: ShardRow) -> None:
     """Shape, dtype and file size of the shard agree with its map row (reads the header only)."""
     path = root / row.img_np_path
     try:
         with open(path, "rb") as f:
-            version = np.lib.format.read_magic(f)
-            if version not in _HEADER_READERS:
-                raise ValueError(f"unsupported .npy format version {version}")
-            shape, fortran_order, dtype = _HEADER_READERS[version](f)
+            shape, fortran_order, dtype = read_header(f)
             data_offset = f.tell()
     except FileNotFoundError:
         raise UserError(f"{path}: missing shard (listed in map.csv)") from None

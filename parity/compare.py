@@ -29,7 +29,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import UserError
-from parity.diagnose import suggest
+from parity.diagnose import diagnose as diagnose_diff
 from parity.diff import (
     FAIL,
     NONFINITE,
@@ -112,7 +112,7 @@ def compare_arrays(
     """Compare `port` with `reference` (same layout) in float64; see the module docstring.
 
     When the tensor fails and `diagnose` is true, `suggestion` is filled by
-    `parity.diagnose.suggest(reference, port, diff, layout)` (layout: "nchw", "nhwc", "hwio",
+    `parity.diagnose.diagnose(reference, port, diff, layout)` (layout: "nchw", "nhwc", "hwio",
     "flat"; None = NCHW for rank >= 4, flat otherwise).
     """
     _check_options(stat, atol, rtol, quantile)
@@ -234,8 +234,9 @@ def raised_diff(name: str, error: str, ref_shape: tuple[int, ...] = (), atol: fl
 
 def _with_suggestion(diff, reference, port, layout, diagnose: bool) -> TensorDiff:
     if diagnose and diff.failed:
-
-        diff.suggestion = suggest(reference, port, diff, layout=layout)
+        found = diagnose_diff(reference, port, diff, layout=layout)
+        if found:
+            diff.hint, diff.suggestion = found
     return diff
 
 
@@ -285,6 +286,9 @@ def compare_dicts(
     return out
 
 
+LR_HINT = "learning_rate"
+
+
 def compare_steps(
     steps: list[dict[str, Any]],
     atol: float,
@@ -317,8 +321,12 @@ def compare_steps(
             names.append("lr")
             lr_diff = _compare_step(name, entry, [("lr", "lr", "port_lr")], atol, rtol, stat,
                                     scale_atol)
-            if lr_diff.failed and diff.passed:
-                diff = lr_diff
+            if lr_diff.failed:
+                lr_diff.hint, lr_diff.suggestion = LR_HINT, (
+                    "the learning rates differ: the schedule (decay per update or per step, "
+                    "staircase or smooth) or the optimizer's lr setting")
+                diff = lr_diff if diff.passed else diff
+                diff.hint, diff.suggestion = lr_diff.hint, lr_diff.suggestion
         diff.note = "; ".join(x for x in (diff.note, "compared: " + ", ".join(names)) if x)
         out.append(diff)
     return out

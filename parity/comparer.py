@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from common.errors import UserError
+from parity.backward import Backward, item_layer
 from parity.capture import Capture
 from parity.compare import compare_arrays, compare_dicts, compare_steps, missing_diff, raised_diff
 from parity.diff import TensorDiff
@@ -18,6 +19,7 @@ from parity.tolerances import Tolerances
 from spec.layer import Layer
 from spec.section_keys import (
     AFTER_TRAINING,
+    BACKWARD_ISOLATED,
     GRADIENTS,
     INPUT_GRADIENT,
     MOVING_STATISTICS,
@@ -82,6 +84,15 @@ class Comparer:
         return compare_dicts(reference, port, atol, rtol, self.stat,
                              layouts=dict.fromkeys(reference, BY_KEY[INPUT_GRADIENT].layout),
                              scale_atol=True)
+
+    def backward_diff(self, reference: Backward, port: Backward) -> list[TensorDiff]:
+        """The isolated backward's items in graph order; the items of a layer whose backward
+        the port raised on are "raised"."""
+        atol, rtol = self.tolerance(BACKWARD_ISOLATED)
+        diffs = compare_dicts(reference.items, port.items, atol, rtol, self.stat,
+                              layouts=reference.layouts, scale_atol=True)
+        return [raised_diff(d.name, port.errors[item_layer(d.name)], d.ref_shape, d.atol,
+                            d.rtol) if item_layer(d.name) in port.errors else d for d in diffs]
 
     def explain_ties(self, reference: Capture, port: Capture,
                      found: dict[str, list[TensorDiff]]) -> list[Tie]:

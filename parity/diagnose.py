@@ -1,7 +1,9 @@
 """Guess what a failing diff means: named heuristics, each simple and tested on a hand-made case.
 
-`suggest(reference, port, diff, layout)` runs `HEURISTICS` in order and returns the first
-suggestion (a short sentence: the pattern, then what it usually points at), or None. The
+`diagnose(reference, port, diff, layout)` runs `HEURISTICS` in order and returns the first
+one's name and suggestion (a short sentence: the pattern, then what it usually points at), or
+None; `suggest` the suggestion alone. A failing item keeps both (`TensorDiff.hint`,
+`.suggestion`), and `twinport pitfalls --check` scores each hint over the mutants. The
 heuristics that explain the port as a transform of the reference (sign, affine, transpose,
 flip, permutation) only run when the plain difference is beyond a loose match tolerance
 (10 x the user's atol/rtol plus 1e-6 of the reference's scale), so float noise never reads as
@@ -15,6 +17,7 @@ compares rank-4 taps in NCHW), else "flat".
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,7 +26,10 @@ import numpy as np
 from parity.diff import NONFINITE, PASS, SHAPE, TensorDiff, fmt
 
 LAYOUTS = ("nchw", "nhwc", "hwio", "flat")
+MAX_TRANSPOSE_RANK = 4  # 23 candidate axis orders; rank 5 would be 119
+MAX_PERIOD = 8
 MIN_FIT_ELEMENTS = 8  # elements per fitted (scale, offset) pair
+RELU_MISMATCH = 0.01  # elements zero on one side only, at most, for a fit after a ReLU
 SAMPLE_SIZE = 4096  # elements checked first before a full pass on large arrays
 
 
@@ -85,6 +91,14 @@ class _Ctx:
             if not self._within(candidate[index], port[index]):
                 return False
         return self._within(candidate, port)
+
+    def fits(self, candidate: np.ndarray, port: np.ndarray) -> bool:
+        """`close` when the plain difference is beyond the loose rule; else `port` within the
+        user's own tolerances of `candidate` (a small failure a fit explains entirely)."""
+        if not self.identity_close:
+            return self.close(candidate, port)
+        d = np.abs(port - candidate)
+        return bool(np.all(d <= self.diff.atol + self.diff.rtol * np.abs(candidate)))
 
     def _within(self, candidate: np.ndarray, port: np.ndarray) -> bool:
         d = np.abs(port - candidate)
@@ -170,16 +184,33 @@ def constant_offset_scale(ctx: _Ctx) -> str | None:
     else:
         a = float(((x - x.mean()) * (y - y.mean())).mean() / var)
         b = float(y.mean() - a * x.mean())
-    if not ctx.close(a * ctx.ref + b, ctx.port):
+    if not ctx.fits(a * ctx.ref + b, ctx.port):
         return None
-    if ctx.close(ctx.ref + b, ctx.port):
+    if ctx.fits(ctx.ref + b, ctx.port):
         return (f"constant offset: port = reference + {fmt(b)}: a bias, BatchNorm beta or a "
                 "shift such as the diff's (d + scale) / 2")
-    if ctx.close(a * ctx.ref, ctx.port):
-        return (f"constant scale: port = {fmt(a, 4)} x reference: a scale factor, a mean vs sum, "
+    if ctx.fits(a * ctx.ref, ctx.port):
+        return (f"constant scale: port = {a:.6g} x reference: a scale factor, a mean vs sum, "
                 "or normalisation (BatchNorm eps, variance rule)")
-    return (f"constant offset / scale: port = {fmt(a, 4)} x reference + {fmt(b)}: "
+    return (f"constant offset / scale: port = {a:.6g} x reference + {fmt(b)}: "
             "normalisation or a shift/scale of the data")
+
+
+def integer_ratio(ctx: _Ctx) -> str | None:
+    """port = N x reference (or reference / N) for a whole number N >= 2: on a scalar or a
+    handful of values, where no scale can be fitted, the count a sum and a mean differ by."""
+    nonzero = ctx.ref != 0
+    if not nonzero.any():
+        return None
+    ratio = float(np.median(ctx.port[nonzero] / ctx.ref[nonzero]))
+    for factor, text in ((ratio, "x reference"), (1 / ratio if ratio else 0.0, "reference /")):
+        n = round(factor)
+        if n >= 2 and abs(factor - n) <= 1e-4 * n and ctx.fits(
+                ctx.ref * (n if text == "x reference" else 1 / n), ctx.port):
+            shown = f"{n} x reference" if text == "x reference" else f"reference / {n}"
+            return (f"port = {shown}: a sum where a mean was meant (or the reverse) over {n} "
+                    "elements (pixels x channels, the batch, the time steps)")
+    return None
 
 
 def transposed_hw(ctx: _Ctx) -> str | None:
@@ -283,7 +314,8 @@ def same_values_reordered(ctx: _Ctx) -> str | None:
 
 
 def per_channel_affine(ctx: _Ctx) -> str | None:
-    """port = a_c * reference + b_c with one (a, b) per channel."""
+    """port = a_c * reference + b_c with one (a, b) per channel; after a ReLU (both sides
+    non-negative), fitted where both are positive."""
     c = ctx.axes.channel
     if c is None or ctx.ref.shape[c] < 2:
         return None
@@ -292,16 +324,33 @@ def per_channel_affine(ctx: _Ctx) -> str | None:
     y = np.moveaxis(ctx.port, c, 0).reshape(n, -1)
     if x.shape[1] < MIN_FIT_ELEMENTS:
         return None
-    xm, ym = x.mean(1, keepdims=True), y.mean(1, keepdims=True)
-    var = ((x - xm) ** 2).mean(1, keepdims=True)
-    cov = ((x - xm) * (y - ym)).mean(1, keepdims=True)
+    a, b = _channel_fit(x, y, np.ones_like(x, dtype=bool))
+    after = ""
+    if not ctx.fits(a * x + b, y):
+        both = (x > 0) & (y > 0)
+        if x.min() < 0 or y.min() < 0 or not both.any() or (
+                np.mean((x > 0) != (y > 0)) > RELU_MISMATCH):
+            return None
+        a, b = _channel_fit(x, y, both)
+        if not ctx.fits((a * x + b)[both], y[both]):
+            return None
+        after = ", after a ReLU"
+    return (f"per-channel scale/offset{after} (scale {fmt(float(a.min()))}.."
+            f"{fmt(float(a.max()))}, offset {fmt(float(b.min()))}..{fmt(float(b.max()))}): "
+            "BatchNorm (eps, batch vs moving statistics, moving-variance rule, gamma) or a "
+            "per-channel bias")
+
+
+def _channel_fit(x: np.ndarray, y: np.ndarray, use: np.ndarray
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """Least squares (a, b) per row of y ~ a x + b over the elements `use` marks."""
+    count = np.maximum(use.sum(1, keepdims=True), 1)
+    xm = np.where(use, x, 0).sum(1, keepdims=True) / count
+    ym = np.where(use, y, 0).sum(1, keepdims=True) / count
+    var = np.where(use, (x - xm) ** 2, 0).sum(1, keepdims=True) / count
+    cov = np.where(use, (x - xm) * (y - ym), 0).sum(1, keepdims=True) / count
     a = np.where(var > 0, cov / np.where(var > 0, var, 1.0), 1.0)
-    b = ym - a * xm
-    if not ctx.close(a * x + b, y):
-        return None
-    return (f"per-channel scale/offset (scale {fmt(float(a.min()))}..{fmt(float(a.max()))}, "
-            f"offset {fmt(float(b.min()))}..{fmt(float(b.max()))}): BatchNorm (eps, batch vs "
-            "moving statistics, moving-variance rule, gamma) or a per-channel bias")
+    return a, ym - a * xm
 
 
 def border_only(ctx: _Ctx) -> str | None:
@@ -384,18 +433,78 @@ def channels_only(ctx: _Ctx) -> str | None:
             "parameter of those channels (BatchNorm beta, moving statistics) or concat order")
 
 
+def axes_transposed(ctx: _Ctx) -> str | None:
+    """The reference's axes in another order (or its values read in another axis order and
+    reshaped, a reshape where a transpose was meant); says the transpose that undoes it."""
+    ndim = ctx.ref.ndim
+    if not 2 <= ndim <= MAX_TRANSPOSE_RANK:
+        return None
+    for perm in itertools.permutations(range(ndim)):
+        if list(perm) == list(range(ndim)):
+            continue
+        moved = np.transpose(ctx.ref, perm)
+        undo = tuple(int(i) for i in np.argsort(perm))
+        if moved.shape == ctx.port.shape and ctx.close(moved, ctx.port):
+            return (f"port = reference.transpose{perm}: an axis order mixed up (a kernel or "
+                    f"tap in the other layout); the fix: np.transpose(port, {undo})")
+        if moved.shape != ctx.port.shape and ctx.close(moved.reshape(ctx.port.shape),
+                                                        ctx.port):
+            return (f"port = reference.transpose{perm}.reshape{ctx.port.shape}: a reshape "
+                    f"where a transpose was meant; the fix: "
+                    f"port.reshape{moved.shape}.transpose{undo}")
+    return None
+
+
+def periodic_error(ctx: _Ctx) -> str | None:
+    """The failing elements sit on a sub-grid of H or W (period 2..MAX_PERIOD, over at least
+    two periods and half of them): a stride, e.g. a transposed conv's kernel, padding or
+    offset, or SAME's odd pixel at stride 2. The period that confines them most is named."""
+    sp = ctx.axes.spatial
+    if sp is None:
+        return None
+    fail = ctx.elem_fail()
+    if not fail.any():
+        return None
+    best = None
+    for axis in sp:
+        size = ctx.ref.shape[axis]
+        rows = np.flatnonzero(np.moveaxis(fail, axis, 0).reshape(size, -1).any(axis=1))
+        for period in range(2, min(MAX_PERIOD, size // 2) + 1):
+            phases = sorted({int(r) % period for r in rows})
+            cycles = {int(r) // period for r in rows}
+            if (len(phases) < period and len(cycles) >= max(2, size // period / 2)
+                    and (best is None or len(phases) / period < best[0])):
+                best = (len(phases) / period, axis, period, phases)
+    if best is None:
+        return None
+    _, axis, period, phases = best
+    name = _axis_name(ctx, axis)
+    return (f"error periodic in {name} with period {period} (only {name} % {period} in "
+            f"{{{', '.join(map(str, phases))}}} fails): a stride; a strided or transposed "
+            "conv's kernel, padding or output offset, or SAME's odd pixel at stride 2")
+
+
 TRANSFORMS: tuple[Callable[[_Ctx], str | None], ...] = (
     sign_flipped,
-    constant_offset_scale,
     transposed_hw,
     spatially_flipped,
+    axes_transposed,
     batch_permuted,
     channels_permuted,
-    same_values_reordered,
+)
+# Fitted transforms: also for a failure within the loose rule, when the fit explains it within
+# the user's own tolerances (`_Ctx.fits`), e.g. BatchNorm's eps: a per-channel scale of 1.0005.
+FITS: tuple[Callable[[_Ctx], str | None], ...] = (
+    constant_offset_scale,
+    integer_ratio,
     per_channel_affine,
 )
-LOCATIONS: tuple[Callable[[_Ctx], str | None], ...] = (border_only, channels_only)
-HEURISTICS = (nonfinite_here, shape_mismatch) + TRANSFORMS + LOCATIONS
+LOCATIONS: tuple[Callable[[_Ctx], str | None], ...] = (border_only, periodic_error,
+                                                        channels_only)
+# The weakest transform: the same values in any order. After the locations, so a stride's
+# periodic error (a deconv kernel flipped moves values within each output patch) is named first.
+REORDERINGS: tuple[Callable[[_Ctx], str | None], ...] = (same_values_reordered,)
+HEURISTICS = (nonfinite_here, shape_mismatch) + TRANSFORMS + FITS + LOCATIONS + REORDERINGS
 
 
 def suggest(reference, port, diff: TensorDiff, layout: str | None = None) -> str | None:
@@ -404,26 +513,35 @@ def suggest(reference, port, diff: TensorDiff, layout: str | None = None) -> str
     Returns None for a passing diff, for arrays the heuristics cannot explain, and for plain
     noise.
     """
+    found = diagnose(reference, port, diff, layout)
+    return found[1] if found else None
+
+
+def diagnose(reference, port, diff: TensorDiff, layout: str | None = None
+             ) -> tuple[str, str] | None:
+    """(the heuristic's name, its suggestion) for a failing diff, or None (see `suggest`);
+    the name is what `twinport pitfalls --check` scores the hints by."""
     if diff.status == PASS:
         return None
     with np.errstate(all="ignore"):
-        return _suggest(_Ctx(reference, port, diff, layout), diff)
+        return _diagnose(_Ctx(reference, port, diff, layout), diff)
 
 
-def _suggest(ctx: _Ctx, diff: TensorDiff) -> str | None:
-    for heuristic in (nonfinite_here, shape_mismatch):
+def _first(heuristics, ctx: _Ctx) -> tuple[str, str] | None:
+    for heuristic in heuristics:
         found = heuristic(ctx)
         if found:
-            return found
-    if not ctx.same_shape or diff.status == NONFINITE or ctx.ref.size == 0:
-        return None
-    if not ctx.identity_close:
-        for heuristic in TRANSFORMS:
-            found = heuristic(ctx)
-            if found:
-                return found
-    for heuristic in LOCATIONS:
-        found = heuristic(ctx)
-        if found:
-            return found
+            return heuristic.__name__, found
     return None
+
+
+def _diagnose(ctx: _Ctx, diff: TensorDiff) -> tuple[str, str] | None:
+    found = _first((nonfinite_here, shape_mismatch), ctx)
+    if found or not ctx.same_shape or diff.status == NONFINITE or ctx.ref.size == 0:
+        return found
+    if not ctx.identity_close:
+        found = _first(TRANSFORMS, ctx)
+    found = found or _first(FITS, ctx) or _first(LOCATIONS, ctx)
+    if not found and not ctx.identity_close:
+        found = _first(REORDERINGS, ctx)
+    return found

@@ -33,7 +33,8 @@ class TensorDiff:
     argmax of absdiff. `min_atol` (with rtol = 0) and `min_rtol` (with atol = 0) are the
     smallest tolerances that pass elementwise (inf when a non-finite value mismatches).
     `abs_stat` / `rel_stat` are the statistics `stat` judged (max, mean, median or the
-    quantile; for elemwise the max). `suggestion` is filled by `parity.diagnose.suggest`.
+    quantile; for elemwise the max). `suggestion` is filled by `parity.diagnose.diagnose`,
+    `hint` with the name of the heuristic that made it.
     `headroom`: the worst element's error as a fraction of what its tolerance allows (above 1
     fails).
     `amplification` (end-to-end taps): max abs here over max abs of the same tap isolated.
@@ -78,6 +79,7 @@ class TensorDiff:
     amplification: float | None = None
     note: str = ""
     suggestion: str | None = None
+    hint: str | None = None
 
     @property
     def passed(self) -> bool:

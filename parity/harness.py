@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from parity.backward import Backward, has_layer_backward, port_backward, reference_backward
 from parity.capture import MODES, Capture, capture_model, run_layers
 from parity.comparer import Comparer, compare_captures, mark_amplification
 from parity.environment import environment
@@ -25,6 +26,7 @@ from parity.init_check import init_diffs
 from parity.inputs import ParityInputs
 from parity.learning import learning_checks
 from parity.port import load_port, port_spec
+from parity.repeat import spreads
 from parity.results import ParityRun
 from parity.sections import BY_KEY, E2E_SECTIONS, ISOLATED_SECTIONS
 from parity.settings import ParitySettings
@@ -33,7 +35,12 @@ from parity.tolerances import Tolerances
 from spec.layer import Layer
 from spec.pair import TwinPair
 from spec.registry import get_pair
-from spec.section_keys import AFTER_TRAINING, INITIALISATION, TRAINING_LOSSES
+from spec.section_keys import (
+    AFTER_TRAINING,
+    BACKWARD_ISOLATED,
+    INITIALISATION,
+    TRAINING_LOSSES,
+)
 from spec.weights import save_weights
 
 
@@ -42,6 +49,7 @@ class ReferenceRun:
     """The reference's side of a parity setting, computed once, checkable against many ports.
 
     `weights`: the reference's own initial weights, which every port starts from.
+    `backward`: its layers' isolated backwards (None when the mode is end-to-end only).
     `stored_steps`: its synced training steps when kept (`store_steps`) for several ports;
     else `synced_steps()` runs them again, interleaved with one port's.
     """
@@ -55,6 +63,7 @@ class ReferenceRun:
     model: Any
     weights: OrderedDict[str, np.ndarray]
     capture: Capture
+    backward: Backward | None = None
     stored_steps: list[SyncedStep] | None = None
 
     def synced_steps(self) -> Iterable[SyncedStep]:
@@ -80,8 +89,13 @@ def prepare_reference(settings: ParitySettings, progress: bool = True) -> Refere
     weights = reference.get_weights()
     capture = capture_model(reference, reference.layout, reference.layers, weights, inputs,
                             settings.steps, ("forward", "gradients"), progress, "tf")
+    backward = None
+    if settings.mode in ("both", "isolated"):
+        backward = reference_backward(reference, reference.layout, reference.layers, inputs,
+                                      capture.section("training"), pair.loss)
+        reference.set_weights(weights)
     return ReferenceRun(settings, pair, preset, reference.layers, comparer, inputs, reference,
-                        weights, capture)
+                        weights, capture, backward)
 
 
 def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool = True
@@ -110,6 +124,12 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
                                                     errors)
         port.set_weights(reference.weights)
         mark_amplification(found)
+    if reference.backward is not None and has_layer_backward(port):
+        found[BACKWARD_ISOLATED] = comparer.backward_diff(
+            reference.backward, port_backward(port, layout, layers, reference.inputs,
+                                              reference.capture.section("training"),
+                                              reference.backward))
+        port.set_weights(reference.weights)
     rows: list[dict] = []
     if settings.steps:
         rows, ref_after, port_after = synced_training(reference.synced_steps(), port,
@@ -134,6 +154,12 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
                 if reference.pair.sample else None),
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
+    if settings.repeat > 1:
+        run.repeat = [asdict(spread) for model, model_layout, side in (
+            (reference.model, reference.model.layout, "tf"), (port, layout, "port"))
+            for spread in spreads(model, model_layout, layers, reference.weights,
+                                  reference.inputs, settings.repeat, side)]
+        port.set_weights(reference.weights)
     run.ensure_verdict(comparer.taps)
     worst = run.pick_worst()
     if worst:

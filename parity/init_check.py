@@ -36,6 +36,7 @@ from spec.registry import get_pair
 # 3.4 (paper), as a N(0, 1) statistic over ~5000 draws would give. 6 leaves room for more
 # seeds and presets; the mutants are at 9 to several hundred, or break a bound.
 Z_MAX = 6.0
+INIT_HINT = "initialiser"  # the hint's name, scored by `twinport pitfalls --check`
 BOUND_SLACK = 1e-6  # float32 rounding of the bound itself
 TRUNCATION = 2.0
 
@@ -147,7 +148,8 @@ def init_diffs(reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarra
                 ref_max_abs=sides["reference"].max_abs, port_max_abs=prt.max_abs,
                 note=f"expected {expected.name}; {note}",
                 suggestion=(f"not TF's {expected.name}: " + "; ".join(problems)
-                            if problems else None)))
+                            if problems else None),
+                hint=INIT_HINT if problems else None))
     return out
 
 

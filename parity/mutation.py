@@ -66,15 +66,52 @@ class MutantResult:
     def figure(self) -> str:
         return first_figure(self.run)
 
+    @property
+    def hint(self) -> str:
+        """The diagnosis of the first failing item ("" when it has none)."""
+        return (first_item(self.run).hint or "") if self.caught else ""
+
+
+@dataclass
+class HintScore:
+    """How one diagnosis did over a suite: `expected` mutants whose cause it names
+    (`Pitfall.hints`), `fired` mutants whose first failing item it diagnosed, `right` both.
+    Where a pitfall lists two diagnoses, each one's recall counts the times it was given."""
+
+    hint: str
+    expected: int
+    fired: int
+    right: int
+
+    @property
+    def precision(self) -> float | None:
+        return self.right / self.fired if self.fired else None
+
+    @property
+    def recall(self) -> float | None:
+        return self.right / self.expected if self.expected else None
+
+
+def hint_scores(results: list[MutantResult]) -> list[HintScore]:
+    """Each diagnosis expected or given over the suite, in order of first appearance."""
+    names = list(dict.fromkeys(name for r in results for name in (*r.pitfall.hints, r.hint)
+                               if name))
+    return [HintScore(name, sum(name in r.pitfall.hints for r in results),
+                      sum(r.hint == name for r in results),
+                      sum(r.hint == name and name in r.pitfall.hints for r in results))
+            for name in names]
+
+
+def first_item(run: ParityRun) -> TensorDiff:
+    """The verdict's first failing item (the run must fail)."""
+    verdict = run.ensure_verdict()
+    return next(d for d in run.sections[verdict.first_section]
+                if d.name == verdict.first_divergent)
+
 
 def first_figure(run: ParityRun) -> str:
     """The figure that failed the first failing item, short."""
-    verdict = run.ensure_verdict()
-    if verdict.passed:
-        return ""
-    diff = next(d for d in run.sections[verdict.first_section]
-                if d.name == verdict.first_divergent)
-    return _shorten(_figure(diff))
+    return "" if run.ensure_verdict().passed else _shorten(_figure(first_item(run)))
 
 
 def _figure(diff: TensorDiff) -> str:

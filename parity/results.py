@@ -103,6 +103,7 @@ class ParityRun:
         in [0, 1], or None.
     verdict: a parity.verdict.Verdict, or None (then `ensure_verdict()` builds one).
     created: free-form timestamp string.
+    repeat: the determinism table of `--repeat N` (`parity.repeat.Spread`s as dicts), or [].
     """
 
     settings: dict[str, Any] = field(default_factory=dict)
@@ -113,6 +114,7 @@ class ParityRun:
     sample: dict[str, np.ndarray] | None = None
     verdict: Verdict | None = None
     created: str = ""
+    repeat: list[dict[str, Any]] = field(default_factory=list)
 
     def ensure_verdict(self, graph_order: list[str] | None = None) -> Verdict:
         """The verdict, built from the sections when not set yet."""
@@ -168,6 +170,7 @@ class ParityRun:
             "steps": self.steps,
             "worst": worst,
             "sample": sorted(self.sample) if self.sample else None,
+            "repeat": self.repeat,
         })
 
     @classmethod
@@ -194,6 +197,7 @@ class ParityRun:
             sample=sample or None,
             verdict=Verdict.from_dict(data["verdict"]) if data.get("verdict") else None,
             created=data.get("created", ""),
+            repeat=list(data.get("repeat") or []),
         )
 
     def arrays(self) -> dict[str, np.ndarray]:

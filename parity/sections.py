@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 from spec.section_keys import (
     AFTER_TRAINING,
+    BACKWARD_ISOLATED,
     FORWARD_E2E_INFERENCE,
     FORWARD_E2E_TRAINING,
     FORWARD_ISO_INFERENCE,
@@ -24,8 +25,9 @@ class Section:
     """key: as in a verdict and `summary.json`. item: what one row is ("tap", "parameter",
     "tensor", "step"). tolerance: the `parity.tolerances.Tolerances` field it is judged with
     ("" for the initialisation, judged against closed forms). layout: how `parity.diagnose`
-    reads its arrays ("nhwc", "hwio", "flat", ""). mode: the forward mode of a forward section
-    ("inference", "training"), "" elsewhere. isolated: each layer fed the reference's inputs.
+    reads its arrays ("nhwc", "hwio", "flat"; "" when each item says). mode: the forward mode
+    of a forward section ("inference", "training"), "" elsewhere. isolated: each layer fed
+    the reference's inputs (and, backward, its upstream gradient).
     """
 
     key: str
@@ -48,6 +50,8 @@ SECTIONS: tuple[Section, ...] = (
             "nhwc", "training", isolated=True),
     Section(MOVING_STATISTICS, "normalisation statistics' update of one training forward",
             "parameter", "moving_statistics", "flat"),
+    Section(BACKWARD_ISOLATED, "backward, isolated layers", "gradient", "gradients", "",
+            isolated=True),
     Section(GRADIENTS, "parameter gradients", "parameter", "gradients", "hwio"),
     Section(INPUT_GRADIENT, "input gradients", "tensor", "gradients", "nhwc"),
     Section(TRAINING_LOSSES, "training losses per step", "step", "steps", ""),
@@ -59,7 +63,7 @@ BY_KEY = {section.key: section for section in SECTIONS}
 SECTION_ORDER = tuple(section.key for section in SECTIONS)
 FORWARD_SECTIONS = tuple(section.key for section in SECTIONS if section.mode)
 E2E_SECTIONS = tuple(s for s in SECTIONS if s.mode and not s.isolated)
-ISOLATED_SECTIONS = tuple(s for s in SECTIONS if s.isolated)
+ISOLATED_SECTIONS = tuple(s for s in SECTIONS if s.mode and s.isolated)
 
 
 def title(key: str) -> str:

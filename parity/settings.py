@@ -13,7 +13,8 @@ MODE_CHOICES = ("both", "end-to-end", "isolated")
 @dataclass
 class ParitySettings:
     """data: None reads the pair's default dataset. port: None checks the pair's own Chainer
-    twin. mode: the forward sections, end to end, isolated or both."""
+    twin. mode: the forward sections, end to end, isolated or both. repeat: runs of each
+    side for the determinism table (`parity.repeat`; 1: none)."""
 
     model: str = DEFAULT_MODEL
     preset: str = "paper"
@@ -30,3 +31,4 @@ class ParitySettings:
     tf_device: str = "cpu"
     chainer_device: str = "cpu"
     start_step: int = 0
+    repeat: int = 1

@@ -258,5 +258,5 @@ def explain(diff: TensorDiff, reference: np.ndarray, port: np.ndarray,
     diff.n_tie = int(failing.sum())
     diff.note = (f"{diff.n_tie} failing elements, all where {len(ties)} near-tie "
                  f"decision(s) reach: {shown}{more}")
-    diff.suggestion = None
+    diff.suggestion = diff.hint = None
     return diff

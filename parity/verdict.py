@@ -17,6 +17,7 @@ from typing import Any
 from parity.diff import RAISED, SHAPE, TIE, TensorDiff, fmt, json_float
 from parity.sections import FORWARD_SECTIONS, SECTION_ORDER, item_word, title
 from spec.section_keys import (
+    BACKWARD_ISOLATED,
     FORWARD_E2E_INFERENCE,
     FORWARD_E2E_TRAINING,
     FORWARD_ISO_INFERENCE,
@@ -177,6 +178,12 @@ class Verdict:
                               for k in (FORWARD_ISO_INFERENCE, FORWARD_ISO_TRAINING)):
             parts.append("Every layer agrees in isolation, so the end-to-end difference is "
                          "accumulated rounding or comes from state (e.g. BatchNorm statistics).")
+        backward = self.sections.get(BACKWARD_ISOLATED)
+        if backward is not None and not backward.passed and backward.first_failure:
+            layer = backward.first_failure.split(" <- ", 1)[0]
+            parts.append(f"The isolated backward feeds each port layer the reference's inputs "
+                         f"and upstream gradient, so the backward of {layer} itself computes "
+                         "differently.")
         passing = [title(k) for k, s in self.sections.items() if s.passed]
         if passing and not self.passed:
             parts.append("Passing: " + "; ".join(passing) + ".")

@@ -31,6 +31,7 @@ class Pitfall:
     mutant: str
     section: str
     item: str
+    hints: tuple[str, ...] = ()
 
     def expected_item(self, preset: Any, start_step: int) -> str:
         return self.item.format(**vars(preset), step0=start_step, step1=start_step + 1)

@@ -30,8 +30,8 @@ def _shape(value: Any) -> tuple[int, ...]:
 
 class TwinModel:
     """The base of both twins. A subclass sets `pair` and `layout`, calls `setup_twin` in its
-    constructor, and implements `forward_impl`, `run_layer_impl`, `gradients_impl`,
-    `train_step_impl`, `get_weights` and `set_weights_impl`."""
+    constructor, and implements `forward_impl`, `run_layer_impl`, `layer_gradients_impl`,
+    `gradients_impl`, `train_step_impl`, `get_weights` and `set_weights_impl`."""
 
     pair: ClassVar[TwinPair]
     layout: ClassVar[str] = "NCHW"
@@ -59,13 +59,8 @@ class TwinModel:
 
     def run_layer(self, name: str, inputs: Sequence[Any], training: bool = False) -> Any:
         """One spec layer on the given native-layout inputs (isolated parity)."""
-        layer = self.layer_by_name.get(name)
-        if layer is None:
-            raise UserError(f"no layer named {name!r} in the {self.pair.name} graph")
-        if len(inputs) != len(layer.inputs):
-            raise UserError(f"layer {name} takes {len(layer.inputs)} inputs "
-                            f"({', '.join(layer.inputs)}), got {len(inputs)}")
-        return self.run_layer_impl(layer, list(inputs), bool(training))
+        return self.run_layer_impl(self._checked_layer(name, inputs), list(inputs),
+                                   bool(training))
 
     def gradients(self, inputs: Any, noise: Any = None, training: bool = True
                   ) -> tuple[ForwardResult, OrderedDict[str, np.ndarray],
@@ -86,6 +81,23 @@ class TwinModel:
         return (ForwardResult(taps, self.pair.named_taps), named,
                 OrderedDict((name, np.asarray(input_grads[name], np.float32))
                             for name in wanted))
+
+    def layer_gradients(self, name: str, inputs: Sequence[Any], upstream: Any,
+                        training: bool = True
+                        ) -> tuple[list[np.ndarray], OrderedDict[str, np.ndarray]]:
+        """One spec layer's backward (isolated backward parity): the layer run on the given
+        native-layout inputs, its output's gradient set to `upstream` (native layout).
+        Returns d/d each input (native layout, float32; zeros where an input does not reach
+        the output) and d/d each trainable variable of the layer (TF name and layout)."""
+        layer = self._checked_layer(name, inputs)
+        input_grads, grads = self.layer_gradients_impl(layer, list(inputs), upstream,
+                                                       bool(training))
+        return ([np.zeros(_shape(x), np.float32) if g is None
+                 else np.asarray(self.to_numpy(g), np.float32)
+                 for x, g in zip(inputs, input_grads, strict=True)],
+                OrderedDict((v.name, np.zeros(v.shape, np.float32) if grads.get(v.name) is None
+                             else np.asarray(self.to_numpy(grads[v.name]), np.float32))
+                            for v in layer.variables if v.trainable))
 
     def train_step(self, inputs: Any, noise: Any, step: int | float,
                    lr: float | None = None) -> dict[str, Any]:
@@ -145,6 +157,15 @@ class TwinModel:
                 raise UserError(f"{spec.name} must be {want}, got {got}")
         return noise
 
+    def _checked_layer(self, name: str, inputs: Sequence[Any]) -> Layer:
+        layer = self.layer_by_name.get(name)
+        if layer is None:
+            raise UserError(f"no layer named {name!r} in the {self.pair.name} graph")
+        if len(inputs) != len(layer.inputs):
+            raise UserError(f"layer {name} takes {len(layer.inputs)} inputs "
+                            f"({', '.join(layer.inputs)}), got {len(inputs)}")
+        return layer
+
     def _check_override(self, name: str, value: Any, inputs: Mapping[str, Any]) -> None:
         layer = self.layer_by_name.get(name)
         if layer is None:
@@ -181,6 +202,11 @@ class TwinModel:
                        ) -> tuple[OrderedDict[str, Any], Mapping[str, Any],
                                   Mapping[str, np.ndarray]]:
         """(taps, {variable: gradient in TF layout}, {input: gradient in TF layout})."""
+        raise NotImplementedError
+
+    def layer_gradients_impl(self, layer: Layer, inputs: list[Any], upstream: Any,
+                             training: bool) -> tuple[list[Any], Mapping[str, Any]]:
+        """([d/d input or None], {variable: gradient in TF layout or None})."""
         raise NotImplementedError
 
     def train_step_impl(self, inputs: dict[str, Any], noise: dict[str, Any], lr: float

@@ -228,6 +228,8 @@ ROWS = DATASET_ROWS + [
     Row(f"{TRAIN} --out {{case}}/run --batch-size 181", "batch size larger than the split (train)",
         "--batch-size 181: must be between 1 and the 180 sequences of {data} (train)"),
     Row(f"{PARITY} --batch-size 0", "batch size 0 (parity)", "--batch-size 0: must be at least 1"),
+    Row(f"{PARITY} --repeat 0", "no runs to repeat (parity)", "--repeat 0: must be at least 1"),
+    Row(f"{PARITY} --seeds 0", "no seeds (parity)", "--seeds 0: must be at least 1"),
     Row(f"{CAPTURE} --weights {{weights}} --batch-size 500",
         "batch size larger than the split (capture)", "--batch-size 500: must be between 1 and"),
     Row("eval --run {run} --data {data} --batch-size 21",

@@ -13,6 +13,9 @@ SUBCOMMANDS = {
     "from-tfrecord": ["PATTERN", "--out", "--feature", "--image-size", "--seq-len",
                       "--norm-scale", "--overwrite"],
     "sprites": ["SRC_DIR", "--out", "--seed", "--overwrite"],
+    "moving-mnist": ["--out", "--seed", "--count", "--seq-len", "--overwrite"],
+    "from-moving-mnist-npy": ["FILE", "--out", "--overwrite"],
+    "from-moving-mnist-npz": ["FILE", "--out", "--overwrite"],
     "verify": ["DIR"],
     "preview": ["DIR", "--split", "--n", "-o"],
 }

@@ -7,9 +7,11 @@ import chainer.functions as F
 import numpy as np
 import pytest
 
+from parity.backward import item_layer
 from parity.harness import check_port, prepare_reference
 from parity.port import load_port, port_spec
 from parity.settings import ParitySettings
+from spec.twin import TwinModel
 from tests.outside_pair import EPS, PAIR, ChainerRegressor
 
 MODEL = "tests.outside_pair:PAIR"
@@ -40,12 +42,26 @@ def test_the_outside_pair_passes_every_section(reference):
     run = check_port(reference, port, layout, progress=False)
     verdict = run.ensure_verdict()
     assert verdict.passed, verdict.summary_text()
-    assert {"forward/end-to-end/training", "forward/isolated/inference", "gradients",
+    assert {"forward/end-to-end/training", "forward/isolated/inference", "backward/isolated",
+            "gradients",
             "input_gradient", "training_losses", "after_training",
             "initialisation"} <= set(verdict.sections)
     assert verdict.sections["input_gradient"].n_items == 1  # image; the target is not
     learning = [d.name for d in run.sections["training_losses"] if d.name.startswith("learning")]
     assert learning == ["learning: weights moved", "learning: gradients", "learning: loss moved"]
+
+
+class NoLayerBackward(ChainerRegressor):
+    """A port that does not implement the layer backward of the isolated backward section."""
+
+    layer_gradients_impl = TwinModel.layer_gradients_impl
+
+
+def test_a_port_without_layer_backwards_is_checked_in_every_other_section(reference):
+    run = check_port(reference, NoLayerBackward(reference.preset), "NCHW", progress=False)
+    verdict = run.ensure_verdict()
+    assert verdict.passed, verdict.summary_text()
+    assert "backward/isolated" not in verdict.sections and "gradients" in verdict.sections
 
 
 def test_one_wrong_line_fails_at_its_layer(reference):
@@ -56,6 +72,8 @@ def test_one_wrong_line_fails_at_its_layer(reference):
         "forward/end-to-end/inference", "norm1")
     isolated = verdict.sections["forward/isolated/inference"]
     assert isolated.first_failure == "norm1" and isolated.n_failed == 1
+    backward = [d.name for d in run.sections["backward/isolated"] if d.status != "pass"]
+    assert backward and {item_layer(name) for name in backward} == {"norm1"}
     # The faulty layer's error is its own (amplification ~1); downstream it is carried.
     amplification = {d.name: d.amplification
                      for d in run.sections["forward/end-to-end/inference"]}

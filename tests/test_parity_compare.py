@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 
 from common.errors import UserError
 from parity import compare_arrays, compare_dicts, compare_steps
-from parity.diagnose import suggest
+from parity.diagnose import diagnose, suggest
 from parity.diff import NONFINITE, PASS, SHAPE, TensorDiff
 from parity.verdict import Verdict, build_verdict
 from spec.section_keys import (
@@ -484,3 +484,45 @@ def test_isolated_remark_only_when_isolated_sections_ran():
     text = build_verdict({FORWARD_E2E_INFERENCE: e2e,
                           FORWARD_ISO_INFERENCE: fake_section(NAMES, bad=set())}).summary_text()
     assert "Every layer agrees in isolation" in text
+
+
+def test_a_strided_error_is_periodic():
+    # A stride-4 transposed conv writing the wrong value at each patch's first two rows.
+    a = nchw(shape=(2, 3, 16, 16))
+    b = a.copy()
+    b[..., 0::4, :] += 0.3
+    b[..., 1::4, :] -= 0.2
+    d, s = failing(a, b)
+    assert s.startswith("error periodic in H with period 4 (only H % 4 in {0, 1} fails)")
+    assert diagnose(a, b, d)[0] == "periodic_error"
+
+
+def test_one_bad_row_is_not_periodic():
+    a = nchw(shape=(2, 3, 16, 16))
+    b = a.copy()
+    b[..., 7, :] += 0.3
+    assert "periodic" not in (failing(a, b)[1] or "")
+
+
+def test_a_kernel_in_another_axis_order_says_the_transpose_that_undoes_it():
+    kernel = np.random.default_rng(3).normal(size=(3, 5, 4, 4)).astype(np.float32)
+    d, s = failing(kernel, kernel.transpose(0, 1, 3, 2).copy(), layout="hwio")
+    assert "transpose(0, 1, 3, 2)" in s and "np.transpose(port, (0, 1, 3, 2))" in s
+    assert diagnose(kernel, kernel.transpose(0, 1, 3, 2).copy(), d, "hwio")[0] == "axes_transposed"
+
+
+def test_a_reshape_where_a_transpose_was_meant():
+    kernel = np.random.default_rng(4).normal(size=(3, 3, 2, 5)).astype(np.float32)
+    port = kernel.transpose(3, 2, 0, 1).reshape(kernel.shape)  # OIHW bytes read as HWIO
+    _, s = failing(kernel, port, layout="hwio")
+    assert "a reshape where a transpose was meant" in s
+    undo = eval("port" + s.split("the fix: port", 1)[1])  # the printed fix, applied
+    np.testing.assert_array_equal(undo, kernel)
+
+
+def test_a_scalar_summed_instead_of_averaged():
+    a = np.array(0.37, np.float32)
+    d, s = failing(a, a * 3072)
+    assert s.startswith("port = 3072 x reference: a sum where a mean was meant")
+    assert diagnose(a, a / 8, compare_arrays("t", a, a / 8, ATOL, RTOL))[0] == "integer_ratio"
+    assert (failing(a, a * 1.7)[1] or "").find("sum") < 0

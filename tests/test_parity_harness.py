@@ -30,7 +30,8 @@ def test_the_twins_pass_every_section(passing_report):
     assert data["verdict"]["passed"] is True
     assert set(data["sections"]) == {
         "forward/end-to-end/inference", "forward/end-to-end/training",
-        "forward/isolated/inference", "forward/isolated/training", "moving_statistics",
+        "forward/isolated/inference", "forward/isolated/training", "backward/isolated",
+        "moving_statistics",
         "gradients", "input_gradient", "training_losses", "after_training", "initialisation"}
     assert len(data["sections"]["forward/end-to-end/inference"]) == 66
     assert [item["name"] for item in data["sections"]["training_losses"]] == [

@@ -87,3 +87,24 @@ def test_the_report_renders_for_a_port_that_raises(reference, tmp_path):
     saved = ParityRun.load(tmp_path / "report").ensure_verdict()
     assert saved.first_divergent == result.named
     assert (tmp_path / "report" / "report.html").stat().st_size > 0
+
+
+def test_hint_scores_count_right_wrong_and_missed_hints():
+    from types import SimpleNamespace
+
+    from parity.mutation import hint_scores
+
+    def result(expected, given):
+        return SimpleNamespace(pitfall=SimpleNamespace(hints=expected), hint=given)
+
+    scores = {s.hint: s for s in hint_scores([
+        result(("periodic_error",), "periodic_error"), result(("periodic_error",), ""),
+        result(("border_only",), "periodic_error"), result((), "channels_only"),
+        result((), ""), result(("border_only", "periodic_error"), "periodic_error")])}
+    assert set(scores) == {"periodic_error", "border_only", "channels_only"}
+    periodic = scores["periodic_error"]
+    assert (periodic.expected, periodic.fired, periodic.right) == (3, 3, 2)
+    assert periodic.precision == periodic.recall == 2 / 3
+    assert scores["border_only"].expected == 2 and scores["border_only"].recall == 0
+    assert scores["border_only"].precision is None
+    assert scores["channels_only"].precision == 0 and scores["channels_only"].recall is None

@@ -68,6 +68,20 @@ class TFTwin(TwinModel, tf.Module):
         with tf.device(self.device):
             return self.apply(layer, [_float32(x) for x in inputs], training)
 
+    def layer_gradients_impl(self, layer: Layer, inputs: list[ArrayLike], upstream: ArrayLike,
+                             training: bool) -> tuple[list[tf.Tensor | None], dict]:
+        """One spec layer's vector-Jacobian product, eagerly (NHWC)."""
+        own = [self.named_variables[v.name] for v in layer.variables if v.trainable]
+        with tf.device(self.device):
+            xs = [_float32(x) for x in inputs]
+            with tf.GradientTape() as tape:
+                tape.watch(xs)
+                y = self.apply(layer, xs, training)
+            grads = tape.gradient(y, [*xs, *own], output_gradients=_float32(upstream))
+        return (grads[:len(xs)],
+                {variable.name: grad for variable, grad in
+                 zip([v for v in layer.variables if v.trainable], grads[len(xs):], strict=True)})
+
     def gradients_impl(self, inputs: dict, noise: dict, training: bool
                        ) -> tuple[OrderedDict[str, tf.Tensor], dict, dict]:
         with tf.device(self.device):

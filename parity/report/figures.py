@@ -8,6 +8,7 @@ from parity.report import plots
 from parity.results import ParityRun
 from spec.section_keys import (
     AFTER_TRAINING,
+    BACKWARD_ISOLATED,
     FORWARD_E2E_INFERENCE,
     FORWARD_E2E_TRAINING,
     FORWARD_ISO_INFERENCE,
@@ -61,14 +62,18 @@ def render_images(run: ParityRun) -> list[Image]:
             plots.plot_diffs(series, f"forward, {mode}: per-tap difference (graph order)",
                              _first(run, (inf_key, train_key))),
         ))
-    for key, title in ((GRADIENTS, "Parameter gradients"),
-                       (AFTER_TRAINING, "Parameters after K steps")):
+    for key, filename, title, item in (
+            (BACKWARD_ISOLATED, "backward_isolated.png", "Isolated backward",
+             "gradient each layer's backward sends to an input or a variable, graph order"),
+            (GRADIENTS, "gradients.png", "Parameter gradients", "variable, in variable order"),
+            (AFTER_TRAINING, "after_training.png", "Parameters after K steps",
+             "variable, in variable order")):
         if run.sections.get(key):
             images.append(Image(
-                f"{key}.png", title,
-                f"{title}: max abs and max rel difference per variable, in variable order.",
-                plots.plot_diffs({key.replace("_", " "): run.sections[key]},
-                                 f"{title.lower()}: difference per variable", _first(run, (key,))),
+                filename, title, f"{title}: max abs and max rel difference per {item}.",
+                plots.plot_diffs({title.lower(): run.sections[key]},
+                                 f"{title.lower()}: difference per {item.split(',')[0]}",
+                                 _first(run, (key,))),
             ))
     if run.steps:
         images.append(Image(

@@ -5,9 +5,17 @@ from __future__ import annotations
 import base64
 from html import escape
 
+from parity.repeat import summary_line
 from parity.report.figures import Image
 from parity.report.markdown import section_overview
-from parity.report.tables import DISPLAY_COLUMNS, display_row, settings_items, step_display
+from parity.report.tables import (
+    DISPLAY_COLUMNS,
+    REPEAT_COLUMNS,
+    display_row,
+    repeat_row,
+    settings_items,
+    step_display,
+)
 from parity.results import ParityRun
 from parity.sections import title
 from spec.section_keys import TRAINING_LOSSES
@@ -126,6 +134,11 @@ def render_html(run: ParityRun, images: list[Image], files: list[str]) -> str:
             overview = overview.replace(f"<td>{escape(key)}</td>",
                                         f'<td><a href="#{target}">{escape(key)}</a></td>', 1)
     parts += ["<h2>Sections</h2>", overview]
+    if run.repeat:
+        runs = run.settings.get("repeat", "N")
+        parts += [f"<h2>Determinism ({escape(str(runs))} runs of each side)</h2>",
+                  f"<p>{escape(summary_line(run.repeat, runs))}</p>",
+                  _table(REPEAT_COLUMNS, [repeat_row(row) for row in run.repeat])]
 
     if images:
         parts.append("<h2>Figures</h2>")

@@ -3,8 +3,16 @@
 from __future__ import annotations
 
 from parity.diff import fmt
+from parity.repeat import summary_line
 from parity.report.figures import Image
-from parity.report.tables import DISPLAY_COLUMNS, display_row, settings_items, step_display
+from parity.report.tables import (
+    DISPLAY_COLUMNS,
+    REPEAT_COLUMNS,
+    display_row,
+    repeat_row,
+    settings_items,
+    step_display,
+)
 from parity.results import ParityRun
 from parity.sections import title
 from spec.section_keys import TRAINING_LOSSES
@@ -24,13 +32,15 @@ def table(columns, rows) -> list[str]:
 def section_overview(run: ParityRun) -> tuple[list[str], list[list[str]]]:
     verdict = run.ensure_verdict()
     columns = ["section", "result", "items", "failed", "first divergent", "its max abs",
-               "its max rel", "largest max abs", "largest max rel", "suggestion"]
+               "its max rel", "largest max abs", "largest max rel", "worst headroom",
+               "suggestion"]
     rows = []
     for key, sv in verdict.sections.items():
         rows.append([
             key, "PASS" if sv.passed else "FAIL", str(sv.n_items), str(sv.n_failed),
             sv.first_failure or "", fmt(sv.first_max_abs), fmt(sv.first_max_rel),
-            fmt(sv.worst_max_abs), fmt(sv.worst_max_rel), sv.suggestion or "",
+            fmt(sv.worst_max_abs), fmt(sv.worst_max_rel), fmt(sv.worst_headroom),
+            sv.suggestion or "",
         ])
     return columns, rows
 
@@ -49,6 +59,11 @@ def render_markdown(run: ParityRun, images: list[Image], files: list[str]) -> st
         lines += table(["environment", "value"], [(k, str(v)) for k, v in run.versions.items()])
         lines += [""]
     lines += ["## Sections", ""] + table(*section_overview(run)) + [""]
+    if run.repeat:
+        runs = run.settings.get("repeat", "N")
+        lines += [f"## Determinism ({runs} runs of each side)", "",
+                  summary_line(run.repeat, runs), ""]
+        lines += table(REPEAT_COLUMNS, [repeat_row(row) for row in run.repeat]) + [""]
     if images:
         lines += ["## Figures", ""]
         for image in images:

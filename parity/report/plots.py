@@ -13,12 +13,14 @@ import numpy as np
 
 from parity.diagnose import resolve_axes
 from parity.diff import NONFINITE, RAISED, SHAPE, TensorDiff, fmt
+from parity.report.grouping import WIDE_MARGIN, collapse
 
 FLOOR = 1e-12
 REF_COLOR = "#1f77b4"
 PORT_COLOR = "#d62728"
 SERIES_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#9467bd", "#8c564b", "#17becf")
 FAIL_COLOR = "#c00000"
+AMPLIFIED = 10.0  # amplifications this large are written on the per-tap figures
 STATUS_LABELS = {SHAPE: "shape ", NONFINITE: "nan/inf ", RAISED: "raised "}
 
 
@@ -51,8 +53,10 @@ def plot_diffs(series: dict[str, list[TensorDiff]], title: str, first: str | Non
 
     series: label (e.g. "inference") -> diffs. Items are rows (top = first in order), one bar
     per series; the tolerance is a dashed line; failing item labels are red, `first` is bold.
-    Shape mismatches are marked "shape" at the right edge.
+    Shape mismatches are marked "shape" at the right edge. Above
+    `grouping.COLLAPSE_ABOVE` items, each group passing with a wide margin is one row.
     """
+    series, n_folded, n_groups = collapse(series)
     names: list[str] = []
     for diffs in series.values():
         for d in diffs:
@@ -123,6 +127,10 @@ def plot_diffs(series: dict[str, list[TensorDiff]], title: str, first: str | Non
         ax.tick_params(axis="x", which="both", top=True, labeltop=n > 30, labelsize=8)
         handles, labels = ax.get_legend_handles_labels()
         legend_items.update(zip(labels, handles, strict=True))
+    amplified = _amplified(series)
+    for name, factor in amplified.items():
+        axes[0].text(0.995, row[name], f"x{factor:.0f}", transform=axes[0].get_yaxis_transform(),
+                     ha="right", va="center", fontsize=6.5, color="#555555")
     ax0 = axes[0]
     ax0.set_yticks(range(n))
     ax0.set_yticklabels(names, fontsize=label_size)
@@ -139,10 +147,26 @@ def plot_diffs(series: dict[str, list[TensorDiff]], title: str, first: str | Non
     notes = ["red labels: failing"]
     if first:
         notes.append(f"bold: first divergent ({first})")
+    if amplified:
+        notes.append(f"xN: amplification (end-to-end / isolated max abs) of {AMPLIFIED:g} or "
+                     "more: an upstream error carried on, not this layer's own")
+    if n_folded:
+        notes.append(f"{n_folded} items in {n_groups} groups passing with headroom < "
+                     f"{WIDE_MARGIN:g} drawn as one row each (the group's closest item)")
     if clipped_any:
         notes.append(f"values below {FLOOR:g} (including exact zeros) are drawn at {FLOOR:g}")
     fig.text(0.01, 0.08 / height, "; ".join(notes), fontsize=8, va="bottom", color="#444444")
     return png_bytes(fig, tight=False)
+
+
+def _amplified(series: dict[str, list[TensorDiff]]) -> dict[str, float]:
+    """Item -> its largest finite amplification over the series, where AMPLIFIED or more."""
+    found: dict[str, float] = {}
+    for diffs in series.values():
+        for d in diffs:
+            if d.amplification is not None and AMPLIFIED <= d.amplification < math.inf:
+                found[d.name] = max(found.get(d.name, 0.0), d.amplification)
+    return found
 
 
 def _step_series(steps: list[dict], key: str) -> np.ndarray:

@@ -11,7 +11,13 @@ from typing import Any
 from parity.diff import TensorDiff, fmt
 from parity.results import ParityRun, step_columns, step_quantities
 from parity.sections import FORWARD_SECTIONS, SECTION_ORDER
-from spec.section_keys import AFTER_TRAINING, GRADIENTS, INPUT_GRADIENT, TRAINING_LOSSES
+from spec.section_keys import (
+    AFTER_TRAINING,
+    BACKWARD_ISOLATED,
+    GRADIENTS,
+    INPUT_GRADIENT,
+    TRAINING_LOSSES,
+)
 
 DIFF_COLUMNS = ["section", "position"] + [f.name for f in fields(TensorDiff)] + ["passed"]
 LAYERS_CSV = "layers.csv"
@@ -22,13 +28,22 @@ OTHER_CSV = "other_sections.csv"
 
 CSV_SECTIONS = {
     LAYERS_CSV: FORWARD_SECTIONS,
-    GRADS_CSV: (GRADIENTS, INPUT_GRADIENT),
+    GRADS_CSV: (BACKWARD_ISOLATED, GRADIENTS, INPUT_GRADIENT),
     AFTER_TRAINING_CSV: (AFTER_TRAINING,),
 }
 
 DISPLAY_COLUMNS = ("#", "name", "status", "shape", "max abs", "mean abs", "max rel", "cosine",
                    "min atol", "min rtol", "|ref| max", "headroom", "amplification",
                    "worst index", "suggestion / note")
+
+REPEAT_COLUMNS = ("side", "part", "arrays", "bit-identical", "largest spread", "of its scale",
+                  "in")
+
+
+def repeat_row(row: dict[str, Any]) -> list[str]:
+    """One part of one side of the determinism table (`parity.repeat.Spread` as a dict)."""
+    return [row["side"], row["part"], str(row["arrays"]), str(row["identical"]),
+            fmt(row["max_abs"]), fmt(row["max_rel"]), row["worst"]]
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict[str, Any]]) -> None:

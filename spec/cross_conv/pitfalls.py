@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from spec.pitfall import Pitfall
 from spec.section_keys import (
+    BACKWARD_ISOLATED,
     FORWARD_E2E_INFERENCE,
     INITIALISATION,
     MOVING_STATISTICS,
@@ -30,7 +31,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "in isolated mode the four encoders' first pools are the only failing taps.",
         "`tf_compat.tf_same_pads` / `same_padding`: pad the excess row/column bottom/right "
         "with `F.pad`, the symmetric part through `pad=`.",
-        "SamePadExtraBefore", FORWARD_E2E_INFERENCE, "image_encoder_0/MaxPool2D"),
+        "SamePadExtraBefore", FORWARD_E2E_INFERENCE, "image_encoder_0/MaxPool2D",
+        hints=("border_only", "periodic_error")),
     Pitfall(
         "max_pool_same", "max pool SAME padding",
         "`max_pool2d(k=5, s=2, 'SAME')` on a 16x16 map pads (1, 2), padding never wins "
@@ -43,22 +45,23 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "to name the first bad shape; gradients() and the training step are 'raised' items.",
         "`tf_compat.tf_max_pool`: TF's SAME pads with -inf, then `cover_all=False`. (Zero "
         "instead of -inf padding would be harmless here: every pool follows a ReLU.)",
-        "MaxPoolSameCoverAll", FORWARD_E2E_INFERENCE, "image_encoder_0/MaxPool2D"),
+        "MaxPoolSameCoverAll", FORWARD_E2E_INFERENCE, "image_encoder_0/MaxPool2D",
+        hints=("shape_mismatch",)),
     Pitfall(
         "max_pool_grad_routing", "max pool gradient routed to the wrong element",
         "MaxPoolGrad sends each window's gradient to the element that won the forward.",
         "A hand-written pool backward (or a custom kernel) that counts the window index from "
         "the wrong end: the gradient lands on the mirrored position, while the forward is "
         "still exact.",
-        "Every forward section passes; the gradients fail: the frames gradient, and (on the "
-        "test suite's data, first) the parameter gradients of the motion encoder upstream of "
-        "its first pool, whichever the data shows first. A near-tie "
-        "in the reference (parity.ties) cannot excuse it: the two sides' windows agree, so no "
-        "decision of theirs differs.",
+        "Every forward section passes. The isolated backward (each layer's backward fed the "
+        "reference's inputs and upstream gradient) fails at the max pools and nowhere else, "
+        "first motion_encoder/MaxPool2D <- motion_encoder/Conv; the parameter gradients "
+        "(the motion encoder's, upstream of its first pool) and the frames gradient fail "
+        "too, without saying which layer. A near-tie in the reference (parity.ties) cannot "
+        "excuse it: the two sides' windows agree, so no decision of theirs differs.",
         "Route to the forward's own argmax (Chainer's `F.max_pooling_2d` and the fast path "
         "keep its indexes).",
-        # gradients (motion_encoder/...) or input_gradient (frames), as the data has it
-        "MaxPoolGradMirrored", "*gradient*", "[fm]*"),
+        "MaxPoolGradMirrored", BACKWARD_ISOLATED, "*/MaxPool2D* <- *"),
     Pitfall(
         "valid_pool_cover_all", "`cover_all` on the VALID pool",
         "VALID floors: (x - k) // s + 1, the motion encoder's last pool 9 -> 4 (tiny; paper "
@@ -69,7 +72,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "2x5x5x16). The forward raises at motion_encoder/kernel (epsilon [2, 144] cannot "
         "broadcast with z [2, 256]); the layer-by-layer replay still names the pool first.",
         "`cover_all=False` (`tf_compat.tf_max_pool`).",
-        "ValidPoolCoverAll", FORWARD_E2E_INFERENCE, "motion_encoder/MaxPool2D_2"),
+        "ValidPoolCoverAll", FORWARD_E2E_INFERENCE, "motion_encoder/MaxPool2D_2",
+        hints=("shape_mismatch",)),
     Pitfall(
         "bn_decay", "BatchNorm decay",
         "slim's batch_norm: decay 0.999, moving -= (moving - batch) * 0.001.",
@@ -79,7 +83,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "section (what one training forward adds to each moving statistic) fails at the first "
         "BatchNorm, motion_encoder/Conv/BatchNorm/moving_mean, 100x off; after_training too.",
         "decay 0.999 (`tf_compat.TF_BN_DEFAULTS`).",
-        "BNDecay", MOVING_STATISTICS, "motion_encoder/Conv/BatchNorm/moving_mean"),
+        "BNDecay", MOVING_STATISTICS, "motion_encoder/Conv/BatchNorm/moving_mean",
+        hints=("constant_offset_scale",)),
     Pitfall(
         "bn_eps", "BatchNorm eps",
         "slim's batch_norm: epsilon 1e-3.",
@@ -89,7 +94,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "forward/end-to-end/inference fails at motion_encoder/Conv. Training mode divides by "
         "the batch variance, mostly >> eps: it fails later and barely.",
         "eps 1e-3 (`tf_compat.TF_BN_DEFAULTS`).",
-        "BNEps", FORWARD_E2E_INFERENCE, "motion_encoder/Conv"),
+        "BNEps", FORWARD_E2E_INFERENCE, "motion_encoder/Conv",
+        hints=("per_channel_affine", "constant_offset_scale")),
     Pitfall(
         "bn_gamma", "BatchNorm gamma present",
         "slim's batch_norm(scale=False): no gamma variable at all.",
@@ -102,7 +108,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "would be refused before any comparison: `check_weights` names the unexpected "
         ".../BatchNorm/gamma.)",
         "No gamma: `use_gamma=False`, or ones as a constant (`tf_batch_norm_training`).",
-        "BNGamma", TRAINING_LOSSES, "step {step1}"),
+        "BNGamma", TRAINING_LOSSES, "step {step1}",
+        hints=("per_channel_affine",)),
     Pitfall(
         "bn_moving_variance", "BatchNorm moving-variance correction",
         "slim's batch_norm of the seed's era (unfused) updates moving_variance with the "
@@ -115,7 +122,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "motion_encoder/Conv_1/BatchNorm/moving_variance (m = 1352; the first layer's m = "
         "7200 stays within tolerance); after_training's loose tolerance misses it.",
         "The biased variance (`tf_compat.tf_moments`) for the moving average.",
-        "BNUnbiasedVariance", MOVING_STATISTICS, "*/BatchNorm/moving_variance"),
+        "BNUnbiasedVariance", MOVING_STATISTICS, "*/BatchNorm/moving_variance",
+        hints=("per_channel_affine",)),
     Pitfall(
         "conv_layout", "conv weight layout",
         "conv kernels are HWIO [kh, kw, in, out].",
@@ -124,7 +132,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "The first conv, motion_encoder/Conv, fails in every forward mode (values unrelated).",
         "`spec.layout.Transpose.KERNEL` (one transpose per leaf kind, named by each variable "
         "of the spec).",
-        "ConvKernelReshaped", FORWARD_E2E_INFERENCE, "motion_encoder/Conv"),
+        "ConvKernelReshaped", FORWARD_E2E_INFERENCE, "motion_encoder/Conv",
+        hints=("axes_transposed",)),
     Pitfall(
         "deconv_layout", "deconv weight layout",
         "conv2d_transpose kernels are [h, w, out, in].",
@@ -133,7 +142,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "kernel. (Reading it as [h, w, in, out] fails loudly at load when in != out.)",
         "image_decoder_0 fails first in every forward mode.",
         "`spec.layout.Transpose.KERNEL`.",
-        "DeconvKernelHW", FORWARD_E2E_INFERENCE, "image_decoder_0"),
+        "DeconvKernelHW", FORWARD_E2E_INFERENCE, "image_decoder_0",
+        hints=("periodic_error", "axes_transposed")),
     Pitfall(
         "deconv_pad", "deconv padding",
         "SAME conv2d_transpose to stride x size crops pad_before = max((in - 1) s + k - out, "
@@ -143,7 +153,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "image_decoder_0 (stride 8) fails first in every forward mode; image_decoder_3 "
         "(stride 1) is right.",
         "`tf_compat.conv2d_transpose_same` (pad_before, `outsize`).",
-        "DeconvPadOne", FORWARD_E2E_INFERENCE, "image_decoder_0"),
+        "DeconvPadOne", FORWARD_E2E_INFERENCE, "image_decoder_0",
+        hints=("periodic_error", "border_only")),
     Pitfall(
         "deconv_flip", "deconv kernel flip",
         "conv2d_transpose is the adjoint of the cross-correlation with the same kernel.",
@@ -151,7 +162,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "convolution'): Chainer's deconvolution_2d is the same adjoint, no flip is needed.",
         "image_decoder_0 fails first in every forward mode.",
         "No flip.",
-        "DeconvKernelFlipped", FORWARD_E2E_INFERENCE, "image_decoder_0"),
+        "DeconvKernelFlipped", FORWARD_E2E_INFERENCE, "image_decoder_0",
+        hints=("periodic_error", "spatially_flipped")),
     Pitfall(
         "depthwise_layout", "depthwise kernel layout",
         "`depthwise_conv2d` kernels are [kh, kw, C, M]; the seed's per-sample kernel is "
@@ -162,7 +174,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "exists in this graph).",
         "The kernel stays NCHW from `nhwc_unflatten`: `batched_cross_conv` folds it to "
         "(B * C, 1, k, k) for one grouped convolution.",
-        "DepthwiseKernelHW", FORWARD_E2E_INFERENCE, "cross_conv_0"),
+        "DepthwiseKernelHW", FORWARD_E2E_INFERENCE, "cross_conv_0",
+        hints=("axes_transposed",)),
     Pitfall(
         "flatten_order", "NHWC vs NCHW flatten order before the z split",
         "`tf.reshape(x, [N, -1])` of the NHWC map flattens in (H, W, C) order; z_mean is the "
@@ -172,7 +185,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "motion_encoder/z_mean fails first in every forward mode; the motion encoder's convs "
         "all pass.",
         "`tf_compat.nhwc_flatten` (transpose to NHWC first; `nhwc_unflatten` back).",
-        "FlattenNCHW", FORWARD_E2E_INFERENCE, "motion_encoder/z_mean"),
+        "FlattenNCHW", FORWARD_E2E_INFERENCE, "motion_encoder/z_mean",
+        hints=("same_values_reordered",)),
     Pitfall(
         "z_split_order", "z split order (mean / log-std swapped)",
         "`tf.split(z, 2, axis=1)`: z_mean first, z_stddev_log second.",
@@ -209,7 +223,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "the closed form) fails at the first conv kernel: |w| reaches 0.318, beyond the "
         "bound 0.131.",
         "`chainer.initializers.GlorotUniform` (the same fans and limit as TF's).",
-        "InitLeCunNormal", INITIALISATION, "motion_encoder/Conv/weights"),
+        "InitLeCunNormal", INITIALISATION, "motion_encoder/Conv/weights",
+        hints=("initialiser",)),
     Pitfall(
         "init_truncated", "initialiser: deconv kernels",
         "`truncated_normal_initializer(stddev=0.01)`: values beyond 2 stddev redrawn "
@@ -218,7 +233,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "The initialisation section fails at image_decoder_0/weights (|w| reaches 0.03, "
         "std 0.0108 vs 0.0088); everything else passes.",
         "`chainer_port.initializers.TruncatedNormal`.",
-        "InitPlainNormal", INITIALISATION, "image_decoder_0/weights"),
+        "InitPlainNormal", INITIALISATION, "image_decoder_0/weights",
+        hints=("initialiser",)),
     Pitfall(
         "lr_per_update", "learning-rate schedule: per-update decay",
         "lr = max(0.01, 0.8 * 0.5 ** (global_step / 10000)), continuous, from the global step "
@@ -229,7 +245,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "steps now compare the lr each side used; from step 15000 the port says 0.8 against "
         "0.283: training_losses fails at the first step, on the lr.",
         "Set `optimizer.lr = learning_rate(step)` before each update from the global step.",
-        "LrPerUpdate", TRAINING_LOSSES, "step {step0}"),
+        "LrPerUpdate", TRAINING_LOSSES, "step {step0}",
+        hints=("learning_rate",)),
     Pitfall(
         "lr_staircase", "learning-rate schedule: staircase",
         "`exponential_decay(..., staircase=False)`: the lr decays continuously.",
@@ -239,7 +256,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "of the weights, so only the compared lr shows it: from step 0 it fails at step 2 "
         "(1.4e-4 > rtol 1e-4), from step 15000 at once (0.4 against 0.283).",
         "The continuous form, `spec.learning_rate`.",
-        "LrStaircase", TRAINING_LOSSES, "step {step0}"),
+        "LrStaircase", TRAINING_LOSSES, "step {step0}",
+        hints=("learning_rate",)),
     Pitfall(
         "loss_reduction", "loss reduction (sum vs mean)",
         "`tf.reduce_mean` of the squared error over every element.",
@@ -248,7 +266,7 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "loss/l2_loss fails first in every forward mode; the gradients scale by the same "
         "factor.",
         "`F.mean` (or `F.mean_squared_error`).",
-        "L2SumPerSample", FORWARD_E2E_INFERENCE, "loss/l2_loss"),
+        "L2SumPerSample", FORWARD_E2E_INFERENCE, "loss/l2_loss", hints=("integer_ratio",)),
     Pitfall(
         "softmax_axis", "softmax axis after a layout change",
         "An axis op on NHWC works on the last axis (channels): seed 001's mask softmax; here "
@@ -261,5 +279,6 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "itself) passes.",
         "Translate axes, not code: the channel axis is 1 in NCHW; transpose, never reshape, "
         "between layouts.",
-        "KernelAxisTFOrder", FORWARD_E2E_INFERENCE, "cross_conv_0"),
+        "KernelAxisTFOrder", FORWARD_E2E_INFERENCE, "cross_conv_0",
+        hints=("axes_transposed",)),
 )

@@ -43,6 +43,28 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0, help="seed of the train split's shuffle")
     p.set_defaults(func=sprites)
 
+    p = add_command(commands, "moving-mnist",
+                    "generate Moving MNIST: two digits bouncing in 64x64 frames (uint8 0..255)")
+    _add_out(p)
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
+    p.add_argument("--count", type=int, default=10_000,
+                   help="number of sequences; a smaller N gives a prefix of a larger one")
+    p.add_argument("--seq-len", type=int, default=20, help="frames per sequence")
+    p.set_defaults(func=moving_mnist)
+
+    p = add_command(commands, "from-moving-mnist-npy",
+                    "import mnist_test_seq.npy ([frames, sequences, 64, 64] uint8, time first)")
+    p.add_argument("file", metavar="FILE", help="the .npy; every 10th sequence is test data")
+    _add_out(p)
+    p.set_defaults(func=from_moving_mnist_npy)
+
+    p = add_command(commands, "from-moving-mnist-npz",
+                    "import E3D-LSTM / PredRNN .npz files (clips, dims, input_raw_data)")
+    p.add_argument("files", nargs="+", metavar="FILE",
+                   help="the .npz files; a name containing 'test' or 'valid' is test data")
+    _add_out(p)
+    p.set_defaults(func=from_moving_mnist_npz)
+
     p = add_command(commands, "verify",
                     "check map.csv and every shard's shape, dtype, size and sha256")
     p.add_argument("dir", metavar="DIR", help="dataset folder")
@@ -95,6 +117,31 @@ def sprites(args: argparse.Namespace) -> int:
     from data.sprites import write_sprites
 
     rows = write_sprites(args.src_dir, args.out, seed=args.seed, overwrite=args.overwrite)
+    _report(args.out, rows)
+    return 0
+
+
+def moving_mnist(args: argparse.Namespace) -> int:
+    from data.moving_mnist import write_moving_mnist
+
+    rows = write_moving_mnist(args.out, seed=args.seed, count=args.count,
+                              seq_len=args.seq_len, overwrite=args.overwrite)
+    _report(args.out, rows)
+    return 0
+
+
+def from_moving_mnist_npy(args: argparse.Namespace) -> int:
+    from data.moving_mnist_import import write_moving_mnist_npy
+
+    rows = write_moving_mnist_npy(args.file, args.out, overwrite=args.overwrite)
+    _report(args.out, rows)
+    return 0
+
+
+def from_moving_mnist_npz(args: argparse.Namespace) -> int:
+    from data.moving_mnist_import import write_moving_mnist_npz
+
+    rows = write_moving_mnist_npz(args.files, args.out, overwrite=args.overwrite)
     _report(args.out, rows)
     return 0
 

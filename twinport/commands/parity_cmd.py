@@ -70,6 +70,13 @@ def register(subparsers) -> None:
     p.add_argument("--tf-device", help="TF device (GPU id); default --device")
     p.add_argument("--chainer-device", help="port device (GPU id); default --device")
     add_numerics_options(p)
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="run each side N times on the same weights and inputs and report "
+                   "whether the runs are bit-identical, or their spread (determinism)")
+    p.add_argument("--seeds", type=int, default=1, metavar="N",
+                   help="run seeds --seed .. --seed+N-1 (each its own batch, noise and "
+                   "weights) and report each section's worst headroom over them: the margin "
+                   "of the tolerances (no report folder; tables in --out)")
     p.add_argument("--out", default="reports/parity", help="report folder (replaced)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_parity)
@@ -131,10 +138,34 @@ def run_parity(args: argparse.Namespace) -> int:
         steps=args.steps, lr=args.lr, mode=args.mode, atol=args.atol, rtol=args.rtol,
         stat=args.stat,
         port=args.port, tf_device=args.tf_device or args.device,
-        chainer_device=args.chainer_device or args.device, start_step=args.start_step)
+        chainer_device=args.chainer_device or args.device, start_step=args.start_step,
+        repeat=args.repeat)
+    if args.seeds > 1:
+        return run_seeds(settings, args.seeds, args.out)
     run = run_parity(settings, progress=not args.quiet, port=port)
     write_report(run, args.out)
+    if run.repeat:
+        from parity.repeat import summary_line
+
+        print(summary_line(run.repeat, settings.repeat))
     return print_verdict(run, args.out)
+
+
+def run_seeds(settings, count: int, out: str) -> int:
+    """`--seeds N`: the setting over N seeds; the tables printed and in OUT/seeds.md."""
+    from pathlib import Path
+
+    from common.atomic import atomic_path
+    from parity.seed_sweep import report
+
+    lines, passed = report(settings, list(range(settings.seed, settings.seed + count)))
+    text = (f"# twinport parity over {count} seeds ({settings.model}, preset "
+            f"{settings.preset}, batch {settings.batch_size}, {settings.steps} steps)\n\n"
+            + "\n".join(lines) + "\n")
+    with atomic_path(Path(out, "seeds.md")) as tmp:
+        Path(tmp).write_text(text, encoding="utf-8")
+    print("\n" + "\n".join(lines) + f"\n\ntables: {out}/seeds.md")
+    return 0 if passed else 1
 
 
 def check_inputs(args: argparse.Namespace) -> tuple[TwinPair, object]:
@@ -149,6 +180,9 @@ def check_inputs(args: argparse.Namespace) -> tuple[TwinPair, object]:
         raise UserError(f"--steps {args.steps}: must not be negative")
     if args.start_step < 0:
         raise UserError(f"--start-step {args.start_step}: must not be negative")
+    for option in ("repeat", "seeds"):
+        if getattr(args, option, 1) < 1:
+            raise UserError(f"--{option} {getattr(args, option)}: must be at least 1")
     pair = get_pair(args.model)
     preset = pair.get_preset(args.preset)
     args.data = args.data or pair.default_data

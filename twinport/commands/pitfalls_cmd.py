@@ -13,9 +13,10 @@ if TYPE_CHECKING:
     from spec.pitfall import Pitfall
 
 CATALOGUE_COLUMNS = ("pitfall", "title", "mutant", "expected first section",
-                     "expected first item")
+                     "expected first item", "hints naming it")
 CHECK_COLUMNS = ("pitfall", "mutant", "caught", "first section", "named first", "expected",
-                 "figure")
+                 "hint", "figure")
+HINT_COLUMNS = ("hint", "names the cause of", "given for", "right", "precision", "recall")
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -53,7 +54,8 @@ def catalogue_row(pair: TwinPair, pitfall: Pitfall) -> list[str]:
     """Name, title, mutant and what the suite's setting must name first."""
     preset = pair.get_preset(pair.suite["preset"])
     item = pitfall.expected_item(preset, pair.suite.get("start_step", 0))
-    return [pitfall.name, pitfall.title, pitfall.mutant, pitfall.section, item]
+    return [pitfall.name, pitfall.title, pitfall.mutant, pitfall.section, item,
+            ", ".join(pitfall.hints)]
 
 
 def catalogue_markdown(pair: TwinPair, pitfalls: list[Pitfall]) -> str:
@@ -64,12 +66,12 @@ def catalogue_markdown(pair: TwinPair, pitfalls: list[Pitfall]) -> str:
                      f"- **TF:** {p.tf}\n- **Naive Chainer:** {p.naive}\n"
                      f"- **In a twinport report:** {p.shows}\n- **Fix:** {p.fix}\n"
                      f"- **Mutant:** `{pair.mutants}:{p.mutant}`; expected first: "
-                     f"`{p.section}`, `{catalogue_row(pair, p)[-1]}`")
+                     f"`{p.section}`, `{catalogue_row(pair, p)[4]}`")
     return "\n".join(parts)
 
 
 def run_check(args: argparse.Namespace, pitfalls: list[Pitfall]) -> int:
-    from parity.mutation import MutantResult, run_suite, suite_settings
+    from parity.mutation import MutantResult, hint_scores, run_suite, suite_settings
 
     def progress(result: MutantResult) -> None:
         if not (args.quiet or args.markdown):
@@ -81,13 +83,33 @@ def run_check(args: argparse.Namespace, pitfalls: list[Pitfall]) -> int:
     verdict = clean.ensure_verdict()
     rows = [[r.pitfall.name, r.pitfall.mutant, "yes" if r.caught else "NO",
              r.section or "", r.named or "", ("" if r.localised else "MISSED: ") + r.expected,
-             r.figure] for r in results]
+             _hint_cell(r), r.figure] for r in results]
     print(render(CHECK_COLUMNS, rows, args.markdown))
+    print("\nThe hints: how often each diagnosis of the first failing item names the cause "
+          "(Pitfall.hints)\n")
+    print(render(HINT_COLUMNS, [[h.hint, h.expected, h.fired, h.right, _ratio(h.precision),
+                                 _ratio(h.recall)] for h in hint_scores(results)],
+                 args.markdown))
+    right = sum(bool(r.hint) and r.hint in r.pitfall.hints for r in results)
+    wrong = sum(bool(r.hint) and r.hint not in r.pitfall.hints for r in results)
+    print(f"\n{right} of {len(results)} mutants got the hint that names their cause, {wrong} a "
+          f"hint that does not, {len(results) - right - wrong} none")
     caught = sum(r.localised for r in results)
     print(f"\nun-mutated port: {verdict.headline()}\n{caught} of {len(results)} mutants caught "
           f"and localised (preset {settings.preset}, batch {settings.batch_size}, "
           f"{settings.steps} steps from step {settings.start_step})")
     return 0 if verdict.passed and caught == len(results) else 1
+
+
+def _hint_cell(result) -> str:
+    """The hint given, marked when it is not the one that names the cause."""
+    if result.hint in result.pitfall.hints or not (result.hint or result.pitfall.hints):
+        return result.hint
+    return f"{result.hint or 'none'} (names it: {' or '.join(result.pitfall.hints) or 'none'})"
+
+
+def _ratio(value: float | None) -> str:
+    return "" if value is None else f"{value:.2f}"
 
 
 def render(columns: Sequence[str], rows: list[list[str]], markdown: bool) -> str:

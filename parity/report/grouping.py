@@ -1,0 +1,53 @@
+"""Per-item figures that stay readable at 500+ items (a recurrent pair unrolled over 20 steps):
+items are grouped by layer (`group_of`), a group whose every item passes with a wide margin is
+drawn as one row (its closest item's figures), and every group that comes close stays open."""
+
+from __future__ import annotations
+
+import re
+from collections import OrderedDict
+from dataclasses import replace
+
+from parity.backward import item_layer
+from parity.diff import TensorDiff
+
+COLLAPSE_ABOVE = 120
+WIDE_MARGIN = 0.1
+_COPY_INDEX = re.compile(r"_\d+$")
+
+
+def group_of(name: str) -> str:
+    """An item's group: the first scope of its layer, without a copy or time-step index
+    (`image_encoder_2/Conv_1` -> `image_encoder`, `state1_7/Gates` -> `state1`,
+    `Conv_2 <- Conv_1` -> `Conv`)."""
+    return _COPY_INDEX.sub("", item_layer(name).split("/", 1)[0])
+
+
+def collapse(series: dict[str, list[TensorDiff]], limit: int = COLLAPSE_ABOVE,
+             margin: float = WIDE_MARGIN) -> tuple[dict[str, list[TensorDiff]], int, int]:
+    """`series` with each wide-margin group folded into one row, when it has more than `limit`
+    items. A group folds when every item of every series passes with headroom below
+    `margin`; its row is named `group/* (N items)` and carries the figures of its item with
+    the largest headroom. Returns (series, items folded, groups folded)."""
+    names = list(OrderedDict.fromkeys(d.name for diffs in series.values() for d in diffs))
+    if len(names) <= limit:
+        return series, 0, 0
+    members: OrderedDict[str, list[str]] = OrderedDict()
+    for name in names:
+        members.setdefault(group_of(name), []).append(name)
+    diffs = [d for ds in series.values() for d in ds]
+    wide = {group for group, items in members.items() if len(items) > 1 and all(
+        d.passed and d.headroom is not None and d.headroom < margin
+        for d in diffs if group_of(d.name) == group)}
+    folded = {}
+    for label, ds in series.items():
+        rows: list[TensorDiff] = []
+        for group, items in members.items():
+            mine = [d for d in ds if group_of(d.name) == group]
+            if group in wide and mine:
+                closest = max(mine, key=lambda d: d.headroom)
+                rows.append(replace(closest, name=f"{group}/* ({len(items)} items)"))
+            else:
+                rows.extend(mine)
+        folded[label] = rows
+    return folded, sum(len(members[g]) for g in wide), len(wide)
