@@ -17,6 +17,13 @@ from pathlib import Path
 from common.errors import UserError, WriteError
 
 
+def _umask() -> int:
+    """The process's umask (read by setting it and putting it back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary file path beside `final`; rename it into place on success."""
@@ -25,6 +32,7 @@ def atomic_path(final: str | os.PathLike) -> Iterator[Path]:
         final.parent.mkdir(parents=True, exist_ok=True)
         fd, name = tempfile.mkstemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp")
         os.close(fd)
+        os.chmod(name, 0o666 & ~_umask())  # mkstemp's 0600 would hide the file from others
     except OSError as error:
         raise WriteError.from_os_error(final, error) from None
     tmp = Path(name)
@@ -54,6 +62,7 @@ def atomic_dir(final: str | os.PathLike, overwrite: bool = False) -> Iterator[Pa
             raise UserError(f"{final}: output folder exists and is not empty (use --overwrite)")
         final.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=final.parent, prefix=f".{final.name}.", suffix=".tmp"))
+        os.chmod(tmp, 0o777 & ~_umask())  # mkdtemp's 0700, as for atomic_path
     except OSError as error:
         raise WriteError.from_os_error(final, error) from None
     try:

@@ -20,12 +20,13 @@ from dataclasses import replace
 
 from parity.diff import fmt
 from parity.harness import run_parity
-from parity.sections import title
+from parity.sections import BY_KEY, title
 from parity.settings import ParitySettings
+from parity.tolerances import Tolerances
 from parity.verdict import Verdict, ordered_sections
 
-SPREAD_COLUMNS = ("section", "items", "seeds passing", "atol", "rtol", "worst headroom: min",
-                  "median", "max", "largest max abs")
+SPREAD_COLUMNS = ("section", "items", "seeds passing", "atol (x max |ref|)", "rtol",
+                  "worst headroom: min", "median", "max", "largest max abs")
 
 
 def seed_range(text: str) -> list[int]:
@@ -68,16 +69,19 @@ def seed_table(results: list[tuple[int, Verdict]]) -> list[str]:
             + [seed_row(seed, verdict, keys) for seed, verdict in results])
 
 
-def spread_table(results: list[tuple[int, Verdict]]) -> list[str]:
-    """Per section over the seeds: items, seeds passing, its tolerances, the worst headroom's
-    min / median / max and the largest max abs."""
+def spread_table(results: list[tuple[int, Verdict]], tolerances: Tolerances) -> list[str]:
+    """Per section over the seeds: items, seeds passing, its tolerances (atol in units of each
+    tensor's largest |reference|), the worst headroom's min / median / max and the largest
+    max abs."""
     lines = ["| " + " | ".join(SPREAD_COLUMNS) + " |", "|---" * len(SPREAD_COLUMNS) + "|"]
     for key in _keys(results):
         found = [v.sections[key] for _, v in results if key in v.sections]
         rooms = [s.worst_headroom for s in found if s.worst_headroom is not None]
         largest = [s.worst_max_abs for s in found if s.worst_max_abs is not None]
+        field = BY_KEY[key].tolerance if key in BY_KEY else ""
+        atol, rtol = getattr(tolerances, field) if field else (None, None)
         cells = [title(key), str(found[0].n_items), f"{sum(s.passed for s in found)} of "
-                 f"{len(found)}", fmt(found[0].atol), fmt(found[0].rtol)]
+                 f"{len(found)}", fmt(atol), fmt(rtol)]
         cells += ([fmt(min(rooms)), fmt(statistics.median(rooms)), fmt(max(rooms))]
                   if rooms else ["", "", ""])
         cells.append(fmt(max(largest)) if largest else "")
@@ -102,7 +106,8 @@ def report(settings: ParitySettings, seeds: list[int]) -> tuple[list[str], bool]
         print(seed_row(seed, verdict, keys), flush=True)
 
     results = sweep(settings, seeds, each)
-    lines = seed_table(results) + [""] + spread_table(results)
+    lines = seed_table(results) + [""] + spread_table(
+        results, Tolerances.defaults(settings.atol, settings.rtol))
     return lines, all(verdict.passed for _, verdict in results)
 
 

@@ -139,3 +139,19 @@ def test_a_failed_rewrite_keeps_the_previous_result(cli, tmpfs, tmp_path, writer
     assert f"twinport: error: {fs / 'out'}: cannot write ({reason}" in err
     assert snapshot(fs / "out") == before
     assert sorted(os.listdir(fs)) == (["ballast", "out"] if fault == "full" else ["out"])
+
+
+def test_written_files_and_folders_get_the_umask_modes(tmp_path):
+    """Not mkstemp's 0600 / mkdtemp's 0700: a result others on the machine cannot read."""
+    from common.atomic import atomic_dir, atomic_path
+
+    old = os.umask(0o022)
+    try:
+        with atomic_path(tmp_path / "file.txt") as tmp:
+            tmp.write_text("x")
+        with atomic_dir(tmp_path / "folder") as tmp:
+            (tmp / "inside.txt").write_text("y")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "file.txt").stat().st_mode & 0o777 == 0o644
+    assert (tmp_path / "folder").stat().st_mode & 0o777 == 0o755
