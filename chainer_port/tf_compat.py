@@ -111,6 +111,9 @@ class TFCompat:
         `BatchNormalization`); TF's scale=False has none.
     conv_init: "xavier_uniform" (TF's) or "lecun_normal" (Chainer's default).
     deconv_init: "truncated_normal" (TF's) or "normal" (Chainer's `Normal`, no truncation).
+    space_to_depth: "tf" (`F.space2depth`: TF's channel order (dy * block + dx) * C + c) or
+        "nchw_reshape" (a plain reshape of the NCHW map to [N, C * block^2, H / block,
+        W / block], which groups the values differently).
     """
 
     same_pad_extra: str = "after"
@@ -123,6 +126,7 @@ class TFCompat:
     bn_gamma: bool = False
     conv_init: str = "xavier_uniform"
     deconv_init: str = "truncated_normal"
+    space_to_depth: str = "tf"
 
 
 def tf_batch_norm_training(x: VariableOrArray, beta: VariableOrArray, epsilon: float,
@@ -322,6 +326,14 @@ def batched_cross_conv(features: VariableOrArray, kernel: VariableOrArray) -> ch
     w = F.reshape(kernel, (batch * channels, 1, size, size))
     y = F.convolution_2d(x, w, pad=pad, groups=batch * channels)
     return F.reshape(y, (batch, channels, height, width))
+
+
+def tf_space_to_depth(x: VariableOrArray, block: int, order: str = "tf") -> chainer.Variable:
+    """`tf.nn.space_to_depth(x, block)` on NCHW (`TFCompat.space_to_depth`)."""
+    if order == "tf":
+        return F.space2depth(x, block)
+    n, c, h, w = x.shape
+    return F.reshape(x, (n, c * block * block, h // block, w // block))
 
 
 def nhwc_to_nchw(x: VariableOrArray) -> chainer.Variable:

@@ -10,6 +10,7 @@ DEFAULT_MODEL = "cross_conv"
 # name -> "module:attribute" of its definition, imported on first use.
 MODELS = {
     "cross_conv": "spec.cross_conv:PAIR",
+    "convlstm": "spec.convlstm:PAIR",
 }
 
 

@@ -31,3 +31,13 @@ def moving_objects_dir(tmp_path_factory) -> Path:
     root = tmp_path_factory.mktemp("datasets") / "moving-objects"
     write_moving_objects(root, seed=0, count=200, shard_size=64)
     return root
+
+
+@pytest.fixture(scope="session")
+def moving_mnist_dir(tmp_path_factory) -> Path:
+    """A small read-only Moving MNIST dataset: 36 train sequences of 20 frames, 4 test."""
+    from data.moving_mnist import write_moving_mnist
+
+    root = tmp_path_factory.mktemp("datasets") / "moving-mnist"
+    write_moving_mnist(root, seed=0, count=40)
+    return root

@@ -526,3 +526,20 @@ def test_a_scalar_summed_instead_of_averaged():
     assert s.startswith("port = 3072 x reference: a sum where a mean was meant")
     assert diagnose(a, a / 8, compare_arrays("t", a, a / 8, ATOL, RTOL))[0] == "integer_ratio"
     assert (failing(a, a * 1.7)[1] or "").find("sum") < 0
+
+
+def test_a_port_of_zeros_says_nothing_reaches_it():
+    a = nchw()
+    d, s = failing(a, np.zeros_like(a))
+    assert s.startswith("the port's values are all zero")
+    assert diagnose(a, np.zeros_like(a), d)[0] == "port_zero"
+
+
+def test_a_gradient_transposed_within_its_wide_tolerance_is_named():
+    # Gradients pass within 10% of their range: the loose rule (10x) would call any two
+    # gradients "close", so a transform is then checked against the tolerance itself.
+    grad = np.random.default_rng(5).normal(size=(1, 4, 4, 3)).astype(np.float32)
+    port = grad.transpose(0, 2, 1, 3).copy()
+    d = compare_arrays("g", grad, port, 0.1 * np.abs(grad).max(), 1e-3)
+    assert d.failed
+    assert diagnose(grad, port, d, "hwio")[0] == "axes_transposed"

@@ -1,2 +1,3 @@
-"""Mutants of the Chainer ports, one porting pitfall each, per pair (`cross_conv`). A pair's
-catalogue (`TwinPair.pitfalls`) names them; `twinport pitfalls --check` runs them."""
+"""Mutants of the Chainer ports, one porting pitfall each, per pair (`cross_conv`,
+`convlstm`). A pair's catalogue (`TwinPair.pitfalls`) names them; `twinport pitfalls --check`
+runs them."""

@@ -61,7 +61,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "excuse it: the two sides' windows agree, so no decision of theirs differs.",
         "Route to the forward's own argmax (Chainer's `F.max_pooling_2d` and the fast path "
         "keep its indexes).",
-        "MaxPoolGradMirrored", BACKWARD_ISOLATED, "*/MaxPool2D* <- *"),
+        "MaxPoolGradMirrored", BACKWARD_ISOLATED, "*/MaxPool2D* <- *",
+        hints=("same_values_reordered",)),
     Pitfall(
         "valid_pool_cover_all", "`cover_all` on the VALID pool",
         "VALID floors: (x - k) // s + 1, the motion encoder's last pool 9 -> 4 (tiny; paper "

@@ -1,0 +1,49 @@
+"""The ConvLSTM pair's mutation suite: every mutant caught and localised, the port passes."""
+
+from __future__ import annotations
+
+import re
+from fnmatch import fnmatchcase
+from pathlib import Path
+
+import pytest
+
+from parity.harness import prepare_reference
+from parity.mutation import check_mutant, import_mutants, suite_settings
+from spec.convlstm import PAIR
+from spec.convlstm.pitfalls import CATALOGUE
+
+pytestmark = pytest.mark.pitfalls
+
+DOCS = Path(__file__).resolve().parents[1] / "docs" / "pitfalls.md"
+
+
+@pytest.fixture(scope="module")
+def reference(moving_mnist_dir):
+    run = prepare_reference(suite_settings("convlstm", moving_mnist_dir), progress=False)
+    run.store_steps()
+    return run
+
+
+@pytest.mark.parametrize("pitfall", CATALOGUE, ids=[p.name for p in CATALOGUE])
+def test_the_mutant_is_caught_and_localised(reference, pitfall):
+    result = check_mutant(reference, pitfall, import_mutants(PAIR))
+    verdict = result.run.ensure_verdict()
+    assert not verdict.passed, f"{pitfall.mutant} passes: {verdict.summary_text()}"
+    named = f"{pitfall.mutant}: named {verdict.first_divergent} ({verdict.first_section})"
+    assert fnmatchcase(verdict.first_section, pitfall.section), named
+    assert result.localised, named
+
+
+def test_every_mutant_is_one_catalogue_entry():
+    assert sorted(p.mutant for p in CATALOGUE) == sorted(import_mutants(PAIR).__all__)
+
+
+def test_the_docs_hold_the_catalogue_and_its_check(cli):
+    status, out, _ = cli("pitfalls", "--model", "convlstm", "--markdown")
+    assert status == 0
+    text = DOCS.read_text(encoding="utf-8")
+    assert out.strip() in text, "docs/pitfalls.md: paste `pitfalls --model convlstm --markdown`"
+    section = text[text.index("### `twinport pitfalls --model convlstm --check`"):]
+    checked = re.findall(r"^\| (\w+) \| \w+ \| yes \|", section, flags=re.MULTILINE)
+    assert checked == [p.name for p in CATALOGUE], "docs/pitfalls.md: the convlstm --check table"
