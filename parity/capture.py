@@ -3,7 +3,8 @@
 A capture holds, for the shared inputs and weights: every tap in inference and training mode,
 the update the training-mode forward made to every normalisation statistic (and the value it
 left), the gradient of the loss for every variable and for every differentiable input, the
-losses of K training steps and every variable after them. Arrays are stored in TF layout
+losses of K training steps from a fresh optimizer, and every variable and the optimizer's state
+(`after_state/`, by TF1's slot names; none for SGD) after them. Arrays are stored in TF layout
 (NHWC, HWIO) whatever the backend, so two captures compare directly, and `parity compare`
 needs neither TensorFlow nor Chainer.
 
@@ -144,6 +145,7 @@ def capture_model(model: Any, layout: str, layers: list[Layer], weights: Ordered
             bar.update(1)
         if "training" in parts:
             model.set_weights(weights)
+            model.reset_optimizer_state()
             for k in range(steps):
                 step = start_step + k
                 try:
@@ -154,8 +156,10 @@ def capture_model(model: Any, layout: str, layers: list[Layer], weights: Ordered
                 capture.steps.append(step_row(step, out, model.pair.losses))
                 bar.update(1)
             else:
-                for name, value in model.get_weights().items():
-                    arrays[f"after/{name}"] = value
+                arrays.update((f"after/{name}", value)
+                              for name, value in model.get_weights().items())
+                arrays.update((f"after_state/{name}", value)
+                              for name, value in model.get_optimizer_state().items())
     model.set_weights(weights)
     capture.meta.update(weights_digest=digest(weights), inputs_digest=inputs.digest(),
                         parts=sorted(parts))

@@ -4,6 +4,7 @@ layout from `parity.sections`; near-tie decisions explained (`parity.ties`)."""
 from __future__ import annotations
 
 import math
+from collections import OrderedDict
 
 import numpy as np
 
@@ -13,10 +14,11 @@ from parity.capture import Capture
 from parity.compare import compare_arrays, compare_dicts, compare_steps, missing_diff, raised_diff
 from parity.diff import TensorDiff
 from parity.sections import BY_KEY, E2E_SECTIONS, ISOLATED_SECTIONS
-from parity.synced import capture_step_rows
+from parity.synced import SyncedStep, Trained, capture_step_rows
 from parity.ties import Tie, explain, find_ties, reach
 from parity.tolerances import Tolerances
 from spec.layer import Layer
+from spec.pair import Optimizer
 from spec.section_keys import (
     AFTER_TRAINING,
     BACKWARD_ISOLATED,
@@ -25,10 +27,15 @@ from spec.section_keys import (
     MOVING_STATISTICS,
     TRAINING_LOSSES,
 )
-from spec.weights import variable_shapes
+from spec.weights import STEP, trainable_names, variable_shapes
 
 # Two float32 roundings (one per side) of a statistic, with a factor 2 to spare: 4 ulps.
 MOVING_ROUNDING = 2.0 ** -22
+UPDATE_HINT = "optimizer_update"
+UPDATE_SUGGESTION = (
+    "the port's step is not the optimizer's rule applied to the port's own state: the update "
+    "rule (TF1's Adam adds epsilon to sqrt(v), not inside the sqrt, and corrects the bias in "
+    "lr_t, not in m and v; spec.pair.Optimizer)")
 
 
 class Comparer:
@@ -57,26 +64,78 @@ class Comparer:
                 if d.name in errors else d for d in diffs]
 
     def variables_diff(self, key: str, reference: dict, port: dict) -> list[TensorDiff]:
-        """The variables either side holds, in variable order."""
+        """The variables either side holds, in variable order, then any other item (an
+        optimizer state's slots) in the reference's order."""
         atol, rtol = self.tolerance(key)
         order = [name for name in self.variables if name in reference or name in port]
+        order += [name for name in reference if name not in order]
         return compare_dicts(reference, port, atol, rtol, self.stat, order=order,
-                             layouts=dict.fromkeys(order, BY_KEY[key].layout), scale_atol=True)
+                             layouts=dict.fromkeys([*order, *port], BY_KEY[key].layout),
+                             scale_atol=True)
 
     def moving_diff(self, reference: dict, port: dict, values: dict) -> list[TensorDiff]:
-        """The normalisation statistics' updates of one training forward, in variable order.
+        """The normalisation statistics' updates of one training forward, in variable order."""
+        names = [name for name in self.variables if name in reference]
+        return self.updates_diff(MOVING_STATISTICS, names, reference, port, values)
+
+    def updates_diff(self, key: str, names: list[str], reference: dict, port: dict,
+                     values: dict) -> list[TensorDiff]:
+        """Updates (after - before) of `names`, in that order.
 
         atol is in units of the largest |update| (as everywhere), but never below the float32
-        rounding of the statistic the update was read from (MOVING_ROUNDING x its largest
+        rounding of the value the update was read from (MOVING_ROUNDING x its largest
         |value|): on trained weights an update is a small difference of two large numbers.
         """
-        atol, rtol = self.tolerance(MOVING_STATISTICS)
+        atol, rtol = self.tolerance(key)
         return [compare_arrays(name, reference[name], port[name],
                                max(atol * _max_abs(reference[name]),
                                    MOVING_ROUNDING * _max_abs(values[name])),
-                               rtol, self.stat, layout=BY_KEY[MOVING_STATISTICS].layout)
+                               rtol, self.stat, layout=BY_KEY[key].layout)
                 if name in port else missing_diff(name, reference[name], atol, rtol)
-                for name in self.variables if name in reference]
+                for name in names]
+
+    def after_training_diff(self, reference: Trained, port: Trained,
+                            last: SyncedStep | None = None,
+                            optimizer: Optimizer | None = None) -> list[TensorDiff]:
+        """Where training left both sides, in causal order: the optimizer state by slot name
+        (and `step`); with a state, the `last` synced step and the pair's `optimizer`, the
+        port's last update of each variable against that optimizer's rule
+        (`update_rule_diff`); then every variable. The first failing item is so the first
+        cause: a state, the rule applied to it, or what else made the weights differ."""
+        diffs = self.variables_diff(AFTER_TRAINING, reference.state, port.state)
+        if port.state and last is not None and optimizer is not None:
+            diffs += self.update_rule_diff(last.start, port, last.row["lr"], optimizer)
+        return diffs + self.variables_diff(AFTER_TRAINING, reference.weights, port.weights)
+
+    def update_rule_diff(self, start: Trained, port: Trained, lr: float, optimizer: Optimizer
+                         ) -> list[TensorDiff]:
+        """Each trainable variable's last update on the port (`{var} update`: after - `start`,
+        where both sides started the step) against the update the optimizer's rule makes from
+        the state the port ended it with (`Optimizer.change`; none for a variable whose slots
+        did not change: it had no gradient).
+
+        An isolated check of the update rule, as an isolated layer checks a layer: with a
+        state the step is no longer lr x the gradient the gradients section vouches for, the
+        state section compares its inputs, and an error in it (where epsilon goes, how the
+        bias is corrected) is far below the variables' tolerance, which is in units of the
+        weights. Judged in units of the update (`updates_diff`), with the section's tolerance.
+        """
+        step = float(port.state[STEP])
+        expected, found, values = {}, {}, {}
+        for name in trainable_names(self.layers):
+            slots = [port.state[f"{name}/{slot}"] for slot in optimizer.slots]
+            unchanged = all(np.array_equal(value, start.state[f"{name}/{slot}"])
+                            for value, slot in zip(slots, optimizer.slots, strict=True))
+            item = f"{name} update"
+            values[item] = start.weights[name]
+            found[item] = np.asarray(port.weights[name], np.float64) - start.weights[name]
+            expected[item] = (np.zeros(found[item].shape) if unchanged
+                              else optimizer.change(slots, step, lr))
+        diffs = self.updates_diff(AFTER_TRAINING, list(expected), expected, found, values)
+        for diff in diffs:
+            if diff.failed:
+                diff.hint, diff.suggestion = UPDATE_HINT, UPDATE_SUGGESTION
+        return diffs
 
     def inputs_diff(self, reference: dict, port: dict) -> list[TensorDiff]:
         """The gradients of the differentiable inputs."""
@@ -169,6 +228,10 @@ def compare_captures(reference: Capture, port: Capture, comparer: Comparer
     if rows:
         found[TRAINING_LOSSES] = comparer.steps_diff(rows)
     if reference.section("after") and port.section("after"):
-        found[AFTER_TRAINING] = comparer.variables_diff(AFTER_TRAINING, reference.section("after"),
-                                                        port.section("after"))
+        states = [capture.section("after_state") for capture in (reference, port)]
+        if not all(states):  # a capture of an older twinport, or SGD's empty state
+            states = [OrderedDict(), OrderedDict()]
+        found[AFTER_TRAINING] = comparer.after_training_diff(
+            Trained(reference.section("after"), states[0]),
+            Trained(port.section("after"), states[1]))
     return found

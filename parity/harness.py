@@ -50,8 +50,9 @@ class ReferenceRun:
 
     `weights`: the reference's own initial weights, which every port starts from.
     `backward`: its layers' isolated backwards (None when the mode is end-to-end only).
-    `stored_steps`: its synced training steps when kept (`store_steps`) for several ports;
-    else `synced_steps()` runs them again, interleaved with one port's.
+    `stored_steps`: its synced training steps (weights and optimizer state before and after
+    each) when kept (`store_steps`) for several ports; else `synced_steps()` runs them again,
+    from a fresh optimizer, interleaved with one port's.
     """
 
     settings: ParitySettings
@@ -132,14 +133,15 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
         port.set_weights(reference.weights)
     rows: list[dict] = []
     if settings.steps:
-        rows, ref_after, port_after = synced_training(reference.synced_steps(), port,
-                                                      reference.inputs, settings.lr, progress,
-                                                      settings.steps)
+        rows, last, port_after = synced_training(reference.synced_steps(), port,
+                                                 reference.inputs, settings.lr, progress,
+                                                 settings.steps)
         found[TRAINING_LOSSES] = comparer.steps_diff(rows) + learning_checks(
-            layers, reference.weights, ref_after, reference.capture.section("grad"), rows)
-        if port_after is not None:
-            found[AFTER_TRAINING] = comparer.variables_diff(AFTER_TRAINING, ref_after,
-                                                            port_after)
+            layers, reference.weights, last.end.weights if last else None,
+            reference.capture.section("grad"), rows)
+        if last is not None and port_after is not None:
+            found[AFTER_TRAINING] = comparer.after_training_diff(last.end, port_after, last,
+                                                                 reference.pair.optimizer)
     found[INITIALISATION] = init_diffs(reference.weights, own_weights, layers)
 
     run = ParityRun(

@@ -1,5 +1,5 @@
-"""Synced training: K steps where every port step starts from the reference's weights of that
-step, and the step rows both sides' losses fill."""
+"""Synced training: K steps where every port step starts from the reference's weights and
+optimizer state of that step, and the step rows both sides' losses fill."""
 
 from __future__ import annotations
 
@@ -44,54 +44,68 @@ def step_entry(reference: dict, port: dict | None = None, error: str | None = No
 
 
 @dataclass
+class Trained:
+    """One side's weights and optimizer state (`TwinModel.get_optimizer_state`; empty for
+    SGD)."""
+
+    weights: OrderedDict[str, np.ndarray]
+    state: OrderedDict[str, np.ndarray]
+
+
+@dataclass
 class SyncedStep:
-    """One training step of the reference: its starting weights, its row, the weights after."""
+    """One training step of the reference: where it starts, its row, where it ends."""
 
     index: int
     step: int
-    start: OrderedDict[str, np.ndarray]
+    start: Trained
     row: dict[str, float]
-    end: OrderedDict[str, np.ndarray]
+    end: Trained
 
 
 def reference_steps(reference: Any, weights: OrderedDict, inputs: ParityInputs, steps: int,
                     lr: float | None, start_step: int = 0) -> Iterator[SyncedStep]:
-    """The reference's K training steps from `weights` at global steps start_step, ... (lazily)."""
+    """The reference's K training steps from `weights` and a fresh optimizer at global steps
+    start_step, ... (lazily)."""
     reference.set_weights(weights)
-    start = weights
+    reference.reset_optimizer_state()
+    start = Trained(weights, reference.get_optimizer_state())
     for index in range(steps):
         step = start_step + index
         row = step_row(step, reference.train_step(inputs.batches[index], inputs.noise[index],
                                                   step, lr), reference.pair.losses)
-        end = reference.get_weights()
+        end = Trained(reference.get_weights(), reference.get_optimizer_state())
         yield SyncedStep(index, step, start, row, end)
         start = end
 
 
 def synced_training(reference: Iterable[SyncedStep], port: Any, inputs: ParityInputs,
                     lr: float | None, progress: bool, total: int | None = None
-                    ) -> tuple[list[dict], OrderedDict | None, OrderedDict | None]:
-    """K training steps where every port step starts from the reference's weights of that step.
+                    ) -> tuple[list[dict], SyncedStep | None, Trained | None]:
+    """K training steps where every port step starts from the reference's weights and
+    optimizer state of that step.
 
     Free-running, two float32 trainings part within a few steps at the seed's learning rates
     whatever the port (rounding differences grow ~20x per step; docs/parity.md), so each step
-    is checked on its own: same starting weights, same batch and noise, then the losses, the
-    learning rates and the updated weights are compared. `reference`: its steps
-    (`reference_steps`, run interleaved, or a stored list reused for many ports). Returns the
-    step rows and both sides' final weights; when the port raises, its row says so and the
-    weights are None.
+    is checked on its own: same starting weights and state, same batch and noise, then the
+    losses, the learning rates, and the updated weights and state are compared. `reference`:
+    its steps (`reference_steps`, run interleaved, or a stored list reused for many ports).
+    Returns the step rows, the reference's last step and where the port's ended; when the port
+    raises, its row says so and both are None.
     """
     rows: list[dict] = []
-    ref_after = None
+    last = None
     for synced in tqdm(reference, desc="training steps", unit="step", total=total,
                        disable=not progress, leave=False):
-        port.set_weights(synced.start)
+        port.set_weights(synced.start.weights)
         try:
+            port.set_optimizer_state(synced.start.state)
             out = port.train_step(inputs.batches[synced.index], inputs.noise[synced.index],
                                   synced.step, lr)
         except Exception as error:  # a port's failure is a finding
             rows.append(step_entry(synced.row, error=error_text(error)))
             return rows, None, None
         rows.append(step_entry(synced.row, step_row(synced.step, out, port.pair.losses)))
-        ref_after = synced.end
-    return rows, ref_after, (port.get_weights() if rows else None)
+        last = synced
+    return rows, last, (Trained(port.get_weights(), port.get_optimizer_state()) if rows
+                        else None)

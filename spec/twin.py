@@ -21,7 +21,14 @@ from common.errors import UserError
 from spec.layer import Layer
 from spec.pair import TwinPair, draw_noise
 from spec.result import ForwardResult
-from spec.weights import check_weights, load_weights, save_weights, variable_shapes
+from spec.weights import (
+    check_optimizer_state,
+    check_weights,
+    load_weights,
+    optimizer_state_shapes,
+    save_weights,
+    variable_shapes,
+)
 
 
 def _shape(value: Any) -> tuple[int, ...]:
@@ -31,7 +38,8 @@ def _shape(value: Any) -> tuple[int, ...]:
 class TwinModel:
     """The base of both twins. A subclass sets `pair` and `layout`, calls `setup_twin` in its
     constructor, and implements `forward_impl`, `run_layer_impl`, `layer_gradients_impl`,
-    `gradients_impl`, `train_step_impl`, `get_weights` and `set_weights_impl`."""
+    `gradients_impl`, `train_step_impl`, `get_weights` and `set_weights_impl`, and for an
+    optimizer with state (Adam) `get_optimizer_state_impl` and `set_optimizer_state_impl`."""
 
     pair: ClassVar[TwinPair]
     layout: ClassVar[str] = "NCHW"
@@ -41,6 +49,7 @@ class TwinModel:
         self.layers: list[Layer] = self.pair.build(self.preset)
         self.layer_by_name = {layer.name: layer for layer in self.layers}
         self.noise_rng = np.random.default_rng(seed)
+        self.optimizer_shapes = optimizer_state_shapes(self.layers, self.pair.optimizer.slots)
 
     # -- the interface --------------------------------------------------------------------
 
@@ -119,6 +128,28 @@ class TwinModel:
         """Copy TF-named, TF-layout weights in (checked first: one UserError for all)."""
         check_weights(weights, self.layers, "set_weights")
         self.set_weights_impl(weights)
+
+    def get_optimizer_state(self) -> OrderedDict[str, np.ndarray]:
+        """The optimizer's state by TF1's names, TF layout, float32 copies: each trainable
+        variable's slots in graph order (Adam: `{var}/Adam` m, `{var}/Adam_1` v), then `step`,
+        the updates done (a scalar). Empty for SGD, which keeps none."""
+        if not self.optimizer_shapes:
+            return OrderedDict()
+        state = self.get_optimizer_state_impl()
+        return OrderedDict((name, np.array(state[name], np.float32))
+                           for name in self.optimizer_shapes)
+
+    def set_optimizer_state(self, state: Mapping[str, np.ndarray]) -> None:
+        """Copy a state in, as `get_optimizer_state` gives it (checked first: one UserError for
+        all). The weights stay, as `set_weights` leaves the optimizer's state."""
+        check_optimizer_state(state, self.optimizer_shapes, "set_optimizer_state")
+        if self.optimizer_shapes:
+            self.set_optimizer_state_impl(state)
+
+    def reset_optimizer_state(self) -> None:
+        """The state of a fresh optimizer: zero slots, step 0."""
+        self.set_optimizer_state(OrderedDict((name, np.zeros(shape, np.float32))
+                                             for name, shape in self.optimizer_shapes.items()))
 
     def load(self, path: str | os.PathLike) -> None:
         self.set_weights(load_weights(path, self.layers))
@@ -219,6 +250,13 @@ class TwinModel:
         raise NotImplementedError
 
     def set_weights_impl(self, weights: Mapping[str, np.ndarray]) -> None:
+        raise NotImplementedError
+
+    def get_optimizer_state_impl(self) -> Mapping[str, Any]:
+        """Every name of `optimizer_shapes`: slots in TF layout, `step` a number."""
+        raise NotImplementedError
+
+    def set_optimizer_state_impl(self, state: Mapping[str, np.ndarray]) -> None:
         raise NotImplementedError
 
     @staticmethod

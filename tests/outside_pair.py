@@ -1,7 +1,10 @@
 """A researcher's own twin pair, written outside twinport: two SAME convs (the second stride 2)
 with a LayerNorm between them and a dense head, regressing the next frame's mean colour from a
-16x16 view of the current one. Run it with `twinport parity --model tests.outside_pair:PAIR`.
+16x16 view of the current one. Run it with `twinport parity --model tests.outside_pair:PAIR`;
+`ADAM_PAIR` is the same network trained with TF1's Adam.
 """
+
+import dataclasses
 
 import chainer.functions as F
 
@@ -102,3 +105,22 @@ class ChainerRegressor(ChainerTwin):
 
     def _mse(self, layer, y, target, training):
         return F.mean(F.square(y - target))
+
+
+# epsilon at the scale of this pair's sqrt(v) (~3e-2 |g| at first), so that where it goes
+# shows: at TF1's 1e-8 the paper's Algorithm 1 (epsilon added to the bias-corrected sqrt(v))
+# moves this pair's weights by rounding only.
+ADAM_PAIR = dataclasses.replace(
+    PAIR, name="tiny_regressor_adam",
+    optimizer=Optimizer("adam", lambda step: 1e-3, "Adam, lr 1e-3, epsilon 1e-3",
+                        epsilon=1e-3),
+    twins={"tf": "tests.outside_pair:TFAdamRegressor",
+           "chainer": "tests.outside_pair:ChainerAdamRegressor"})
+
+
+class TFAdamRegressor(TFRegressor):
+    pair = ADAM_PAIR
+
+
+class ChainerAdamRegressor(ChainerRegressor):
+    pair = ADAM_PAIR

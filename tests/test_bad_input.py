@@ -175,7 +175,8 @@ ROWS = DATASET_ROWS + [
         "frames of 8x8 are smaller than the smallest pyramid level, 16x16", dataset_of(2, 8, 3)),
     Row(f"{PREDICT} --weights {{weights}} --input {{case}}/x.npy",
         "preset vs input: predict frames smaller than the pyramid",
-        "{case}/x.npy: frames do not fit preset tiny", small_frames),
+        "{case}/x.npy: frames must be [batch, seq_len >= 2, height >= 16, width >= 16, 3]",
+        small_frames),
     # weights
     Row(f"{TRAIN} --out {{case}}/run --init {{case}}/w.npz", "weights: missing key",
         f"{{case}}/w.npz: weights do not fit this model (1 problem): missing {FIRST}",

@@ -90,7 +90,7 @@ def test_eval_writes_the_mean_loss(cli, trained_tf, moving_objects_dir, backend)
     summary = json.loads((trained_tf / "eval.json").read_text())
     assert summary["batches"] == 3 and summary["step"] == 4
     assert summary["backend"] == backend
-    assert np.isclose(summary["loss"], summary["l2_loss"] + summary["kl_loss"])
+    assert np.isclose(summary["loss"], summary["l2"] + summary["kl"])
 
 
 def test_sample_draws_a_grid(cli, trained_tf, moving_objects_dir, tmp_path):
@@ -128,7 +128,8 @@ def test_predict_contract_is_the_same_on_both_backends(cli, trained_tf, moving_o
 
 
 @pytest.mark.parametrize("content, fragment", [
-    (np.zeros((3, 2, 64, 64), np.float32), "expected frames [B, 2, H, W, 3]"),
+    (np.zeros((3, 2, 64, 64), np.float32),
+     "frames must be [batch, seq_len >= 2, height >= 16, width >= 16, 3]"),
     (np.zeros((3, 2, 64, 64, 3), np.float64), "expected float32 frames"),
     (np.full((3, 2, 64, 64, 3), 2.0, np.float32), "in [0, 1]"),
 ])

@@ -1,4 +1,10 @@
-"""`twinport eval`: the seed's eval, mean loss over a split with the empirical z."""
+"""`twinport eval`: a run's mean losses over a split, on either backend, for any pair.
+
+The batches are the pair's own (`TwinPair.batches`, one fixed order: seed EVAL_SEED), the
+noise of batch i is `noise_at(run seed, i)`, and a pair that evaluates with fixed taps
+(`TwinPair.eval_overrides`: cross_conv's empirical z) gets them from the checkpoint's running
+means of its step outputs.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,14 @@ from tqdm import tqdm
 
 from common.atomic import atomic_path
 from common.errors import UserError
-from spec.cross_conv import PAIR, get_preset
-from spec.cross_conv.data import open_split
-from spec.cross_conv.graph import FRAMES, Z_MEAN, Z_STDDEV_LOG
+from data import Dataset
+from spec.cross_conv import PAIR as CROSS_CONV
 from spec.pair import noise_at
+from spec.registry import get_pair
 from twinport.backends import create_model
 from twinport.runs import Checkpoint, RunConfig, RunDir
+
+EVAL_SEED = 0
 
 
 def latest_model(run: RunDir, backend: str | None = None):
@@ -32,37 +40,39 @@ def latest_model(run: RunDir, backend: str | None = None):
 def empirical_z(run: RunDir, checkpoint: Checkpoint, config: RunConfig
                 ) -> tuple[np.ndarray, np.ndarray]:
     """The seed's empirical z of a cross_conv run: z_mean and z_stddev_log averaged over the
-    training steps (a UserError for a run of another pair)."""
-    if config.model != PAIR.name:
+    training steps (a UserError for a run of another pair: `sample` draws from it)."""
+    if config.model != CROSS_CONV.name:
         raise UserError(f"{run.path}: a run of model {config.model}; the empirical z, and so "
-                        f"eval and sample, are {PAIR.name}'s")
+                        f"sample, are {CROSS_CONV.name}'s")
     means = checkpoint.means()
     return means["z_mean"], means["z_stddev_log"]
 
 
-def evaluate(run: RunDir, data: str, split: str, batch_size: int, max_batches: int,
+def evaluate(run: RunDir, data: str | None, split: str, batch_size: int, max_batches: int,
              backend: str | None = None, progress: bool = True) -> dict:
-    """Mean loss, l2 and kl over up to `max_batches` batches of `split`, in order."""
+    """The mean of each of the pair's losses over up to `max_batches` batches of `split`
+    (`data`: default the run's dataset); written to the run's eval.json."""
     model, checkpoint, config = latest_model(run, backend)
-    preset = get_preset(config.preset)
-    dataset = open_split(data, split, preset, batch_size)
-    rows = batch_size * (dataset.seq_len - 1)
-    shapes = {FRAMES: (batch_size, dataset.seq_len, *dataset.frame_shape)}
-    z_mean, z_log = (np.broadcast_to(z, (rows, preset.z_dim)).astype(np.float32)
-                     for z in empirical_z(run, checkpoint, config))
-    count = min(max_batches, len(dataset) // batch_size)
-    totals = {"loss": 0.0, "l2_loss": 0.0, "kl_loss": 0.0}
+    pair = get_pair(config.model)
+    preset = pair.get_preset(config.preset)
+    data = data or config.data
+    if pair.check_data is not None:
+        pair.check_data(data, split, preset, batch_size)
+    count = min(max_batches, Dataset(data, split).steps_per_epoch(batch_size))
+    means = checkpoint.means() if pair.eval_overrides else {}
+    totals = dict.fromkeys(pair.losses, 0.0)
+    batches = pair.batches(str(data), split, batch_size, EVAL_SEED)
     for index in tqdm(range(count), desc=f"eval {split}", unit="batch", disable=not progress):
-        frames = dataset.get(np.arange(index * batch_size, (index + 1) * batch_size))
-        result = model.forward(frames, noise_at(PAIR.noise(preset), preset, shapes,
-                                                config.seed, index),
-                               overrides={Z_MEAN: z_mean, Z_STDDEV_LOG: z_log},
-                               training=False)
-        for key in totals:
-            totals[key] += float(model.to_numpy(getattr(result, key)))
-    summary = {key: value / count for key, value in totals.items()}
+        batch = next(batches)
+        shapes = {name: value.shape for name, value in batch.items()}
+        overrides = pair.eval_overrides(preset, means, shapes) if pair.eval_overrides else None
+        result = model.forward(batch, noise_at(pair.noise(preset), preset, shapes, config.seed,
+                                               index), overrides=overrides, training=False)
+        for label, tap in pair.losses.items():
+            totals[label] += float(model.to_numpy(result.taps[tap]))
+    summary = {label: value / count for label, value in totals.items()}
     summary.update(step=checkpoint.step, split=split, batches=count, batch_size=batch_size,
-                   backend=backend or config.backend, data=str(data))
+                   backend=backend or config.backend, model=config.model, data=str(data))
     with atomic_path(run.path / "eval.json") as tmp:
         tmp.write_text(json.dumps(summary, indent=2) + "\n")
     return summary

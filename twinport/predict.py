@@ -1,4 +1,9 @@
-"""`twinport predict`: the outside-check contract, X [B, 2, 64, 64, 3] -> Y [B, 64, 64, 3]."""
+"""`twinport predict`: a model's prediction for inputs in a .npy file, on either backend.
+
+The pair's one input ([B, ...] float32 in [0, 1], TF layout) in; out, its `prediction`
+(`TwinPair.prediction`; default the `output` tap), TF layout: cross_conv's `diff_output` for
+X [B, 2, 64, 64, 3], the ConvLSTM's predicted frames [B, 10, 64, 64, 1].
+"""
 
 from __future__ import annotations
 
@@ -9,9 +14,8 @@ import numpy as np
 from common.arrays import read_npy
 from common.atomic import atomic_path
 from common.errors import UserError
-from spec.cross_conv import get_preset
-from spec.cross_conv.data import frame_problems
 from spec.layout import activation_to_tf
+from spec.registry import DEFAULT_MODEL, get_pair
 from twinport.backends import create_model
 
 
@@ -21,36 +25,47 @@ def to_tf_layout(model: Any, value: Any) -> np.ndarray:
     return activation_to_tf(array) if getattr(model, "layout", "NCHW") == "NCHW" else array
 
 
-def check_input(frames: np.ndarray, path: str, preset_name: str) -> None:
-    preset = get_preset(preset_name)
-    if frames.ndim != 5 or frames.shape[1] < 2 or frames.shape[-1] != preset.channels:
-        raise UserError(f"{path}: expected frames [B, 2, H, W, {preset.channels}], "
-                        f"got {list(frames.shape)}")
-    problems = frame_problems(*frames.shape[1:], preset)
-    if problems:
-        raise UserError(f"{path}: frames do not fit preset {preset.name}: {'; '.join(problems)}")
+def read_input(path: str, spec: Any) -> np.ndarray:
+    """The input file as the pair's input `spec` takes it, or one UserError line."""
+    frames = read_npy(path, f"float32 {spec.name}")
+    problem = spec.problem(frames.shape)
+    if problem:
+        raise UserError(f"{path}: {problem}")
     if frames.dtype != np.float32:
-        raise UserError(f"{path}: expected float32 frames, got {frames.dtype}")
+        raise UserError(f"{path}: expected float32 {spec.name}, got {frames.dtype}")
     if not np.all(np.isfinite(frames)) or frames.min() < 0 or frames.max() > 1:
-        raise UserError(f"{path}: frames must be finite and in [0, 1] (before the seed's scale)")
+        raise UserError(f"{path}: {spec.name} must be finite and in [0, 1]")
+    return frames
 
 
-def predict(backend: str, preset: str, weights: str, input_path: str, epsilon_path: str | None,
-            train_mode: bool, output: str, device: str = "cpu") -> np.ndarray:
-    """Write the model's `diff_output` (NHWC, the seed's shifted diff space) for the input."""
-    frames = read_npy(input_path, "float32 frames [B, 2, H, W, 3]")
-    check_input(frames, input_path, preset)
-    z_dim = get_preset(preset).z_dim
-    rows = frames.shape[0] * (frames.shape[1] - 1)
-    epsilon = None
-    if epsilon_path:
-        epsilon = read_npy(epsilon_path, "float32 epsilon [B, z_dim]")
-        if epsilon.shape != (rows, z_dim) or epsilon.dtype != np.float32:
-            raise UserError(f"{epsilon_path}: expected float32 epsilon {[rows, z_dim]}, "
-                            f"got {epsilon.dtype} {list(epsilon.shape)}")
-    model = create_model(backend, preset, device=device, weights=weights)
-    result = model.forward(frames, epsilon, training=train_mode)
-    prediction = to_tf_layout(model, result.output).astype(np.float32)
+def predict(backend: str, preset: str, weights: str, input_path: str, noise_path: str | None,
+            train_mode: bool, output: str, device: str = "cpu", model: str = DEFAULT_MODEL
+            ) -> np.ndarray:
+    """Write the pair's prediction (TF layout) for the input file's arrays."""
+    pair = get_pair(model)
+    preset_value = pair.get_preset(preset)
+    specs, noise_specs = pair.inputs(preset_value), pair.noise(preset_value)
+    if len(specs) != 1:
+        raise UserError(f"model {pair.name} takes {len(specs)} inputs; predict reads one")
+    frames = read_input(input_path, specs[0])
+    noise = None
+    if noise_path:
+        if len(noise_specs) != 1:
+            raise UserError(f"model {pair.name} has {len(noise_specs)} noise arrays; "
+                            "--epsilon gives one")
+        noise = read_npy(noise_path, f"float32 {noise_specs[0].name}")
+        want = list(noise_specs[0].shape(preset_value, {specs[0].name: frames.shape}))
+        if list(noise.shape) != want or noise.dtype != np.float32:
+            raise UserError(f"{noise_path}: expected float32 {noise_specs[0].name} {want}, "
+                            f"got {noise.dtype} {list(noise.shape)}")
+    twin = create_model(backend, preset, device=device, weights=weights, model=model)
+    result = twin.forward(frames, noise, training=train_mode)
+    if pair.prediction is not None:
+        prediction = pair.prediction(preset_value,
+                                     lambda name: to_tf_layout(twin, result.taps[name]))
+    else:
+        prediction = to_tf_layout(twin, result.output)
+    prediction = np.asarray(prediction, np.float32)
     with atomic_path(output) as tmp:
         with open(tmp, "wb") as handle:
             np.save(handle, prediction)

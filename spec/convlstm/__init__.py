@@ -10,7 +10,7 @@ docs/models/convlstm.md). The twins are `tf_reference/convlstm.py` and
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 import numpy as np
 
@@ -57,6 +57,12 @@ def sample(preset: Preset, reference: Mapping[str, np.ndarray], port: Mapping[st
             "port_prediction": image(port[first][0])}
 
 
+def prediction(preset: Preset, tap: Callable[[str], np.ndarray]) -> np.ndarray:
+    """The predicted frames [B, output_frames, H, W, 1], back on the data's [0, 1] scale."""
+    frames = [tap(f"{PREDICTION}_{k}") for k in range(preset.output_frames)]
+    return np.stack(frames, axis=1) / np.float32(preset.pixel_scale)
+
+
 PAIR = TwinPair(
     name="convlstm",
     title="ConvLSTM encoder-forecaster (Shi et al. 2015, seed 002)",
@@ -66,13 +72,14 @@ PAIR = TwinPair(
     noise=lambda preset: (),
     loss=LOSS,
     losses={"loss": LOSS},
-    optimizer=Optimizer("sgd", lambda step: 1e-9, "placeholder until Adam lands"),
+    optimizer=Optimizer("adam", lambda step: 1e-3, "Adam, lr 1e-3 (TF1's AdamOptimizer)"),
     twins={"tf": "tf_reference.convlstm:ConvLSTMModel",
            "chainer": "chainer_port.convlstm:ConvLSTMModel"},
     batches=batches,
     check_data=check_data,
     named_taps={"output": f"{PREDICTION}_0", "loss": LOSS},
     sample=sample,
+    prediction=prediction,
     default_data=DEFAULT_DATA,
     make_data="twinport data moving-mnist",
     pitfalls=CATALOGUE,

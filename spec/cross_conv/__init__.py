@@ -39,9 +39,10 @@ DITHER = 1.0 / 255.0
 
 
 def inputs(preset: Preset) -> tuple[InputSpec, ...]:
+    smallest = min(preset.levels)
     return (InputSpec(FRAMES, ("seq_len", "height", "width", "channels"),
-                      (None, None, None, preset.channels), minimum=(2, 1, 1, preset.channels),
-                      dither=DITHER),)
+                      (None, None, None, preset.channels),
+                      minimum=(2, smallest, smallest, preset.channels), dither=DITHER),)
 
 
 def pair_rows(preset: Preset, shapes: Mapping[str, tuple[int, ...]]) -> int:
@@ -86,6 +87,14 @@ def sample(preset: Preset, reference: Mapping[str, np.ndarray], port: Mapping[st
             "port_prediction": next_frame(port[out][0])}
 
 
+def eval_overrides(preset: Preset, means: Mapping[str, np.ndarray],
+                   shapes: Mapping[str, tuple[int, ...]]) -> dict[str, np.ndarray]:
+    """The seed's eval: z_mean and z_stddev_log fixed at their means over training."""
+    rows = pair_rows(preset, shapes)
+    return {tap: np.broadcast_to(means[key], (rows, preset.z_dim)).astype(np.float32)
+            for key, tap in (("z_mean", Z_MEAN), ("z_stddev_log", Z_STDDEV_LOG))}
+
+
 PAIR = TwinPair(
     name="cross_conv",
     title="Cross Convolutional Network (Xue et al. 2016, seed 000)",
@@ -106,6 +115,7 @@ PAIR = TwinPair(
                 "kernel": KERNEL_SAMPLE, "loss": LOSS, "l2_loss": L2_LOSS, "kl_loss": KL_LOSS},
     step_outputs={"z_mean": Z_MEAN, "z_stddev_log": Z_STDDEV_LOG},
     sample=sample,
+    eval_overrides=eval_overrides,
     default_data=DEFAULT_DATASET,
     make_data="twinport data moving-objects",
     pitfalls=CATALOGUE,

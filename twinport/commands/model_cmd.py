@@ -13,7 +13,7 @@ def register(subparsers) -> None:
     p = add_command(subparsers, "train", "train a model on either backend")
     add_model_option(p)
     p.add_argument("--backend", choices=BACKEND_CHOICES, required=True)
-    p.add_argument("--data", required=True, help="dataset folder (with map.csv)")
+    p.add_argument("--data", help="dataset folder (with map.csv); default: the model's")
     p.add_argument("--preset", default="paper")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=4)
@@ -30,24 +30,30 @@ def register(subparsers) -> None:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
 
-    p = add_command(subparsers, "eval", "mean loss over a split with the empirical z (seed's eval)")
+    p = add_command(subparsers, "eval", "a run's mean losses over a split (cross_conv: with the "
+                    "empirical z, the seed's eval)")
     p.add_argument("--backend", choices=BACKEND_CHOICES, help="default: the run's backend")
     p.add_argument("--run", required=True, help="run folder")
-    p.add_argument("--data", required=True)
+    p.add_argument("--data", help="dataset folder; default: the run's")
     p.add_argument("--split", default="test")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--batches", type=int, default=100, help="at most this many batches")
     p.set_defaults(func=run_eval)
 
-    p = add_command(subparsers, "predict", "the model's diff_output for frames X.npy")
+    p = add_command(subparsers, "predict", "the model's prediction for the input X.npy "
+                    "(cross_conv: diff_output; convlstm: the predicted frames)")
+    add_model_option(p)
     p.add_argument("--backend", choices=BACKEND_CHOICES, required=True)
     p.add_argument("--preset", default="paper")
     p.add_argument("--weights", required=True, help="interchange .npz")
-    p.add_argument("--input", required=True, help="float32 [B, 2, H, W, 3] in [0, 1], NHWC")
-    p.add_argument("--epsilon", help="float32 [B, z_dim] VAE noise (default: drawn)")
+    p.add_argument("--input", required=True, help="the model's input, float32 in [0, 1], TF "
+                   "layout (cross_conv: [B, 2, H, W, 3]; convlstm: [B, 20, 64, 64, 1])")
+    p.add_argument("--epsilon", help="the model's noise, float32 (cross_conv: the VAE's "
+                   "[B, z_dim]; default: drawn)")
     p.add_argument("--train-mode", action="store_true", help="BatchNorm with batch statistics")
     p.add_argument("--device", default="cpu")
-    p.add_argument("-o", "--output", required=True, help="Y.npy, [B, S, S, 3] NHWC")
+    p.add_argument("-o", "--output", required=True, help="Y.npy, TF layout (cross_conv: "
+                   "[B, S, S, 3]; convlstm: [B, 10, 64, 64, 1] in [0, 1])")
     p.set_defaults(func=run_predict)
 
     p = add_command(subparsers, "sample", "N futures of one frame from the empirical z")
@@ -77,8 +83,9 @@ def run_train(args: argparse.Namespace) -> int:
                    checkpoint_every=args.checkpoint_every, check_every=args.check_every)
     pair = get_pair(args.model)
     pair.get_preset(args.preset)
-    config = RunConfig(args.backend, args.preset, args.data, args.steps, args.batch_size,
-                       args.seed, args.checkpoint_every, args.init, args.device, args.model)
+    config = RunConfig(args.backend, args.preset, args.data or pair.default_data, args.steps,
+                       args.batch_size, args.seed, args.checkpoint_every, args.init, args.device,
+                       args.model)
     run, config = start_or_resume(args.out, config, args.resume)
     try:
         last = train(run, config, progress=not args.quiet, check_every=args.check_every)
@@ -94,25 +101,25 @@ def run_train(args: argparse.Namespace) -> int:
 
 
 def run_eval(args: argparse.Namespace) -> int:
+    from spec.registry import get_pair
     from twinport.evaluate import evaluate
     from twinport.runs import RunDir
 
     check_positive(batch_size=args.batch_size, batches=args.batches)
     summary = evaluate(RunDir(args.run), args.data, args.split, args.batch_size, args.batches,
                        args.backend)
-    print(f"step {summary['step']}: {args.split} loss {summary['loss']:.5f} "
-          f"(l2 {summary['l2_loss']:.5f}, kl {summary['kl_loss']:.5f}) over "
-          f"{summary['batches']} batches; written to {args.run}/eval.json")
+    losses = ", ".join(f"{label} {summary[label]:.5f}"
+                       for label in get_pair(summary["model"]).losses)
+    print(f"step {summary['step']}: {args.split} {losses} over {summary['batches']} batches; "
+          f"written to {args.run}/eval.json")
     return 0
 
 
 def run_predict(args: argparse.Namespace) -> int:
-    from spec.cross_conv import get_preset
     from twinport.predict import predict
 
-    get_preset(args.preset)
     prediction = predict(args.backend, args.preset, args.weights, args.input, args.epsilon,
-                         args.train_mode, args.output, args.device)
+                         args.train_mode, args.output, args.device, args.model)
     print(f"wrote {args.output} {list(prediction.shape)}")
     return 0
 

@@ -4,6 +4,7 @@ a pair's preset builds (the single source of truth)."""
 from __future__ import annotations
 
 import argparse
+import os
 
 from twinport.commands.common import add_command, add_model_option
 
@@ -43,8 +44,10 @@ def spec_rows(model: str, preset_name: str) -> list[tuple[str, str, str, str]]:
     rows = []
     for layer in pair.build(pair.get_preset(preset_name)):
         shape = ", ".join([layer.batch, *map(str, layer.shape)]) if layer.batch else "scalar"
-        variables = ", ".join(f"{v.name.rsplit('/', 1)[-1]} {list(v.shape)}"
-                              for v in layer.variables if v.transpose is not Transpose.NONE)
+        shown = [v for v in layer.variables if v.transpose is not Transpose.NONE]
+        scope = len(os.path.commonprefix([v.name.split("/")[:-1] for v in shown]))
+        variables = ", ".join(f"{'/'.join(v.name.split('/')[scope:])} {list(v.shape)}"
+                              for v in shown)
         rows.append((layer.name, layer.kind, f"[{shape}]", variables))
     return rows
 

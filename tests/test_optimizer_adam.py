@@ -1,0 +1,302 @@
+"""Adam in both twin bases, as TF1's AdamOptimizer: each twin against TF1's rule in float64 and
+the TF twin against TF1's own optimizer; the state across the port interface (names, layout,
+checks, reset); the harness syncing it, comparing it and checking the port's update rule, so a
+correct port PASSes and an update-rule or a moment mistake FAILs where it is."""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+
+import chainer.functions as F
+import numpy as np
+import pytest
+from chainer import optimizers
+from chainer.optimizers.adam import AdamRule
+
+from chainer_port.tf_compat import nhwc_flatten
+from common.errors import UserError
+from parity.capture import Capture
+from parity.comparer import UPDATE_HINT
+from parity.harness import check_port, prepare_reference
+from parity.port import load_port, port_spec
+from parity.results import ParityRun
+from parity.settings import ParitySettings
+from spec.weights import STEP
+from tests.outside_pair import ADAM_PAIR, PAIR, ChainerAdamRegressor
+
+MODEL = "tests.outside_pair:ADAM_PAIR"
+BACKENDS = ("tf", "chainer")
+OPTIMIZER = ADAM_PAIR.optimizer
+LR = OPTIMIZER.learning_rate(0)
+
+
+def batches(count: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    rng = np.random.default_rng(seed)
+    return [{"image": rng.random((3, 16, 16, 3), dtype=np.float32),
+             "target": rng.random((3, 3), dtype=np.float32)} for _ in range(count)]
+
+
+def tf1_adam(weights: dict, state: dict, grads: dict) -> tuple[dict, dict]:
+    """One update of TF1's AdamOptimizer in float64, from its documented rule: (weights,
+    state) after it. A variable whose gradient is None keeps its value and its slots."""
+    b1, b2, eps = OPTIMIZER.beta1, OPTIMIZER.beta2, OPTIMIZER.epsilon
+    t = state[STEP] + 1
+    lr_t = LR * math.sqrt(1 - b2 ** t) / (1 - b1 ** t)
+    weights, state = dict(weights), {**state, STEP: t}
+    for name, g in grads.items():
+        if g is None:
+            continue
+        m = b1 * state[f"{name}/Adam"] + (1 - b1) * g
+        v = b2 * state[f"{name}/Adam_1"] + (1 - b2) * g * g
+        weights[name] = weights[name] - lr_t * m / (np.sqrt(v) + eps)
+        state[f"{name}/Adam"], state[f"{name}/Adam_1"] = m, v
+    return weights, state
+
+
+def float64(arrays: dict) -> dict:
+    return {name: np.asarray(value, np.float64) for name, value in arrays.items()}
+
+
+def assert_state_close(found: dict, expected: dict) -> None:
+    """rtol 5e-5: TF1's kernel takes 1 - beta2 in float32, 1.3e-5 below 0.001."""
+    assert list(found) == list(expected)
+    for name, value in expected.items():
+        np.testing.assert_allclose(found[name], value, rtol=5e-5,
+                                   atol=1e-6 * np.abs(value).max(), err_msg=name)
+
+
+def assert_weights_close(found: dict, expected: dict, start: dict) -> None:
+    """Within float32 rounding of the weights, and so within 1e-4 of each update."""
+    for name, value in expected.items():
+        np.testing.assert_allclose(found[name], value, rtol=0,
+                                   atol=1e-4 * np.abs(value - start[name]).max()
+                                   + 2 ** -23 * np.abs(value).max(), err_msg=name)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_three_adam_steps_of_each_twin_are_tf1s_rule(backend):
+    """epsilon 1e-3 is of the size of sqrt(v) here, so where it goes and how the bias is
+    corrected show in every update."""
+    model = ADAM_PAIR.twin_class(backend)("small", seed=1)
+    state = float64(model.get_optimizer_state())
+    assert state[STEP] == 0 and all(not value.any() for value in state.values())
+    for step, batch in enumerate(batches(3)):
+        start = model.get_weights()
+        _, grads, _ = model.gradients(batch)
+        weights, state = tf1_adam(float64(start), state, float64(grads))
+        assert model.train_step(batch, {}, step)["lr"] == LR
+        assert_weights_close(model.get_weights(), weights, start)
+        assert_state_close(model.get_optimizer_state(), state)
+    assert model.get_optimizer_state()[STEP] == 3
+
+
+def test_the_tf_twin_is_tf1s_own_adam_optimizer():
+    """TF itself as the oracle: tf.compat.v1.train.AdamOptimizer on copies of the variables,
+    given the same gradients, for two steps."""
+    import tensorflow as tf
+
+    model = ADAM_PAIR.twin_class("tf")("small", seed=2)
+    copies = {name: tf.Variable(value) for name, value in model.get_weights().items()}
+    tf1 = tf.compat.v1.train.AdamOptimizer(LR, OPTIMIZER.beta1, OPTIMIZER.beta2,
+                                           OPTIMIZER.epsilon)
+    for step, batch in enumerate(batches(2, seed=2)):
+        _, grads, _ = model.gradients(batch)
+        model.train_step(batch, {}, step)
+        tf1.apply_gradients([(tf.constant(grads[name]), copies[name]) for name in copies])
+        weights, state = model.get_weights(), model.get_optimizer_state()
+        for name, copy in copies.items():
+            np.testing.assert_allclose(weights[name], copy.numpy(), rtol=1e-6, atol=1e-9)
+            for slot, key in (("Adam", "m"), ("Adam_1", "v")):
+                np.testing.assert_allclose(state[f"{name}/{slot}"],
+                                           tf1.get_slot(copy, key).numpy(), rtol=1e-6,
+                                           atol=1e-12)
+        assert state[STEP] == step + 1
+
+
+class SometimesWithoutBias(ChainerAdamRegressor):
+    """The dense layer's bias left out of the graph while `with_bias` is False."""
+
+    with_bias = True
+
+    def _dense(self, layer, x, training):
+        return F.linear(nhwc_flatten(x), self.var(layer, "kernel"),
+                        self.var(layer, "bias") if self.with_bias else None)
+
+
+def test_a_variable_without_gradient_keeps_its_value_and_slots_as_in_tf1():
+    """Chainer's Adam would give it a zero gradient (its momentum moving it) and hold back its
+    own count; the twin skips it, and its next update's bias correction counts every update."""
+    model = SometimesWithoutBias("small", seed=3)
+    state = float64(model.get_optimizer_state())
+    for step, batch in enumerate(batches(3, seed=3)):
+        model.with_bias = step != 1
+        start = model.get_weights()
+        _, grads, _ = model.gradients(batch)
+        grads = {**float64(grads), "dense/bias": float64(grads)["dense/bias"]
+                 if model.with_bias else None}
+        weights, state = tf1_adam(float64(start), state, grads)
+        model.train_step(batch, {}, step)
+        assert_weights_close(model.get_weights(), weights, start)
+        assert_state_close(model.get_optimizer_state(), state)
+        if step == 1:
+            np.testing.assert_array_equal(model.get_weights()["dense/bias"], start["dense/bias"])
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_the_state_crosses_the_interface_in_tf_names_and_layout(backend):
+    model = ADAM_PAIR.twin_class(backend)("small")
+    names = list(model.get_optimizer_state())
+    assert names[:4] == ["conv1/kernel/Adam", "conv1/kernel/Adam_1", "conv1/bias/Adam",
+                         "conv1/bias/Adam_1"] and names[-1] == STEP and len(names) == 17
+    rng = np.random.default_rng(4)
+    state = OrderedDict((name, rng.random(value.shape, dtype=np.float32))
+                        for name, value in model.get_optimizer_state().items())
+    state[STEP] = np.float32(7)
+    model.set_optimizer_state(state)
+    for name, value in model.get_optimizer_state().items():
+        np.testing.assert_array_equal(value, state[name], err_msg=name)
+    # set_weights leaves the state; a reset is a fresh optimizer's.
+    model.set_weights(ADAM_PAIR.twin_class(backend)("small", seed=5).get_weights())
+    assert model.get_optimizer_state()[STEP] == 7
+    model.reset_optimizer_state()
+    assert all(not value.any() for value in model.get_optimizer_state().values())
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_set_optimizer_state_refuses_a_wrong_name_or_shape_in_one_line(backend):
+    model = ADAM_PAIR.twin_class(backend)("small")
+    state = model.get_optimizer_state()
+    state["conv1/kernel/m"] = state.pop("conv1/kernel/Adam")
+    state["dense/bias/Adam_1"] = np.zeros(4, np.float32)
+    state[STEP] = np.float32(2.5)
+    with pytest.raises(UserError) as error:
+        model.set_optimizer_state(state)
+    message = str(error.value)
+    assert "\n" not in message and message == (
+        "set_optimizer_state: optimizer state does not fit this model (4 problems): missing "
+        "conv1/kernel/Adam [3, 3, 3, 4]; step must be a whole number >= 0, got 2.5; "
+        "unexpected conv1/kernel/m [3, 3, 3, 4]; dense/bias/Adam_1 has shape [4], "
+        "expected [3]")
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sgd_keeps_no_state(backend):
+    model = PAIR.twin_class(backend)("small")
+    assert model.get_optimizer_state() == {}
+    model.set_optimizer_state({})
+    model.reset_optimizer_state()
+    with pytest.raises(UserError, match=r"\(1 problem\): unexpected step \[\]$"):
+        model.set_optimizer_state({STEP: np.float32(1)})
+
+
+def test_an_unknown_optimizer_is_refused_in_one_line():
+    from spec.pair import Optimizer
+
+    with pytest.raises(UserError, match="optimizer 'rmsprop': known kinds are sgd, adam"):
+        Optimizer("rmsprop", lambda step: 0.1)
+
+
+# -- the harness -----------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def reference(moving_objects_dir):
+    settings = ParitySettings(model=MODEL, preset="small", data=str(moving_objects_dir),
+                              batch_size=3, steps=3)
+    run = prepare_reference(settings, progress=False)
+    run.store_steps()
+    return run
+
+
+def test_the_adam_pair_passes_with_its_state_synced_and_compared(reference):
+    port, layout = load_port(port_spec(None, ADAM_PAIR), reference.preset, 0, "cpu")
+    run = check_port(reference, port, layout, progress=False)
+    verdict = run.ensure_verdict()
+    assert verdict.passed, verdict.summary_text()
+    after = [d.name for d in run.sections["after_training"]]
+    state = list(port.get_optimizer_state())
+    updates = [f"{name} update" for name in port.get_weights()]
+    assert after == state + updates + list(port.get_weights())
+    assert port.get_optimizer_state()[STEP] == 3  # set to the reference's 2, then its own
+    assert all(d.passed for d in run.sections["training_losses"])
+
+
+class EpsilonInsideRule(AdamRule):
+    """sqrt(v + epsilon): epsilon inside the square root."""
+
+    def update_core_cpu(self, param):
+        hp, m, v = self.hyperparam, self.state["m"], self.state["v"]
+        m += (1 - hp.beta1) * (param.grad - m)
+        v += (1 - hp.beta2) * (param.grad * param.grad - v)
+        param.data -= self.alpha_t * m / np.sqrt(v + hp.eps)
+
+
+class BiasCorrectedMomentsRule(AdamRule):
+    """The paper's Algorithm 1 (PyTorch's form): the bias corrected in m and v, epsilon added
+    to sqrt(v_hat)."""
+
+    def update_core_cpu(self, param):
+        hp, m, v = self.hyperparam, self.state["m"], self.state["v"]
+        m += (1 - hp.beta1) * (param.grad - m)
+        v += (1 - hp.beta2) * (param.grad * param.grad - v)
+        m_hat, v_hat = m / (1 - hp.beta1 ** self.t), v / (1 - hp.beta2 ** self.t)
+        param.data -= hp.alpha * m_hat / (np.sqrt(v_hat) + hp.eps)
+
+
+def adam_port(preset, rule=AdamRule, beta2=OPTIMIZER.beta2) -> ChainerAdamRegressor:
+    """The Adam pair's Chainer twin with another update rule or beta2."""
+
+    class Adam(optimizers.Adam):
+        def create_update_rule(self):
+            return rule(self.hyperparam)
+
+    port = ChainerAdamRegressor(preset)
+    port.optimizer = Adam(beta1=OPTIMIZER.beta1, beta2=beta2, eps=OPTIMIZER.epsilon)
+    port.optimizer.setup(port)
+    return port
+
+
+@pytest.mark.parametrize("rule", [EpsilonInsideRule, BiasCorrectedMomentsRule])
+def test_an_update_rule_mistake_fails_at_the_update_and_is_named(reference, rule):
+    run = check_port(reference, adam_port(reference.preset, rule), "NCHW", progress=False)
+    verdict = run.ensure_verdict()
+    assert not verdict.passed and verdict.first_section == "after_training"
+    assert verdict.first_divergent == "conv1/kernel update"
+    assert "update rule" in verdict.summary_text()
+    after = run.sections["after_training"]
+    updates = [d for d in after if d.name.endswith(" update")]
+    assert any(d.failed for d in updates)
+    assert all(d.hint == UPDATE_HINT for d in updates if d.failed)
+    assert all(d.passed for d in after if "/Adam" in d.name or d.name == STEP)
+
+
+def test_a_wrong_beta2_fails_at_the_second_moment(reference):
+    """The state is synced and compared: a beta2 of 0.99 shows first in the v slot of the first
+    variable (the state leads the section), while every m slot agrees."""
+    run = check_port(reference, adam_port(reference.preset, beta2=0.99), "NCHW",
+                     progress=False)
+    verdict = run.ensure_verdict()
+    assert (verdict.first_section, verdict.first_divergent) == ("after_training",
+                                                                "conv1/kernel/Adam_1")
+    after = run.sections["after_training"]
+    assert all(d.passed for d in after if d.name.endswith("/Adam"))
+
+
+def test_captures_store_and_compare_the_state(cli, moving_objects_dir, tmp_path):
+    status, out, err = cli("weights", "init", "--model", MODEL, "--preset", "small", "-o",
+                           tmp_path / "w.npz")
+    assert status == 0, out + err
+    common = ("--model", MODEL, "--preset", "small", "--data", moving_objects_dir,
+              "--weights", tmp_path / "w.npz", "--batch-size", "2", "--steps", "2")
+    for backend in BACKENDS:
+        status, out, err = cli("parity", "capture", "--backend", backend, *common, "-o",
+                               tmp_path / f"{backend}.npz")
+        assert status == 0, out + err
+    state = Capture.load(tmp_path / "chainer.npz").section("after_state")
+    assert list(state)[-1] == STEP and state[STEP] == 2 and len(state) == 17
+    status, out, err = cli("parity", "compare", tmp_path / "tf.npz", tmp_path / "chainer.npz",
+                           "--out", tmp_path / "report")
+    assert status == 0 and "PASS" in out, out + err
+    after = [d.name for d in ParityRun.load(tmp_path / "report").sections["after_training"]]
+    assert after[:len(state)] == list(state)
