@@ -300,3 +300,29 @@ def test_captures_store_and_compare_the_state(cli, moving_objects_dir, tmp_path)
     assert status == 0 and "PASS" in out, out + err
     after = [d.name for d in ParityRun.load(tmp_path / "report").sections["after_training"]]
     assert after[:len(state)] == list(state)
+
+
+@pytest.mark.parametrize("backend", ["tf", "chainer"])
+def test_a_resumed_adam_run_equals_an_uninterrupted_one(cli, moving_objects_dir, tmp_path,
+                                                        backend):
+    """The checkpoint keeps Adam's m, v and step (optimizer.npz): a run stopped after 2
+    steps and resumed to 4 gives the same losses and weights as one of 4 steps."""
+    from twinport.runs import RunDir
+
+    def train(out, steps, *extra):
+        status, stdout, err = cli(
+            "train", "--model", "tests.outside_pair:ADAM_PAIR", "--backend", backend,
+            "--preset", "small", "--data", moving_objects_dir, "--steps", steps,
+            "--batch-size", "2", "--checkpoint-every", "2", "--out", out, "--quiet", *extra)
+        assert status == 0, stdout + err
+
+    train(tmp_path / "whole", "4")
+    train(tmp_path / "parts", "2")
+    assert RunDir(tmp_path / "parts").latest_checkpoint().optimizer_state()["step"] == 2
+    train(tmp_path / "parts", "4", "--resume")
+    runs = [RunDir(tmp_path / name) for name in ("whole", "parts")]
+    losses = [[row["loss"] for row in run.read_losses()] for run in runs]
+    assert losses[0] == losses[1]
+    weights = [np.load(run.latest_checkpoint().weights_path) for run in runs]
+    for name in weights[0].files:
+        np.testing.assert_array_equal(weights[0][name], weights[1][name])

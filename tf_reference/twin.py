@@ -114,14 +114,18 @@ class TFTwin(TwinModel, tf.Module):
         return state
 
     def set_optimizer_state_impl(self, state: Mapping[str, np.ndarray]) -> None:
-        """The slots and the update count; the beta powers from the count (TF1's float32
-        running products are exact at step 0, within a rounding after it)."""
+        """The slots and the update count; the beta powers rebuilt from the count as TF1's
+        float32 running products (power *= beta once per update), bit for bit, so a resumed
+        run continues exactly."""
         for name, slot in self.slots.items():
             slot.assign(state[name])
         step = int(state[STEP])
         self.updates.assign(step)
         for power, beta in zip(self.beta_powers, self._betas(), strict=True):
-            power.assign(beta ** (step + 1))
+            value = factor = np.float32(beta)
+            for _ in range(step):
+                value = np.float32(value * factor)
+            power.assign(value)
 
     def apply(self, layer: Layer, inputs: list[tf.Tensor], training: bool) -> tf.Tensor:
         """Dispatch `layer` on its kind to `_<kind>(layer, *inputs, training=...)`."""

@@ -6,6 +6,7 @@ RUN_DIR/
   loss.csv                    step, the pair's losses (cross_conv: loss, l2, kl), lr, seconds:
                               one row per finished step
   checkpoints/step-00000100/  weights.npz (interchange format) + state.json + outputs.npz
+                              (+ optimizer.npz: the optimizer's state, e.g. Adam's m, v, step)
   checkpoints/latest          the name of the newest complete checkpoint
 
 A checkpoint folder is written under a temporary name and renamed into place, and `latest`
@@ -14,7 +15,7 @@ intact; a write that fails (disk full, permission denied) is a one-line WriteErr
 it intact too. A kill can leave a temporary folder (`.step-*`) and a half-written last line in
 loss.csv: a resumed run removes the one and drops the other. Data position and noise are pure
 functions of the step (`TwinPair.batches(start_step=)`, `spec.pair.noise_at`), so the
-step is all the state a resume needs besides weights.
+step is all the state a resume needs besides the weights and the optimizer's state.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ from spec.registry import DEFAULT_MODEL
 
 KEEP_CHECKPOINTS = 2
 OUTPUTS_NPZ = "outputs.npz"
+OPTIMIZER_NPZ = "optimizer.npz"
 # Checkpoints written before the step outputs were the pair's: cross_conv's z under these keys.
 Z_STATS_NPZ = "z_stats.npz"
 Z_STATS_KEYS = {"z_mean": "z_sum", "z_stddev_log": "z_log_sum", "count": "z_count"}
@@ -63,6 +65,12 @@ class Checkpoint:
     weights_path: Path
     sums: dict[str, np.ndarray]
     count: int
+
+    def optimizer_state(self) -> dict[str, np.ndarray] | None:
+        """The optimizer's state saved with the weights (None: a stateless optimizer, or a
+        checkpoint from before the state was kept)."""
+        path = self.weights_path.with_name(OPTIMIZER_NPZ)
+        return dict(read_npz(path, "optimizer state")) if path.exists() else None
 
     def means(self) -> dict[str, np.ndarray]:
         """Each step output (`TwinPair.step_outputs`) averaged over the batch and the training
@@ -126,7 +134,7 @@ class RunDir:
 
     # checkpoints ----------------------------------------------------------------------------
     def save_checkpoint(self, step: int, weights_writer, sums: dict[str, np.ndarray],
-                        count: int) -> None:
+                        count: int, optimizer: dict[str, np.ndarray] | None = None) -> None:
         """Write checkpoint `step` whole, point `latest` at it, drop the oldest ones.
 
         A failed write raises WriteError naming the checkpoint and the one still in use.
@@ -134,7 +142,7 @@ class RunDir:
         name = f"step-{step:08d}"
         final = self.checkpoints / name
         try:
-            self._write_checkpoint(final, step, weights_writer, sums, count)
+            self._write_checkpoint(final, step, weights_writer, sums, count, optimizer)
             with atomic_path(self.checkpoints / "latest") as pointer:
                 pointer.write_text(name + "\n")
         except (OSError, WriteError) as error:
@@ -145,12 +153,15 @@ class RunDir:
         self._prune(keep=name)
 
     def _write_checkpoint(self, final: Path, step: int, weights_writer,
-                          sums: dict[str, np.ndarray], count: int) -> None:
+                          sums: dict[str, np.ndarray], count: int,
+                          optimizer: dict[str, np.ndarray] | None) -> None:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.checkpoints, prefix=f".{final.name}."))
         try:
             weights_writer(tmp / "weights.npz")
             np.savez(tmp / OUTPUTS_NPZ, count=np.int64(count), **sums)
+            if optimizer:
+                np.savez(tmp / OPTIMIZER_NPZ, **optimizer)
             (tmp / "state.json").write_text(json.dumps({"step": step}) + "\n")
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)

@@ -75,6 +75,9 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
     model = create_model(config.backend, config.preset, seed=config.seed, device=config.device,
                          weights=checkpoint.weights_path if checkpoint else config.init,
                          model=config.model)
+    saved_state = checkpoint.optimizer_state() if checkpoint else None
+    if saved_state is not None:
+        model.set_optimizer_state(saved_state)
     start = checkpoint.step if checkpoint else 0
     sums = dict(checkpoint.sums) if checkpoint else {}
     count = checkpoint.count if checkpoint else 0
@@ -115,7 +118,8 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
             bar.update(1)
             bar.set_postfix(loss=f"{last[next(iter(pair.losses))]:.4f}")
             if checkpoint_due:
-                run.save_checkpoint(finished, model.save, sums, count)
+                run.save_checkpoint(finished, model.save, sums, count,
+                                    model.get_optimizer_state())
             if interrupted[0]:
                 raise Interrupted(f"interrupted after step {step}: checkpoint saved in "
                                   f"{run.checkpoints}; --resume continues")
