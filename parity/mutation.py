@@ -163,13 +163,22 @@ def select(pair: TwinPair, names: Iterable[str] | None) -> list[Pitfall]:
     return [by_name[name] for name in names]
 
 
-def run_suite(settings: ParitySettings, pitfalls: list[Pitfall], progress: bool = False,
+def suite_reference(model: str, data: str | None = None, progress: bool = False
+                    ) -> ReferenceRun:
+    """The reference's side of the pair's suite setting, its training steps stored for many
+    ports."""
+    reference = prepare_reference(suite_settings(model, data), progress)
+    reference.store_steps()
+    return reference
+
+
+def run_suite(model: str, data: str | None, pitfalls: list[Pitfall], progress: bool = False,
               report: Callable[[MutantResult], None] | None = None
               ) -> tuple[ParityRun, list[MutantResult]]:
     """The un-mutated port and every pitfall's mutant against one reference run."""
-    reference = prepare_reference(settings, progress)
+    reference = suite_reference(model, data, progress)
+    settings = reference.settings
     mutants = import_mutants(reference.pair)
-    reference.store_steps()
     port, layout = load_port(port_spec(None, reference.pair), reference.preset, settings.seed,
                              settings.chainer_device)
     clean = check_port(reference, port, layout, progress)

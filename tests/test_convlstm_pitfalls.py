@@ -8,8 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from parity.harness import prepare_reference
-from parity.mutation import check_mutant, import_mutants, suite_settings
+from parity.mutation import check_mutant, import_mutants, suite_reference
 from spec.convlstm import PAIR
 from spec.convlstm.pitfalls import CATALOGUE
 
@@ -20,9 +19,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "pitfalls.md"
 
 @pytest.fixture(scope="module")
 def reference(moving_mnist_dir):
-    run = prepare_reference(suite_settings("convlstm", moving_mnist_dir), progress=False)
-    run.store_steps()
-    return run
+    return suite_reference("convlstm", moving_mnist_dir)
 
 
 @pytest.mark.parametrize("pitfall", CATALOGUE, ids=[p.name for p in CATALOGUE])

@@ -18,12 +18,12 @@ from chainer_port.tf_compat import nhwc_flatten
 from common.errors import UserError
 from parity.capture import Capture
 from parity.comparer import UPDATE_HINT
-from parity.harness import check_port, prepare_reference
+from parity.harness import check_port
 from parity.port import load_port, port_spec
 from parity.results import ParityRun
-from parity.settings import ParitySettings
 from spec.weights import STEP
 from tests.outside_pair import ADAM_PAIR, PAIR, ChainerAdamRegressor
+from tests.references import small_reference
 
 MODEL = "tests.outside_pair:ADAM_PAIR"
 BACKENDS = ("tf", "chainer")
@@ -202,11 +202,7 @@ def test_an_unknown_optimizer_is_refused_in_one_line():
 
 @pytest.fixture(scope="module")
 def reference(moving_objects_dir):
-    settings = ParitySettings(model=MODEL, preset="small", data=str(moving_objects_dir),
-                              batch_size=3, steps=3)
-    run = prepare_reference(settings, progress=False)
-    run.store_steps()
-    return run
+    return small_reference(MODEL, moving_objects_dir)
 
 
 def test_the_adam_pair_passes_with_its_state_synced_and_compared(reference):

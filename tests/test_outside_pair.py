@@ -13,6 +13,7 @@ from parity.port import load_port, port_spec
 from parity.settings import ParitySettings
 from spec.twin import TwinModel
 from tests.outside_pair import EPS, PAIR, ChainerRegressor
+from tests.references import small_reference
 
 MODEL = "tests.outside_pair:PAIR"
 
@@ -30,11 +31,7 @@ class ChannelLayerNorm(ChainerRegressor):
 
 @pytest.fixture(scope="module")
 def reference(moving_objects_dir):
-    settings = ParitySettings(model=MODEL, preset="small", data=str(moving_objects_dir),
-                              batch_size=3, steps=3)
-    run = prepare_reference(settings, progress=False)
-    run.store_steps()
-    return run
+    return small_reference(MODEL, moving_objects_dir)
 
 
 def test_the_outside_pair_passes_every_section(reference):

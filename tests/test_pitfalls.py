@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from parity.harness import check_port, prepare_reference
-from parity.mutation import check_mutant, import_mutants, suite_settings
+from parity.harness import check_port
+from parity.mutation import check_mutant, import_mutants, suite_reference
 from parity.port import load_port, port_spec
 from spec.cross_conv import PAIR
 from spec.cross_conv.pitfalls import CATALOGUE
@@ -28,9 +28,7 @@ DOCS = Path(__file__).resolve().parents[1] / "docs" / "pitfalls.md"
 
 @pytest.fixture(scope="module")
 def reference(moving_objects_dir):
-    run = prepare_reference(suite_settings("cross_conv", moving_objects_dir), progress=False)
-    run.store_steps()
-    return run
+    return suite_reference("cross_conv", moving_objects_dir)
 
 
 def test_the_unmutated_port_passes(reference):

@@ -14,10 +14,11 @@ from collections.abc import Callable, Mapping
 
 import numpy as np
 
-from spec.convlstm.data import batches, open_split
+from spec.convlstm.data import batches, frame_problems
 from spec.convlstm.graph import FRAMES, LOSS, PATCHES, PREDICTION, build_spec
 from spec.convlstm.pitfalls import CATALOGUE
 from spec.convlstm.presets import PRESETS, Preset
+from spec.dataset_check import check_split
 from spec.pair import InputSpec, Optimizer, TwinPair
 
 DEFAULT_DATA = "data/generated/moving-mnist"
@@ -30,7 +31,7 @@ def inputs(preset: Preset) -> tuple[InputSpec, ...]:
 
 
 def check_data(data: str, split: str, preset: Preset, batch_size: int) -> None:
-    open_split(data, split, preset, batch_size)
+    check_split(data, split, preset, batch_size, frame_problems)
 
 
 def unpatch(patches: np.ndarray, patch: int) -> np.ndarray:

@@ -3,14 +3,11 @@ data_size x data_size x 1 (the graph reads the first seq_len and pools them to i
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 
 import numpy as np
 
-from common.errors import UserError
 from data import Dataset
-from data.schema import MAP_NAME
 from spec.convlstm.graph import FRAMES
 from spec.convlstm.presets import Preset
 
@@ -28,19 +25,6 @@ def frame_problems(seq_len: int, height: int, width: int, channels: int,
         problems.append(f"frames of {height}x{width}, the model takes "
                         f"{preset.data_size}x{preset.data_size}")
     return problems
-
-
-def open_split(data: str | os.PathLike, split: str, preset: Preset, batch_size: int) -> Dataset:
-    """The split, checked against the preset and the batch size (UserError naming the file)."""
-    dataset = Dataset(data, split)
-    problems = frame_problems(dataset.seq_len, *dataset.frame_shape, preset)
-    if problems:
-        raise UserError(f"{dataset.root / MAP_NAME}: split {split!r} does not fit preset "
-                        f"{preset.name}: {'; '.join(problems)}")
-    if not 0 < batch_size <= len(dataset):
-        raise UserError(f"--batch-size {batch_size}: must be between 1 and the {len(dataset)} "
-                        f"sequences of {data} ({split})")
-    return dataset
 
 
 def batches(data: str, split: str, batch_size: int, seed: int, start_step: int = 0

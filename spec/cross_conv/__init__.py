@@ -14,7 +14,7 @@ import numpy as np
 
 from common.paths import DEFAULT_DATASET
 from data import Dataset
-from spec.cross_conv.data import open_split
+from spec.cross_conv.data import frame_problems
 from spec.cross_conv.graph import (
     EPSILON,
     FRAMES,
@@ -29,6 +29,7 @@ from spec.cross_conv.graph import (
 from spec.cross_conv.pitfalls import CATALOGUE
 from spec.cross_conv.presets import PRESETS, Preset, get_preset
 from spec.cross_conv.schedule import learning_rate
+from spec.dataset_check import check_split
 from spec.pair import InputSpec, NoiseSpec, Optimizer, TwinPair
 
 # The prediction (the seed's `diff_output`): the decoder's last conv in every preset.
@@ -66,7 +67,7 @@ def batches(data: str, split: str, batch_size: int, seed: int, start_step: int =
 
 
 def check_data(data: str, split: str, preset: Preset, batch_size: int) -> None:
-    open_split(data, split, preset, batch_size)
+    check_split(data, split, preset, batch_size, frame_problems)
 
 
 def sample(preset: Preset, reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarray]

@@ -1,4 +1,4 @@
-"""Does a dataset fit a preset? Checked when a command starts, before anything is written.
+"""What frames fit a preset (`spec.dataset_check` runs it when a command starts).
 
 The model resizes every frame to the preset's pyramid, so most frame sizes work; what does
 not fit is a channel count other than the preset's (the encoders' first kernels are built for
@@ -9,11 +9,6 @@ is like that).
 
 from __future__ import annotations
 
-import os
-
-from common.errors import UserError
-from data import Dataset
-from data.schema import MAP_NAME
 from spec.cross_conv.presets import Preset
 
 
@@ -31,15 +26,3 @@ def frame_problems(seq_len: int, height: int, width: int, channels: int,
                         f"level, {smallest}x{smallest}")
     return problems
 
-
-def open_split(data: str | os.PathLike, split: str, preset: Preset, batch_size: int) -> Dataset:
-    """The split, checked against the preset and the batch size (UserError naming the file)."""
-    dataset = Dataset(data, split)
-    problems = frame_problems(dataset.seq_len, *dataset.frame_shape, preset)
-    if problems:
-        raise UserError(f"{dataset.root / MAP_NAME}: split {split!r} does not fit preset "
-                        f"{preset.name}: {'; '.join(problems)}")
-    if not 0 < batch_size <= len(dataset):
-        raise UserError(f"--batch-size {batch_size}: must be between 1 and the {len(dataset)} "
-                        f"sequences of {data} ({split})")
-    return dataset

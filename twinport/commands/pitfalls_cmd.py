@@ -71,15 +71,15 @@ def catalogue_markdown(pair: TwinPair, pitfalls: list[Pitfall]) -> str:
 
 
 def run_check(args: argparse.Namespace, pitfalls: list[Pitfall]) -> int:
-    from parity.mutation import MutantResult, hint_scores, run_suite, suite_settings
+    from parity.mutation import MutantResult, hint_scores, run_suite
 
     def progress(result: MutantResult) -> None:
         if not (args.quiet or args.markdown):
             print(f"{result.pitfall.name}: {'caught' if result.caught else 'NOT CAUGHT'}, "
                   f"{result.named} ({result.section})", flush=True)
 
-    settings = suite_settings(args.model, args.data)
-    clean, results = run_suite(settings, pitfalls, report=progress)
+    clean, results = run_suite(args.model, args.data, pitfalls, report=progress)
+    settings = clean.settings
     verdict = clean.ensure_verdict()
     rows = [[r.pitfall.name, r.pitfall.mutant, "yes" if r.caught else "NO",
              r.section or "", r.named or "", ("" if r.localised else "MISSED: ") + r.expected,
@@ -96,8 +96,8 @@ def run_check(args: argparse.Namespace, pitfalls: list[Pitfall]) -> int:
           f"hint that does not, {len(results) - right - wrong} none")
     caught = sum(r.localised for r in results)
     print(f"\nun-mutated port: {verdict.headline()}\n{caught} of {len(results)} mutants caught "
-          f"and localised (preset {settings.preset}, batch {settings.batch_size}, "
-          f"{settings.steps} steps from step {settings.start_step})")
+          f"and localised (preset {settings['preset']}, batch {settings['batch_size']}, "
+          f"{settings['steps']} steps from step {settings['start_step']})")
     return 0 if verdict.passed and caught == len(results) else 1
 
 
