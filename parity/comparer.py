@@ -15,7 +15,7 @@ from parity.compare import compare_arrays, compare_dicts, compare_steps, missing
 from parity.diff import TensorDiff
 from parity.sections import BY_KEY, E2E_SECTIONS, ISOLATED_SECTIONS
 from parity.synced import SyncedStep, Trained, capture_step_rows
-from parity.ties import Tie, explain, find_ties, reach
+from parity.ties import Tie, explain, find_ties, reach, ties_reason
 from parity.tolerances import Tolerances
 from spec.layer import Layer
 from spec.pair import Optimizer
@@ -29,6 +29,9 @@ from spec.section_keys import (
 )
 from spec.weights import STEP, trainable_names, variable_shapes
 
+# Elements whose Adam first moments differ by more than this fraction of their size are at
+# the gradients' rounding floor (`explain_moment_noise`).
+MOMENT_NOISE = 0.5
 # Two float32 roundings (one per side) of a statistic, with a factor 2 to spare: 4 ulps.
 MOVING_ROUNDING = 2.0 ** -22
 UPDATE_HINT = "optimizer_update"
@@ -103,9 +106,11 @@ class Comparer:
         (`update_rule_diff`); then every variable. The first failing item is so the first
         cause: a state, the rule applied to it, or what else made the weights differ."""
         diffs = self.variables_diff(AFTER_TRAINING, reference.state, port.state)
+        weights = self.variables_diff(AFTER_TRAINING, reference.weights, port.weights)
         if port.state and last is not None and optimizer is not None:
             diffs += self.update_rule_diff(last.start, port, last.row["lr"], optimizer)
-        return diffs + self.variables_diff(AFTER_TRAINING, reference.weights, port.weights)
+            weights = [explain_moment_noise(d, reference, port, optimizer) for d in weights]
+        return diffs + weights
 
     def update_rule_diff(self, start: Trained, port: Trained, lr: float, optimizer: Optimizer
                          ) -> list[TensorDiff]:
@@ -166,13 +171,34 @@ class Comparer:
         masks = reach(self.layers, ties, shapes)
         for key, prefix in ((GRADIENTS, "grad"), (INPUT_GRADIENT, "input_grad")):
             ref, prt = reference.section(prefix), port.section(prefix)
-            found[key] = [explain(d, ref[d.name], prt[d.name], masks.get(d.name), ties)
+            found[key] = [explain(d, ref[d.name], prt[d.name], masks.get(d.name),
+                                  ties_reason(ties))
                           if d.name in ref and d.name in prt else d for d in found[key]]
         return ties
 
     def steps_diff(self, rows: list[dict]) -> list[TensorDiff]:
         atol, rtol = self.tolerance(TRAINING_LOSSES)
         return compare_steps(rows, atol, rtol, self.stat, scale_atol=True)
+
+
+def explain_moment_noise(diff: TensorDiff, reference: Trained, port: Trained,
+                         optimizer: Optimizer) -> TensorDiff:
+    """A variable failing after an Adam step only where its first moment m is at the float32
+    floor is a `tie`. Adam's step, lr_t m / (sqrt(v) + eps), has the same size whatever the
+    gradient's scale, so an element whose gradient is rounding noise on both sides (m of
+    either sign, while the m slot as a whole agrees) takes a step of up to lr_t in either
+    direction: no fault of either side. Those elements: where the two sides' final m differ
+    by more than MOMENT_NOISE of the reference's own |m| there."""
+    first = f"{diff.name}/{optimizer.slots[0]}" if optimizer.slots else ""
+    if first not in reference.state or first not in port.state:
+        return diff
+    m_ref = np.asarray(reference.state[first], np.float64)
+    m_port = np.asarray(port.state[first], np.float64)
+    mask = np.abs(m_port - m_ref) > MOMENT_NOISE * np.abs(m_ref)
+    return explain(diff, reference.weights[diff.name], port.weights[diff.name], mask,
+                   f"where the two sides' first moments {first} differ by more than "
+                   f"{MOMENT_NOISE:g} of their size: gradients at the rounding floor, whose "
+                   "Adam step takes either direction")
 
 
 def mark_amplification(found: dict[str, list[TensorDiff]]) -> None:

@@ -243,20 +243,25 @@ def reach(layers: list[Layer], ties: list[Tie], shapes: dict[str, tuple[int, ...
     return found
 
 
+def ties_reason(ties: list[Tie]) -> str:
+    """Where a tie item's failing elements lie: the decisions, the first SHOWN named."""
+    shown = "; ".join(t.describe() for t in ties[:SHOWN])
+    more = f" and {len(ties) - SHOWN} more" if len(ties) > SHOWN else ""
+    return f"where {len(ties)} near-tie decision(s) reach: {shown}{more}"
+
+
 def explain(diff: TensorDiff, reference: np.ndarray, port: np.ndarray,
-            mask: np.ndarray | None, ties: list[Tie]) -> TensorDiff:
-    """`diff` as a `tie` when every element failing its tolerance lies in `mask`."""
+            mask: np.ndarray | None, reason: str) -> TensorDiff:
+    """`diff` as a `tie` when every element failing its tolerance lies in `mask` (`reason`
+    says what the mask is)."""
     if diff.status != FAIL or diff.stat != "elemwise" or mask is None:
         return diff
     ref, prt = reference.astype(np.float64), port.astype(np.float64)
     failing = ~_within(ref, prt, diff.atol, diff.rtol)
     if (failing & ~mask).any():
         return diff
-    shown = "; ".join(t.describe() for t in ties[:SHOWN])
-    more = f" and {len(ties) - SHOWN} more" if len(ties) > SHOWN else ""
     diff.status = TIE
     diff.n_tie = int(failing.sum())
-    diff.note = (f"{diff.n_tie} failing elements, all where {len(ties)} near-tie "
-                 f"decision(s) reach: {shown}{more}")
+    diff.note = f"{diff.n_tie} failing elements, all {reason}"
     diff.suggestion = diff.hint = None
     return diff

@@ -113,3 +113,25 @@ def test_train_eval_and_predict_on_both_backends(cli, moving_mnist_dir, tmp_path
     np.testing.assert_allclose(evals["chainer"], evals["tf"], rtol=1e-3)
     assert predictions["tf"].shape == (2, 3, 16, 16, 1)
     np.testing.assert_allclose(predictions["chainer"], predictions["tf"], rtol=1e-3, atol=1e-4)
+
+
+def test_the_open_choices_are_preset_fields_both_twins_follow():
+    """Shi et al.'s input-free forecaster and a sigmoid output on [0, 1] pixels: the other
+    values of two choices the dump leaves open; both twins compute the same."""
+    import dataclasses
+
+    from common.errors import UserError
+    from data.moving_mnist import draw, render
+
+    preset = dataclasses.replace(PAIR.get_preset("tiny"), forecaster_input="zeros",
+                                 output="sigmoid", pixel_scale=1.0)
+    frames = render(draw(0, 0, 2), 20).astype(np.float32) / 255
+    twins = {backend: PAIR.twin_class(backend)(preset) for backend in ("tf", "chainer")}
+    twins["chainer"].set_weights(twins["tf"].get_weights())
+    taps = {backend: twin.forward(frames).taps for backend, twin in twins.items()}
+    tf_frames = np.asarray(taps["tf"]["CL/prediction_2"])
+    chainer_frames = taps["chainer"]["CL/prediction_2"].array.transpose(0, 2, 3, 1)
+    assert 0 < tf_frames.min() and tf_frames.max() < 1  # the sigmoid
+    np.testing.assert_allclose(chainer_frames, tf_frames, rtol=1e-4, atol=1e-5)
+    with pytest.raises(UserError, match="forecaster_input 'nothing'"):
+        dataclasses.replace(preset, forecaster_input="nothing")

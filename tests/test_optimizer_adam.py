@@ -322,3 +322,27 @@ def test_a_resumed_adam_run_equals_an_uninterrupted_one(cli, moving_objects_dir,
     weights = [np.load(run.latest_checkpoint().weights_path) for run in runs]
     for name in weights[0].files:
         np.testing.assert_array_equal(weights[0][name], weights[1][name])
+
+
+def test_a_weight_apart_only_where_adams_first_moment_is_noise_is_a_tie():
+    """Adam's step has the same size whatever the gradient's scale: where m is rounding noise
+    on both sides (m of opposite signs here) the two steps may point opposite ways."""
+    from parity.compare import compare_arrays
+    from parity.comparer import explain_moment_noise
+    from parity.diff import FAIL, TIE
+    from parity.synced import Trained
+    from spec.pair import Optimizer
+
+    adam = Optimizer("adam", lambda step: 1e-3)
+    m = np.array([1.0, 2.0, 1e-9, 3.0])
+    weights = np.array([0.5, 0.4, 1e-3, 0.2])
+
+    def judged(port_m: np.ndarray, port_w: np.ndarray) -> str:
+        ref = Trained(OrderedDict(w=weights), OrderedDict({"w/Adam": m}))
+        port = Trained(OrderedDict(w=port_w), OrderedDict({"w/Adam": port_m}))
+        diff = compare_arrays("w", weights, port_w, 1e-4, 1e-4)
+        return explain_moment_noise(diff, ref, port, adam).status
+
+    noisy_m = m * np.array([1, 1, -1, 1])
+    assert judged(noisy_m, weights * np.array([1, 1, -1, 1])) == TIE
+    assert judged(noisy_m, weights * np.array([1, -1, 1, 1])) == FAIL  # where m agrees

@@ -291,3 +291,20 @@ def test_bad_loss_csv_is_a_user_error_naming_the_file(tmp_path, content, message
         plot_training_runs([good, bad], tmp_path / "out")
     assert str(bad / "loss.csv") in str(error.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_training_runs_of_a_pair_with_one_loss(tmp_path):
+    """A ConvLSTM run logs one loss (its pair's `losses`): one panel, one final-loss column."""
+    runs = []
+    for backend in ("tf", "chainer"):
+        folder = tmp_path / backend
+        folder.mkdir()
+        (folder / "loss.csv").write_text("step,loss,lr,seconds\n0,9.5e7,0.001,2\n1,9.1e7,0.001,2\n")
+        (folder / "config.json").write_text(json.dumps({"backend": backend,
+                                                        "model": "convlstm"}))
+        runs.append(folder)
+    out = plot_training_runs(runs, tmp_path / "out")
+    with open(out / "runs.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [float(r["final loss"]) for r in rows] == [9.1e7, 9.1e7]
+    assert "final l2" not in rows[0]

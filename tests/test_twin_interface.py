@@ -28,7 +28,8 @@ def twin(request):
     (lambda m: m.forward(FRAMES, {"eps": np.zeros((2, 144))}), "missing epsilon"),
     (lambda m: m.forward(FRAMES, overrides={"nope": np.zeros(1)}), "override 'nope'"),
     (lambda m: m.gradients(np.zeros((2, 2, 64, 64, 4), np.float32)),
-     r"frames must be \[batch, seq_len >= 2, height, width, 3\], got \[2, 2, 64, 64, 4\]"),
+     r"frames must be \[batch, seq_len >= 2, height >= 16, width >= 16, 3\], got "
+     r"\[2, 2, 64, 64, 4\]"),
     (lambda m: m.train_step(FRAMES, np.zeros((3, 144), np.float32), 0),
      r"epsilon must be \[2, 144\], got \[3, 144\]"),
     (lambda m: m.run_layer("image_encoder_0/Conv", []), "takes 1 inputs"),

@@ -358,18 +358,23 @@ def plot_sample(sample: dict) -> bytes:
 
 
 def plot_training_curves(runs: list[dict]) -> bytes:
-    """Loss, l2 and kl of several training runs, side by side (runs: label, step, loss, ...)."""
-    fig = new_figure(15, 4.4)
-    axes = fig.subplots(1, 3)
-    for ax, (q, title) in zip(axes, (("loss", "total loss"), ("l2", "l2 (reconstruction)"),
-                                     ("kl", "KL")), strict=True):
+    """Each loss of several training runs, one panel per loss label, side by side (runs:
+    label, step, losses: label -> values)."""
+    labels = list(dict.fromkeys(label for run in runs for label in run["losses"]))
+    fig = new_figure(5 * len(labels), 4.4)
+    axes = np.atleast_1d(fig.subplots(1, len(labels)))
+    for ax, q in zip(axes, labels, strict=True):
+        title = "total loss" if q == "loss" else q
         positive = True
         for i, run in enumerate(runs):
-            y = np.asarray(run[q], dtype=np.float64)
+            if q not in run["losses"]:
+                continue
+            y = np.asarray(run["losses"][q], dtype=np.float64)
             positive &= bool(np.all(y[np.isfinite(y)] > 0))
             ax.plot(run["step"], y, color=SERIES_COLORS[i % len(SERIES_COLORS)],
                     linewidth=1.4, label=run["label"])
-        finite = [np.asarray(r[q], dtype=np.float64) for r in runs]
+        finite = [np.asarray(r["losses"][q], dtype=np.float64) for r in runs
+                  if q in r["losses"]]
         finite = np.concatenate([f[np.isfinite(f)] for f in finite]) if finite else np.array([])
         if positive and finite.size and finite.max() / max(finite.min(), 1e-300) > 50:
             ax.set_yscale("log")

@@ -1,9 +1,10 @@
 """`twinport report RUN_DIR [RUN_DIR ...] -o DIR`: the loss curves of training runs side by side.
 
-Each run folder has `loss.csv` (columns step, loss, l2, kl and optionally lr, seconds),
-and optionally `config.json` (its "backend" labels the run) and `eval.json` (metrics shown in
-the table). The output folder gets training.png, runs.csv, index.html (self-contained) and
-report.md.
+Each run folder has `loss.csv` (columns step, the losses of its pair, `TwinPair.losses`:
+cross_conv's loss, l2, kl; and optionally lr, seconds), and optionally `config.json` (its
+"backend" labels the run, its "model" names the pair; cross_conv without one) and `eval.json`
+(metrics shown in the table). The output folder gets training.png, runs.csv, index.html
+(self-contained) and report.md.
 """
 
 from __future__ import annotations
@@ -19,8 +20,8 @@ from typing import Any
 from common.atomic import atomic_dir
 from common.errors import UserError
 from parity.diff import fmt
+from spec.registry import DEFAULT_MODEL, get_pair
 
-REQUIRED_COLUMNS = ("step", "loss", "l2", "kl")
 OPTIONAL_COLUMNS = ("lr", "seconds")
 
 
@@ -37,23 +38,27 @@ def _read_json(path: Path) -> dict[str, Any] | None:
 
 
 def read_training_run(run_dir: str | os.PathLike) -> dict[str, Any]:
-    """One run folder as {"dir", "name", "backend", "step", "loss", "l2", "kl", "lr",
-    "seconds", "eval", "config"}; UserError naming the file when loss.csv is missing or bad."""
+    """One run folder as {"dir", "name", "backend", "step", "losses" (label -> values, the
+    pair's order), "lr", "seconds", "eval", "config"}; UserError naming the file when
+    loss.csv is missing or bad."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise UserError(f"{run_dir}: not a run folder")
     path = run_dir / "loss.csv"
     if not path.is_file():
         raise UserError(f"{path}: missing (a run folder needs loss.csv)")
+    config = _read_json(run_dir / "config.json") or {}
+    labels = tuple(get_pair(str(config.get("model", DEFAULT_MODEL))).losses)
+    required = ("step", *labels)
     try:
         with open(path, newline="", encoding="utf-8") as handle:
             reader = csv.DictReader(handle)
             header = [c.strip() for c in (reader.fieldnames or [])]
-            missing = [c for c in REQUIRED_COLUMNS if c not in header]
+            missing = [c for c in required if c not in header]
             if missing:
                 raise UserError(f"{path}: malformed loss.csv, missing column(s) "
                                 f"{', '.join(missing)} (has: {', '.join(header) or 'nothing'})")
-            columns = {c: [] for c in REQUIRED_COLUMNS + OPTIONAL_COLUMNS if c in header}
+            columns = {c: [] for c in required + OPTIONAL_COLUMNS if c in header}
             for line, row in enumerate(reader, start=2):
                 row = {(k or "").strip(): v for k, v in row.items()}
                 for c in columns:
@@ -70,21 +75,22 @@ def read_training_run(run_dir: str | os.PathLike) -> dict[str, Any]:
         raise UserError(f"{path}: malformed loss.csv ({error})") from None
     if not columns["step"]:
         raise UserError(f"{path}: malformed loss.csv, no rows")
-    config = _read_json(run_dir / "config.json") or {}
-    evaluation = _read_json(run_dir / "eval.json")
     return {
         "dir": str(run_dir),
         "name": run_dir.resolve().name,
         "backend": str(config.get("backend", "")),
         "step": columns["step"],
-        "loss": columns["loss"],
-        "l2": columns["l2"],
-        "kl": columns["kl"],
+        "losses": {label: columns[label] for label in labels},
         "lr": columns.get("lr"),
         "seconds": columns.get("seconds"),
-        "eval": evaluation,
+        "eval": _read_json(run_dir / "eval.json"),
         "config": config,
     }
+
+
+def loss_labels(runs: list[dict[str, Any]]) -> list[str]:
+    """Every run's loss labels, in first-seen order."""
+    return list(dict.fromkeys(label for run in runs for label in run["losses"]))
 
 
 def _labels(runs: list[dict[str, Any]]) -> None:
@@ -113,11 +119,13 @@ def _summary_rows(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
         for key in _flat_eval(run["eval"]):
             if key not in eval_keys:
                 eval_keys.append(key)
-    columns = ["run", "backend", "steps", "last step", "final loss", "final l2", "final kl",
-               "min loss", "seconds"] + [f"eval {k}" for k in eval_keys]
+    labels = loss_labels(runs)
+    first = labels[0]
+    columns = (["run", "backend", "steps", "last step"] + [f"final {q}" for q in labels]
+               + [f"min {first}", "seconds"] + [f"eval {k}" for k in eval_keys])
     rows = []
     for run in runs:
-        finite = [v for v in run["loss"] if math.isfinite(v)]
+        finite = [v for v in run["losses"][first] if math.isfinite(v)]
         seconds = run.get("seconds")
         total = ""
         if seconds:
@@ -127,7 +135,7 @@ def _summary_rows(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
         evaluation = _flat_eval(run["eval"])
         rows.append([
             run["label"], run["backend"], str(len(run["step"])), fmt(run["step"][-1], 8),
-            fmt(run["loss"][-1], 5), fmt(run["l2"][-1], 5), fmt(run["kl"][-1], 5),
+            *(fmt(run["losses"][q][-1], 5) if q in run["losses"] else "" for q in labels),
             fmt(min(finite), 5) if finite else "", total,
         ] + [evaluation.get(k, "") for k in eval_keys])
     return columns, rows
@@ -135,7 +143,7 @@ def _summary_rows(runs: list[dict[str, Any]]) -> tuple[list[str], list[list[str]
 
 def plot_training_runs(run_dirs: list[str | os.PathLike], out_dir: str | os.PathLike, *,
                        overwrite: bool = True) -> Path:
-    """Plot the loss curves (total, l2, kl panels) of every run folder and write the folder
+    """Plot the loss curves (one panel per loss) of every run folder and write the folder
     `out_dir` with training.png, runs.csv, index.html and report.md. Every run is read (and
     checked) before anything is written."""
     from parity.report.html import CSS, _table, data_uri
@@ -169,7 +177,7 @@ def plot_training_runs(run_dirs: list[str | os.PathLike], out_dir: str | os.Path
             _table(columns, rows, name_column="run"),
             '<figure><h3>Loss curves</h3>'
             f'<img alt="loss curves" src="{data_uri(png)}">'
-            "<figcaption>total loss, l2 and KL per step for every run "
+            "<figcaption>each loss per step for every run "
             "(log scale where the values span more than 50x)</figcaption></figure>",
             "</body>", "</html>",
         ]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from common.errors import UserError
+
 FORECASTER_INPUTS = ("encoder_outputs", "zeros")
 OUTPUTS = ("linear", "sigmoid")
 
@@ -32,7 +34,6 @@ class Preset:
     output: the activation of the predicted frame ("linear" on pixel_scale data; "sigmoid").
     pixel_scale: frames (in [0, 1] from the loader) are multiplied by it (255: the log's loss
         of ~4e7 per 10 frames of 64x64 is a sum of squared errors on [0, 255]).
-    learning_rate: Adam's.
     """
 
     name: str
@@ -47,7 +48,13 @@ class Preset:
     forget_bias: float = 0.0
     output: str = "linear"
     pixel_scale: float = 255.0
-    learning_rate: float = 1e-3
+
+    def __post_init__(self) -> None:
+        for field, value, known in (("forecaster_input", self.forecaster_input,
+                                     FORECASTER_INPUTS), ("output", self.output, OUTPUTS)):
+            if value not in known:
+                raise UserError(f"preset {self.name}: {field} {value!r} (known: "
+                                f"{', '.join(known)})")
 
     @property
     def pool(self) -> int:
