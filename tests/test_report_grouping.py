@@ -7,7 +7,7 @@ import io
 from PIL import Image
 
 from parity.diff import FAIL, PASS, TensorDiff
-from parity.report.grouping import collapse, group_of
+from parity.report.grouping import collapse, group_of, shared_depth
 from parity.report.plots import plot_diffs
 
 LAYERS, STEPS = 30, 20
@@ -38,6 +38,17 @@ def test_group_of_strips_copy_and_step_indexes():
     assert group_of("image_encoder_2/Conv_1") == "image_encoder"
     assert group_of("state1_7/Gates") == "state1"
     assert group_of("Conv_2 <- Conv_1") == "Conv"
+    assert group_of("CL/enco_cl1_3/h", 1) == "enco_cl1"
+
+
+def test_a_scope_every_item_shares_is_not_a_group():
+    """The ConvLSTM pair's taps all live under `CL/`: its cells are the groups."""
+    names = [f"CL/{cell}_{t}" for t in range(10) for cell in ("enco_cl1", "enco_cl2")]
+    series, folded, groups = collapse({"i": [_diff(n, 0.01) for n in names + ["CL/loss"]]},
+                                      limit=10)
+    assert shared_depth(names) == 1 and groups == 2
+    assert [d.name for d in series["i"]] == ["CL/enco_cl1/* (10 items)",
+                                              "CL/enco_cl2/* (10 items)", "CL/loss"]
 
 
 def test_wide_margin_groups_fold_and_close_ones_stay_open():

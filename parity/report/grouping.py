@@ -1,6 +1,7 @@
 """Per-item figures that stay readable at 500+ items (a recurrent pair unrolled over 20 steps):
-items are grouped by layer (`group_of`), a group whose every item passes with a wide margin is
-drawn as one row (its closest item's figures), and every group that comes close stays open."""
+items are grouped by layer over its copies and time steps (`group_of`), a group whose every
+item passes with a wide margin is drawn as one row (its closest item's figures), and every
+group that comes close stays open."""
 
 from __future__ import annotations
 
@@ -16,11 +17,24 @@ WIDE_MARGIN = 0.1
 _COPY_INDEX = re.compile(r"_\d+$")
 
 
-def group_of(name: str) -> str:
-    """An item's group: the first scope of its layer, without a copy or time-step index
-    (`image_encoder_2/Conv_1` -> `image_encoder`, `state1_7/Gates` -> `state1`,
-    `Conv_2 <- Conv_1` -> `Conv`)."""
-    return _COPY_INDEX.sub("", item_layer(name).split("/", 1)[0])
+def group_of(name: str, depth: int = 0) -> str:
+    """An item's group: its layer's scope at `depth` (the first scope not every item shares),
+    without a copy or time-step index (`image_encoder_2/Conv_1` -> `image_encoder`,
+    `state1_7/Gates` -> `state1`, `Conv_2 <- Conv_1` -> `Conv`; at depth 1,
+    `CL/enco_cl1_3/h` -> `enco_cl1`)."""
+    scopes = item_layer(name).split("/")
+    return _COPY_INDEX.sub("", scopes[min(depth, len(scopes) - 1)])
+
+
+def shared_depth(names: list[str]) -> int:
+    """How many leading scopes every item's layer shares (`CL/` for the ConvLSTM pair),
+    leaving each at least one of its own."""
+    paths = [item_layer(name).split("/") for name in names]
+    depth = 0
+    while all(len(path) > depth + 1 for path in paths) and len(
+            {path[depth] for path in paths}) == 1:
+        depth += 1
+    return depth
 
 
 def collapse(series: dict[str, list[TensorDiff]], limit: int = COLLAPSE_ABOVE,
@@ -32,21 +46,23 @@ def collapse(series: dict[str, list[TensorDiff]], limit: int = COLLAPSE_ABOVE,
     names = list(OrderedDict.fromkeys(d.name for diffs in series.values() for d in diffs))
     if len(names) <= limit:
         return series, 0, 0
+    depth = shared_depth(names)
+    shared = "".join(f"{scope}/" for scope in item_layer(names[0]).split("/")[:depth])
     members: OrderedDict[str, list[str]] = OrderedDict()
     for name in names:
-        members.setdefault(group_of(name), []).append(name)
+        members.setdefault(group_of(name, depth), []).append(name)
     diffs = [d for ds in series.values() for d in ds]
     wide = {group for group, items in members.items() if len(items) > 1 and all(
         d.passed and d.headroom is not None and d.headroom < margin
-        for d in diffs if group_of(d.name) == group)}
+        for d in diffs if group_of(d.name, depth) == group)}
     folded = {}
     for label, ds in series.items():
         rows: list[TensorDiff] = []
         for group, items in members.items():
-            mine = [d for d in ds if group_of(d.name) == group]
+            mine = [d for d in ds if group_of(d.name, depth) == group]
             if group in wide and mine:
                 closest = max(mine, key=lambda d: d.headroom)
-                rows.append(replace(closest, name=f"{group}/* ({len(items)} items)"))
+                rows.append(replace(closest, name=f"{shared}{group}/* ({len(items)} items)"))
             else:
                 rows.extend(mine)
         folded[label] = rows
