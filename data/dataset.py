@@ -3,18 +3,37 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
 
 from common.errors import UserError
 from data.npyfile import open_shard
-from data.schema import MAP_NAME, read_map
+from data.schema import MAP_NAME, ShardRow, read_map
+
+
+def open_vector(root: Path, row: ShardRow, name: str) -> np.ndarray:
+    """The shard's `name` array ("actions" or "states") as a read-only memory map, checked to
+    be float32 `[num_sequences, seq_len, dim]` and no shorter than its header says."""
+    path = root / row.vector_paths[name]
+    try:
+        array = np.load(path, mmap_mode="r", allow_pickle=False)
+    except FileNotFoundError:
+        raise UserError(f"{path}: missing {name} array (listed in map.csv)") from None
+    # numpy raises many types on a damaged or truncated .npy (ValueError, SyntaxError, ...).
+    except Exception as error:
+        raise UserError(f"{path}: not a valid .npy file ({error})") from None
+    expected = (row.num_sequences, row.seq_len)
+    if array.ndim != 3 or array.shape[:2] != expected or array.dtype != np.float32:
+        raise UserError(f"{path}: {array.dtype} {array.shape} but map.csv says float32 "
+                        f"[{expected[0]}, {expected[1]}, dim]")
+    return array
 
 
 class Dataset:
-    """One split of a dataset folder, `[len, seq_len, H, W, C]` as float32 in [0, 1].
+    """One split of a dataset folder, `[len, seq_len, H, W, C]` as float32 in [0, 1], with
+    its per-frame actions and states when the folder has them (`get_arrays`).
 
     Opening checks map.csv and every shard's .npy header and size against it (cheap); the
     full sha256 check is `twinport data verify`.
@@ -30,6 +49,10 @@ class Dataset:
             raise UserError(f"{self.root / MAP_NAME}: no shards in split {split!r} "
                             f"(splits: {splits})")
         self._shards = [open_shard(self.root, row) for row in self.rows]
+        # The optional per-frame arrays ("actions", "states"), memory-mapped like the shards;
+        # every shard of a split has the same ones (read_map checks).
+        self._vectors = {name: [open_vector(self.root, row, name) for row in self.rows]
+                         for name in self.rows[0].vector_paths}
         first = self.rows[0]
         self.seq_len = first.seq_len
         self.frame_shape = (first.height, first.width, first.channels)
@@ -44,21 +67,44 @@ class Dataset:
         return (f"Dataset({str(self.root)!r}, {self.split!r}: {len(self)} sequences of "
                 f"{self.seq_len}x{self.frame_shape})")
 
+    @property
+    def vector_names(self) -> tuple[str, ...]:
+        """The per-frame arrays besides the images, e.g. `("actions", "states")`; may be ()."""
+        return tuple(self._vectors)
+
     def get(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         """Sequences at `indices` (in that order) as float32 `[B, L, H, W, C]` in [0, 1]."""
+        indices = self._check(indices)
+        out = self._gather(self._shards, indices, (self.seq_len, *self.frame_shape))
+        # True division, as the seed's reader does (`examples /= norm_scale`).
+        out /= np.float32(self.norm_scale)
+        return out
+
+    def get_arrays(self, indices: Sequence[int] | np.ndarray) -> dict[str, np.ndarray]:
+        """`{"images": get(indices)}` plus each of `vector_names` as float32 `[B, L, dim]`, as
+        stored (not scaled)."""
+        indices = self._check(indices)
+        arrays = {"images": self.get(indices)}
+        for name, shards in self._vectors.items():
+            arrays[name] = self._gather(shards, indices, shards[0].shape[1:])
+        return arrays
+
+    def _check(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
         indices = np.asarray(indices, dtype=np.int64).reshape(-1)
         if len(indices) and (indices.min() < 0 or indices.max() >= len(self)):
             raise IndexError(f"indices must be in [0, {len(self)}) for {self!r}")
-        out = np.empty((len(indices), self.seq_len, *self.frame_shape), np.float32)
+        return indices
+
+    def _gather(self, shards: list[np.ndarray], indices: np.ndarray, shape: tuple) -> np.ndarray:
+        """Float32 `[len(indices), *shape]`: the rows at `indices` of the split's `shards`."""
+        out = np.empty((len(indices), *shape), np.float32)
         shard_of = np.searchsorted(self._starts, indices, side="right") - 1
         for k in np.unique(shard_of):
             where = np.flatnonzero(shard_of == k)
             local = indices[where] - self._starts[k]
             # Sorted reads from the memmap are sequential on disk; scatter back afterwards.
             order = np.argsort(local, kind="stable")
-            out[where[order]] = self._shards[k][local[order]]
-        # True division, as the seed's reader does (`examples /= norm_scale`).
-        out /= np.float32(self.norm_scale)
+            out[where[order]] = shards[k][local[order]]
         return out
 
     def steps_per_epoch(self, batch_size: int) -> int:
@@ -75,9 +121,11 @@ class Dataset:
         return np.random.default_rng([seed, epoch]).permutation(len(self))
 
     def batches(
-        self, batch_size: int, seed: int, epochs: int | None = None, start_step: int = 0
-    ) -> Iterator[np.ndarray]:
-        """Float32 batches `[batch_size, L, H, W, C]`, step `start_step` first.
+        self, batch_size: int, seed: int, epochs: int | None = None, start_step: int = 0,
+        arrays: bool = False,
+    ) -> Iterator[np.ndarray] | Iterator[dict[str, np.ndarray]]:
+        """Float32 batches `[batch_size, L, H, W, C]`, step `start_step` first; with
+        `arrays=True`, `get_arrays` dicts of the same sequences instead.
 
         The stream depends only on (seed, batch_size), so resuming at step k yields exactly
         the k-th batch onwards of a fresh stream. `epochs=None` runs forever.
@@ -85,14 +133,16 @@ class Dataset:
         per_epoch = self.steps_per_epoch(batch_size)
         if start_step < 0:
             raise UserError(f"start step must be non-negative, got {start_step}")
-        return self._stream(batch_size, per_epoch, seed, epochs, start_step)
+        fetch = self.get_arrays if arrays else self.get
+        return self._stream(fetch, batch_size, per_epoch, seed, epochs, start_step)
 
     def _stream(
-        self, batch_size: int, per_epoch: int, seed: int, epochs: int | None, step: int
-    ) -> Iterator[np.ndarray]:
+        self, fetch: Callable, batch_size: int, per_epoch: int, seed: int, epochs: int | None,
+        step: int,
+    ) -> Iterator:
         while epochs is None or step < epochs * per_epoch:
             epoch, first = divmod(step, per_epoch)
             order = self.permutation(seed, epoch)
             for position in range(first, per_epoch):
-                yield self.get(order[position * batch_size : (position + 1) * batch_size])
+                yield fetch(order[position * batch_size : (position + 1) * batch_size])
             step = (epoch + 1) * per_epoch

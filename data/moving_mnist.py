@@ -21,7 +21,7 @@ from common.errors import UserError
 from data.moving_objects import bounce
 from data.progress import progress
 from data.schema import ShardRow
-from data.writer import ShardWriter
+from data.writer import ShardWriter, add_split
 
 IMAGE_SIZE = 64
 DIGIT_SIZE = 28
@@ -32,7 +32,6 @@ DEFAULT_COUNT = 10_000
 SPAN = IMAGE_SIZE - DIGIT_SIZE  # the top-left corner stays in [0, SPAN]
 STEP = 0.1 * SPAN
 NORM_SCALE = 255.0
-TEST_EVERY = 10
 _BLOCK = 512  # sequences per random stream and per rendered chunk
 
 
@@ -101,13 +100,6 @@ def render(motion: Motion, seq_len: int) -> np.ndarray:
         index = corner[..., None, None] + pixel
         flat[index] = np.maximum(flat[index], digits[:, d, None])
     return frames[..., None]
-
-
-def add_split(writer: ShardWriter, sequences: np.ndarray, first: int) -> None:
-    """Sequence `first + i` goes to test when its index % TEST_EVERY == 0, else to train."""
-    is_test = (first + np.arange(len(sequences))) % TEST_EVERY == 0
-    writer.add("train", sequences[~is_test])
-    writer.add("test", sequences[is_test])
 
 
 def write_moving_mnist(

@@ -20,11 +20,11 @@ import numpy as np
 
 from common.atomic import atomic_dir
 from common.errors import UserError
-from data.moving_mnist import NORM_SCALE, add_split
+from data.moving_mnist import NORM_SCALE
 from data.npyfile import read_header
 from data.progress import progress
 from data.schema import ShardRow
-from data.writer import ShardWriter
+from data.writer import ShardWriter, add_split
 
 _CHUNK = 256  # sequences read and written at a time
 NPZ_KEYS = ("clips", "dims", "input_raw_data")

@@ -18,13 +18,12 @@ from common.atomic import atomic_dir
 from common.errors import UserError
 from data.progress import progress
 from data.schema import ShardRow
-from data.writer import ShardWriter
+from data.writer import TEST_EVERY, ShardWriter
 
 IMAGE_SIZE = 64
 CHANNELS = 3
 GRID = np.arange(0, 40, 3)
 GRID_SIZE = len(GRID) ** 4
-TEST_EVERY = 10
 _CHUNK = 2048
 
 

@@ -16,7 +16,11 @@ DTYPES = ("uint8", "float32")
 
 @dataclass(frozen=True)
 class ShardRow:
-    """One shard: `img_np_path` holds `[num_sequences, seq_len, height, width, channels]`."""
+    """One shard: `img_np_path` holds `[num_sequences, seq_len, height, width, channels]`.
+
+    The optional `action_np_path` and `state_np_path` (seed 001's columns) hold float32
+    `[num_sequences, seq_len, dim]` per-frame vectors; empty when the dataset has none.
+    """
 
     id: int
     split: str
@@ -30,6 +34,8 @@ class ShardRow:
     dtype: str
     norm_scale: float
     sha256: str
+    action_np_path: str = ""
+    state_np_path: str = ""
 
     @property
     def shape(self) -> tuple[int, int, int, int, int]:
@@ -38,19 +44,32 @@ class ShardRow:
     @property
     def kind(self) -> tuple:
         """What every shard of one split must share."""
-        return (self.seq_len, self.height, self.width, self.channels, self.dtype, self.norm_scale)
+        return (self.seq_len, self.height, self.width, self.channels, self.dtype, self.norm_scale,
+                tuple(self.vector_paths))
+
+    @property
+    def vector_paths(self) -> dict[str, str]:
+        """The optional per-frame arrays this shard has, `{"actions": path, "states": path}`."""
+        paths = {name: getattr(self, column) for name, column in VECTOR_COLUMNS.items()}
+        return {name: path for name, path in paths.items() if path}
 
 
-COLUMNS = tuple(f.name for f in fields(ShardRow))
+VECTOR_COLUMNS = {"actions": "action_np_path", "states": "state_np_path"}
+OPTIONAL_COLUMNS = tuple(VECTOR_COLUMNS.values())
+COLUMNS = tuple(f.name for f in fields(ShardRow) if f.name not in OPTIONAL_COLUMNS)
 _INT_COLUMNS = ("id", "num_sequences", "seq_len", "height", "width", "channels")
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
 def write_map(root: Path, rows: list[ShardRow]) -> None:
+    """The optional columns are written only when some row uses them, so datasets without
+    actions and states keep their exact bytes."""
+    optional = tuple(name for name in OPTIONAL_COLUMNS if any(getattr(r, name) for r in rows))
     with open(root / MAP_NAME, "w", newline="") as f:
         writer = csv.writer(f)
-        writer.writerow(COLUMNS)
-        writer.writerows(astuple(row) for row in rows)
+        writer.writerow(COLUMNS + optional)
+        writer.writerows([*astuple(row)[: len(COLUMNS)], *(getattr(row, name) for name in optional)]
+                         for row in rows)
 
 
 def read_map(root: str | os.PathLike) -> list[ShardRow]:
@@ -81,7 +100,7 @@ def read_map(root: str | os.PathLike) -> list[ShardRow]:
     for split in {row.split for row in rows}:
         if len({row.kind for row in rows if row.split == split}) > 1:
             raise UserError(f"{path}: shards of split {split!r} disagree on seq_len, "
-                            "frame shape, dtype or norm_scale")
+                            "frame shape, dtype, norm_scale or action/state columns")
     return rows
 
 
@@ -90,6 +109,7 @@ def _parse_row(path: Path, line: int, record: dict[str, str | None]) -> ShardRow
     if None in record or any(record[name] is None for name in COLUMNS):
         raise UserError(f"{where}: wrong number of fields")
     values: dict[str, object] = {name: record[name].strip() for name in COLUMNS}
+    values.update({name: (record.get(name) or "").strip() for name in OPTIONAL_COLUMNS})
     try:
         for name in _INT_COLUMNS:
             values[name] = int(values[name])
@@ -114,9 +134,11 @@ def _row_problem(row: ShardRow) -> str | None:
         return f"norm_scale must be positive, got {row.norm_scale}"
     if not _SHA256.fullmatch(row.sha256):
         return f"sha256 {row.sha256!r} is not 64 lowercase hex digits"
-    for path in (row.img_np_path, row.img_bitmap_path):
+    for path in (row.img_np_path, row.img_bitmap_path, *row.vector_paths.values()):
         if path and (Path(path).is_absolute() or ".." in Path(path).parts):
             return f"path {path!r} must be relative to the dataset folder"
-    if not row.img_np_path.endswith(".npy"):
-        return f"img_np_path {row.img_np_path!r} is not a .npy file"
+    for name in ("img_np_path", *OPTIONAL_COLUMNS):
+        path = getattr(row, name)
+        if (path or name == "img_np_path") and not path.endswith(".npy"):
+            return f"{name} {path!r} is not a .npy file"
     return None

@@ -1,4 +1,5 @@
-"""`twinport data verify`: the map's schema, and every shard's header, size and sha256."""
+"""`twinport data verify`: the map's schema, every shard's header, size and sha256, and the
+shape and dtype of its action and state arrays when it has them."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import os
 from pathlib import Path
 
 from common.errors import UserError
+from data.dataset import open_vector
 from data.npyfile import check_header, file_sha256
 from data.progress import progress
 from data.schema import ShardRow, read_map
@@ -17,6 +19,8 @@ def verify(root: str | os.PathLike) -> list[ShardRow]:
     rows = read_map(root)
     for row in rows:
         check_header(root, row)
+        for name in row.vector_paths:
+            open_vector(root, row, name)
         if row.img_bitmap_path and not (root / row.img_bitmap_path).is_file():
             raise UserError(f"{root / row.img_bitmap_path}: missing bitmap (listed in map.csv)")
     total = sum((root / row.img_np_path).stat().st_size for row in rows)

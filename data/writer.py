@@ -8,17 +8,24 @@ import numpy as np
 
 from data.bitmap import write_strip
 from data.npyfile import file_sha256
-from data.schema import ShardRow, write_map
+from data.schema import VECTOR_COLUMNS, ShardRow, write_map
 
 MAX_SHARD_SEQUENCES = 4096
 MAX_SHARD_BYTES = 64 << 20
 
+
+# Every generator puts sequence i in the test split when i % TEST_EVERY == 0.
+TEST_EVERY = 10
 
 class ShardWriter:
     """Collects `[N, L, H, W, C]` sequences per split; `close()` flushes and writes map.csv.
 
     A shard holds at most MAX_SHARD_SEQUENCES sequences and MAX_SHARD_BYTES bytes (at least
     one sequence), so memory stays bounded however large the input.
+
+    `vector_dims`, e.g. `{"actions": 2, "states": 2}`, adds float32 `[N, L, dim]` arrays that
+    `add` then takes per sequence; they are written beside each shard as `<stem>_<name>.npy`
+    and listed in map.csv's `action_np_path` / `state_np_path`.
     """
 
     def __init__(
@@ -28,35 +35,49 @@ class ShardWriter:
         dtype: str,
         norm_scale: float,
         shard_size: int | None = None,
+        vector_dims: dict[str, int] | None = None,
     ) -> None:
+        if not set(vector_dims or {}) <= set(VECTOR_COLUMNS):
+            raise ValueError(f"vector_dims keys must be among {sorted(VECTOR_COLUMNS)}")
         self.root = root
         self.seq_shape = seq_shape
         self.dtype = np.dtype(dtype)
         self.norm_scale = float(norm_scale)
+        # Every buffered array by name: "images", then the optional per-frame vectors.
+        self.shapes = {"images": (seq_shape, self.dtype)} | {
+            name: ((seq_shape[0], dim), np.dtype(np.float32))
+            for name, dim in (vector_dims or {}).items()}
         seq_bytes = int(np.prod(seq_shape)) * self.dtype.itemsize
         self.capacity = shard_size or max(
             1, min(MAX_SHARD_SEQUENCES, MAX_SHARD_BYTES // seq_bytes)
         )
         self.rows: list[ShardRow] = []
-        self._buffers: dict[str, np.ndarray] = {}
+        self._buffers: dict[str, dict[str, np.ndarray]] = {}
         self._fill: dict[str, int] = {}
         self._shards: dict[str, int] = {}
 
-    def add(self, split: str, sequences: np.ndarray) -> None:
-        if sequences.shape[1:] != self.seq_shape or sequences.dtype != self.dtype:
-            raise ValueError(
-                f"expected [N, {self.seq_shape}] {self.dtype}, "
-                f"got {sequences.shape} {sequences.dtype}"
-            )
+    def add(self, split: str, sequences: np.ndarray, **vectors: np.ndarray) -> None:
+        """Appends `sequences` `[N, L, H, W, C]` to `split`, with one `[N, L, dim]` array per
+        name in `vector_dims` (e.g. `actions=..., states=...`)."""
+        arrays = {"images": sequences, **vectors}
+        if arrays.keys() != self.shapes.keys():
+            raise ValueError(f"expected arrays {sorted(self.shapes)}, got {sorted(arrays)}")
+        for name, array in arrays.items():
+            shape, dtype = self.shapes[name]
+            if array.shape != (len(sequences), *shape) or array.dtype != dtype:
+                raise ValueError(f"{name}: expected [N, {shape}] {dtype}, "
+                                 f"got {array.shape} {array.dtype}")
         if split not in self._buffers:
-            self._buffers[split] = np.empty((self.capacity, *self.seq_shape), self.dtype)
+            self._buffers[split] = {name: np.empty((self.capacity, *shape), dtype)
+                                    for name, (shape, dtype) in self.shapes.items()}
             self._fill[split] = 0
             self._shards[split] = 0
         start = 0
         while start < len(sequences):
             fill = self._fill[split]
             take = min(self.capacity - fill, len(sequences) - start)
-            self._buffers[split][fill : fill + take] = sequences[start : start + take]
+            for name, array in arrays.items():
+                self._buffers[split][name][fill : fill + take] = array[start : start + take]
             self._fill[split] += take
             start += take
             if self._fill[split] == self.capacity:
@@ -71,9 +92,12 @@ class ShardWriter:
         return self.rows
 
     def _flush(self, split: str) -> None:
-        shard = self._buffers[split][: self._fill[split]]
+        buffers = {name: array[: self._fill[split]] for name, array in self._buffers[split].items()}
+        shard = buffers.pop("images")
         stem = f"{split}_{self._shards[split]:05d}"
         np.save(self.root / f"{stem}.npy", shard)
+        for name, array in buffers.items():
+            np.save(self.root / f"{stem}_{name}.npy", array)
         write_strip(self.root / f"{stem}.png", shard, self.norm_scale)
         self.rows.append(
             ShardRow(
@@ -89,7 +113,17 @@ class ShardWriter:
                 dtype=self.dtype.name,
                 norm_scale=self.norm_scale,
                 sha256=file_sha256(self.root / f"{stem}.npy"),
+                **{VECTOR_COLUMNS[name]: f"{stem}_{name}.npy" for name in buffers},
             )
         )
         self._fill[split] = 0
         self._shards[split] += 1
+
+
+def add_split(writer: ShardWriter, sequences: np.ndarray, first: int,
+              **vectors: np.ndarray) -> None:
+    """Sequences `first`, `first + 1`, ... (and their `vectors`) to their split: test when the
+    index % TEST_EVERY == 0, else train (the generators' rule)."""
+    is_test = (first + np.arange(len(sequences))) % TEST_EVERY == 0
+    for split, keep in (("train", ~is_test), ("test", is_test)):
+        writer.add(split, sequences[keep], **{name: v[keep] for name, v in vectors.items()})

@@ -14,6 +14,7 @@ SUBCOMMANDS = {
                       "--norm-scale", "--overwrite"],
     "sprites": ["SRC_DIR", "--out", "--seed", "--overwrite"],
     "moving-mnist": ["--out", "--seed", "--count", "--seq-len", "--overwrite"],
+    "pushing": ["--out", "--seed", "--count", "--seq-len", "--overwrite"],
     "from-moving-mnist-npy": ["FILE", "--out", "--overwrite"],
     "from-moving-mnist-npz": ["FILE", "--out", "--overwrite"],
     "verify": ["DIR"],

@@ -52,6 +52,15 @@ def register(subparsers) -> None:
     p.add_argument("--seq-len", type=int, default=20, help="frames per sequence")
     p.set_defaults(func=moving_mnist)
 
+    p = add_command(commands, "pushing",
+                    "generate a pusher moving objects on a table, with actions and states")
+    _add_out(p)
+    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
+    p.add_argument("--count", type=int, default=2_000,
+                   help="number of sequences; a smaller N gives a prefix of a larger one")
+    p.add_argument("--seq-len", type=int, default=12, help="frames per sequence (at least 10)")
+    p.set_defaults(func=pushing)
+
     p = add_command(commands, "from-moving-mnist-npy",
                     "import mnist_test_seq.npy ([frames, sequences, 64, 64] uint8, time first)")
     p.add_argument("file", metavar="FILE", help="the .npy; every 10th sequence is test data")
@@ -126,6 +135,15 @@ def moving_mnist(args: argparse.Namespace) -> int:
 
     rows = write_moving_mnist(args.out, seed=args.seed, count=args.count,
                               seq_len=args.seq_len, overwrite=args.overwrite)
+    _report(args.out, rows)
+    return 0
+
+
+def pushing(args: argparse.Namespace) -> int:
+    from data.pushing import write_pushing
+
+    rows = write_pushing(args.out, seed=args.seed, count=args.count, seq_len=args.seq_len,
+                         overwrite=args.overwrite)
     _report(args.out, rows)
     return 0
 
