@@ -45,20 +45,12 @@ def register(subparsers) -> None:
 
     p = add_command(commands, "moving-mnist",
                     "generate Moving MNIST: two digits bouncing in 64x64 frames (uint8 0..255)")
-    _add_out(p)
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
-    p.add_argument("--count", type=int, default=10_000,
-                   help="number of sequences; a smaller N gives a prefix of a larger one")
-    p.add_argument("--seq-len", type=int, default=20, help="frames per sequence")
+    _add_generated(p, count=10_000, seq_len=20)
     p.set_defaults(func=moving_mnist)
 
     p = add_command(commands, "pushing",
                     "generate a pusher moving objects on a table, with actions and states")
-    _add_out(p)
-    p.add_argument("--seed", type=int, default=0, help="random seed (same seed, same bytes)")
-    p.add_argument("--count", type=int, default=2_000,
-                   help="number of sequences; a smaller N gives a prefix of a larger one")
-    p.add_argument("--seq-len", type=int, default=12, help="frames per sequence (at least 10)")
+    _add_generated(p, count=2_000, seq_len=12, seq_help="frames per sequence (at least 10)")
     p.set_defaults(func=pushing)
 
     p = add_command(commands, "from-moving-mnist-npy",
@@ -94,6 +86,17 @@ def _add_out(parser: argparse.ArgumentParser) -> None:
                         help="dataset folder to write")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing non-empty --out folder")
+
+
+def _add_generated(parser: argparse.ArgumentParser, count: int, seq_len: int,
+                   seq_help: str = "frames per sequence") -> None:
+    """--out, --overwrite, --seed, --count and --seq-len of a generator made in seeded blocks."""
+    _add_out(parser)
+    parser.add_argument("--seed", type=int, default=0,
+                        help="random seed (same seed, same bytes)")
+    parser.add_argument("--count", type=int, default=count,
+                        help="number of sequences; a smaller N gives a prefix of a larger one")
+    parser.add_argument("--seq-len", type=int, default=seq_len, help=seq_help)
 
 
 def _report(out: str, rows) -> None:
