@@ -48,21 +48,24 @@ def collapse(series: dict[str, list[TensorDiff]], limit: int = COLLAPSE_ABOVE,
         return series, 0, 0
     depth = shared_depth(names)
     shared = "".join(f"{scope}/" for scope in item_layer(names[0]).split("/")[:depth])
+    group = {name: group_of(name, depth) for name in names}
     members: OrderedDict[str, list[str]] = OrderedDict()
     for name in names:
-        members.setdefault(group_of(name, depth), []).append(name)
-    diffs = [d for ds in series.values() for d in ds]
-    wide = {group for group, items in members.items() if len(items) > 1 and all(
-        d.passed and d.headroom is not None and d.headroom < margin
-        for d in diffs if group_of(d.name, depth) == group)}
+        members.setdefault(group[name], []).append(name)
+    close = {group[d.name] for ds in series.values() for d in ds
+             if not (d.passed and d.headroom is not None and d.headroom < margin)}
+    wide = {g for g, items in members.items() if len(items) > 1 and g not in close}
     folded = {}
     for label, ds in series.items():
+        by_group: dict[str, list[TensorDiff]] = {}
+        for d in ds:
+            by_group.setdefault(group[d.name], []).append(d)
         rows: list[TensorDiff] = []
-        for group, items in members.items():
-            mine = [d for d in ds if group_of(d.name, depth) == group]
-            if group in wide and mine:
+        for g, items in members.items():
+            mine = by_group.get(g, [])
+            if g in wide and mine:
                 closest = max(mine, key=lambda d: d.headroom)
-                rows.append(replace(closest, name=f"{shared}{group}/* ({len(items)} items)"))
+                rows.append(replace(closest, name=f"{shared}{g}/* ({len(items)} items)"))
             else:
                 rows.extend(mine)
         folded[label] = rows
