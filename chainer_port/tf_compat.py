@@ -114,6 +114,15 @@ class TFCompat:
     space_to_depth: "tf" (`F.space2depth`: TF's channel order (dy * block + dx) * C + c) or
         "nchw_reshape" (a plain reshape of the NCHW map to [N, C * block^2, H / block,
         W / block], which groups the values differently).
+    layer_norm: "tf" (`tf.contrib.layers.layer_norm`: every axis but the batch, eps 1e-12;
+        `tf_video_ops.tf_layer_norm`) or "chainer" (`L.LayerNormalization` per pixel: over the
+        channels only, eps 1e-5).
+    spatial_transformer: "tf" (tensorflow/models' `transformer`,
+        `tf_video_ops.tf_spatial_transformer`) or "chainer" (`F.spatial_transformer_grid` and
+        `F.spatial_transformer_sampler`: another scaling, zeros outside the image).
+    channel_softmax: "nhwc" (TF's softmax of `reshape(x, [-1, C])` of an NHWC map: over each
+        pixel's channels) or "nchw_reshape" (the same reshape of the NCHW map, which mixes
+        pixels and channels).
     """
 
     same_pad_extra: str = "after"
@@ -127,6 +136,9 @@ class TFCompat:
     conv_init: str = "xavier_uniform"
     deconv_init: str = "truncated_normal"
     space_to_depth: str = "tf"
+    layer_norm: str = "tf"
+    spatial_transformer: str = "tf"
+    channel_softmax: str = "nhwc"
 
 
 def tf_batch_norm_training(x: VariableOrArray, beta: VariableOrArray, epsilon: float,

@@ -9,13 +9,22 @@ from collections import OrderedDict
 import numpy as np
 
 from common.errors import UserError
-from parity.backward import Backward, item_layer
+from parity.backward import Backward, item_layer, item_name
 from parity.capture import Capture
 from parity.compare import compare_arrays, compare_dicts, compare_steps, missing_diff, raised_diff
-from parity.diff import TensorDiff
+from parity.diff import TIE, TensorDiff
 from parity.sections import BY_KEY, E2E_SECTIONS, ISOLATED_SECTIONS
 from parity.synced import SyncedStep, Trained, capture_step_rows
-from parity.ties import Tie, explain, find_ties, reach, ties_reason
+from parity.ties import (
+    EDGES_REASON,
+    Tie,
+    explain,
+    find_ties,
+    reach,
+    ties_reason,
+    transformer_edges,
+    transformer_flips,
+)
 from parity.tolerances import Tolerances
 from spec.layer import Layer
 from spec.pair import Optimizer
@@ -156,7 +165,58 @@ class Comparer:
         diffs = compare_dicts(reference.items, port.items, atol, rtol, self.stat,
                               layouts=reference.layouts, scale_atol=True)
         return [raised_diff(d.name, port.errors[item_layer(d.name)], d.ref_shape, d.atol,
-                            d.rtol) if item_layer(d.name) in port.errors else d for d in diffs]
+                            d.rtol) if item_layer(d.name) in port.errors
+                else self._explain_edges(d, reference, port) for d in diffs]
+
+    def _explain_edges(self, diff: TensorDiff, reference: Backward, port: Backward
+                       ) -> TensorDiff:
+        """A spatial transformer's image gradient failing only at the image's edge rows and
+        columns is a `tie` (`parity.ties.transformer_edges`)."""
+        layer = next((layer for layer in self.layers if layer.name == item_layer(diff.name)),
+                     None)
+        if (layer is None or layer.kind != "stp" or diff.name != item_name(layer.name,
+                                                                          layer.inputs[0])
+                or diff.name not in port.items):
+            return diff
+        ref = reference.items[diff.name]
+        return explain(diff, ref, port.items[diff.name], transformer_edges(ref.shape),
+                       EDGES_REASON)
+
+    def explain_forward_ties(self, reference: Capture, port_taps: dict[str, dict],
+                             found: dict[str, list[TensorDiff]]) -> None:
+        """End-to-end: a spatial transformer's tap failing only where its sampling crosses
+        the image's edge on one side only (`parity.ties.transformer_flips`) is a `tie`, and so
+        is every later failing tap whose layer passes in isolation (the jump travels on, the
+        layers compute right); the first other failure stops it."""
+        layers = {layer.name: layer for layer in self.layers}
+        for e2e in E2E_SECTIONS:
+            isolated = next(s for s in ISOLATED_SECTIONS if s.mode == e2e.mode)
+            passes = {d.name for d in found.get(isolated.key, []) if not d.failed}
+            ref_taps, prt_taps = reference.section(e2e.mode), port_taps.get(e2e.key, {})
+            origin = None
+            for diff in found.get(e2e.key, []):
+                if not diff.failed:
+                    continue
+                if diff.name not in ref_taps or diff.name not in prt_taps:
+                    break
+                ref, prt = ref_taps[diff.name], prt_taps[diff.name]
+                layer = layers.get(diff.name)
+                if origin is None:
+                    if layer is None or layer.kind != "stp":
+                        break
+                    params = layer.inputs[1]
+                    mask = transformer_flips(ref_taps[params], prt_taps[params], ref.shape)
+                    reason = (f"where {diff.name} samples beyond the image's edge on one side "
+                              "only (its parameters agree to rounding)")
+                elif diff.name in passes:
+                    mask = np.ones(ref.shape, bool)
+                    reason = (f"downstream of the edge crossings at {origin}; the layer passes "
+                              "in isolation")
+                else:
+                    break
+                if explain(diff, ref, prt, mask, reason).status != TIE:
+                    break
+                origin = origin or diff.name
 
     def explain_ties(self, reference: Capture, port: Capture,
                      found: dict[str, list[TensorDiff]]) -> list[Tie]:
@@ -164,7 +224,8 @@ class Comparer:
         become `tie` items (parity.ties); returns the decisions."""
         ref_taps, port_taps = reference.section("training"), port.section("training")
         ties = find_ties(self.layers, ref_taps, port_taps, *self.tolerances.training)
-        if not ties:
+        edges = any(layer.kind == "stp" for layer in self.layers)
+        if not ties and not edges:
             return ties
         shapes = {name: tap.shape for name, tap in ref_taps.items()}
         shapes.update((name, grad.shape) for name, grad in reference.section("input_grad").items())
@@ -172,7 +233,7 @@ class Comparer:
         for key, prefix in ((GRADIENTS, "grad"), (INPUT_GRADIENT, "input_grad")):
             ref, prt = reference.section(prefix), port.section(prefix)
             found[key] = [explain(d, ref[d.name], prt[d.name], masks.get(d.name),
-                                  ties_reason(ties))
+                                  ties_reason(ties, edges))
                           if d.name in ref and d.name in prt else d for d in found[key]]
         return ties
 

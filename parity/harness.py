@@ -125,6 +125,7 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
                                                     errors)
         port.set_weights(reference.weights)
         mark_amplification(found)
+    comparer.explain_forward_ties(reference.capture, port_taps, found)
     if reference.backward is not None and has_layer_backward(port):
         found[BACKWARD_ISOLATED] = comparer.backward_diff(
             reference.backward, port_backward(port, layout, layers, reference.inputs,

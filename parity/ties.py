@@ -18,6 +18,17 @@ the resize's bilinear stencil, a concat's channels, a pair's time steps; a train
 BatchNorm also couples every position of a channel through its batch statistics, a change of
 order 1/N of the decision's own, which the normal tolerance covers and the trace leaves out.
 Kinds without a local rule reach every element of the same samples.
+
+tensorflow/models' spatial transformer (Finn et al.'s STP, kind "stp") has two more such
+places. Its neighbours' indices are clipped into the image before the bilinear weights are
+computed, so its output jumps (to zero) where a sampling coordinate crosses the first or last
+row or column: coordinates that agree to rounding can land on either side (`transformer_flips`,
+found from each side's own affine parameters, a tap). And every sample beyond the last row or
+column, or before the first, adds two weights that cancel to the edge pixel's gradient: there
+the gradient is a difference of large sums, rounding on both sides (`transformer_edges`). A
+forward tap failing only at flips is a `tie`, and so is every later end-to-end tap whose layer
+passes in isolation (`Comparer.explain_forward_ties`); gradients failing only where the edges
+reach are ties too.
 """
 
 from __future__ import annotations
@@ -131,6 +142,39 @@ def find_ties(layers: list[Layer], reference: dict[str, np.ndarray],
     return found
 
 
+def transformer_grid(params: np.ndarray, height: int, width: int
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The spatial transformer's sampling coordinates in pixels, x and y [B, M, H * W], from
+    its affine parameters [B, M, 6] (`tf_reference.finn.transformer`), in float64."""
+    x_t, y_t = np.meshgrid(np.linspace(-1.0, 1.0, width), np.linspace(-1.0, 1.0, height))
+    grid = np.stack([x_t.ravel(), y_t.ravel(), np.ones(height * width)])
+    theta = params.astype(np.float64).reshape(*params.shape[:-1], 2, 3)
+    source = theta @ grid
+    return (source[..., 0, :] + 1.0) * width / 2.0, (source[..., 1, :] + 1.0) * height / 2.0
+
+
+def transformer_flips(ref_params: np.ndarray, port_params: np.ndarray,
+                      shape: tuple[int, ...]) -> np.ndarray:
+    """Elements of a spatial transformer's output [B, M, H, W, C] whose sampling coordinate
+    lies before the first or beyond the last row or column on one side only."""
+    height, width = shape[2:4]
+
+    def regions(params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        x, y = transformer_grid(params, height, width)
+        return ((x >= width - 1).astype(int) - (x < 0), (y >= height - 1).astype(int) - (y < 0))
+
+    (rx, ry), (px, py) = regions(ref_params), regions(port_params)
+    flips = ((rx != px) | (ry != py)).reshape(*shape[:4], 1)
+    return np.broadcast_to(flips, shape).copy()
+
+
+def transformer_edges(shape: tuple[int, ...]) -> np.ndarray:
+    """The first and last rows and columns of a spatial transformer's NHWC input image."""
+    mask = np.zeros(shape, bool)
+    mask[:, [0, -1]] = mask[:, :, [0, -1]] = True
+    return mask
+
+
 def _scatter_windows(out: np.ndarray, shape: tuple[int, ...], kernel: int, stride: int,
                      before: tuple[int, int]) -> np.ndarray:
     """Input elements [N, H, W, ...] that the outputs `out` [N, Ho, Wo, ...] read through a
@@ -219,9 +263,11 @@ def _variable_masks(layer: Layer, out: np.ndarray) -> dict[str, np.ndarray]:
 def reach(layers: list[Layer], ties: list[Tie], shapes: dict[str, tuple[int, ...]]
           ) -> dict[str, np.ndarray]:
     """Gradient elements (by variable name, and by the name of every graph input: a name some
-    layer reads that no layer outputs) the decisions can change: boolean masks in TF layout.
-    `shapes`: of every tap, and of the inputs."""
-    pending: dict[str, np.ndarray] = {}
+    layer reads that no layer outputs) the decisions, and every spatial transformer's edges,
+    can change: boolean masks in TF layout. `shapes`: of every tap, and of the inputs."""
+    pending: dict[str, np.ndarray] = {
+        layer.inputs[0]: transformer_edges(shapes[layer.inputs[0]])
+        for layer in layers if layer.kind == "stp" and layer.inputs[0] in shapes}
     for tie in ties:
         layer = next(layer for layer in layers if layer.name == tie.layer)
         target = layer.inputs[0] if tie.kind == "max_pool" else layer.name
@@ -243,11 +289,17 @@ def reach(layers: list[Layer], ties: list[Tie], shapes: dict[str, tuple[int, ...
     return found
 
 
-def ties_reason(ties: list[Tie]) -> str:
-    """Where a tie item's failing elements lie: the decisions, the first SHOWN named."""
+EDGES_REASON = ("where a spatial transformer's edge rows and columns reach (its gradient there "
+                "is a difference of large sums that cancel)")
+
+
+def ties_reason(ties: list[Tie], edges: bool = False) -> str:
+    """Where a tie item's failing elements lie: the decisions, the first SHOWN named, and
+    (`edges`) the spatial transformers' edges."""
     shown = "; ".join(t.describe() for t in ties[:SHOWN])
     more = f" and {len(ties) - SHOWN} more" if len(ties) > SHOWN else ""
-    return f"where {len(ties)} near-tie decision(s) reach: {shown}{more}"
+    found = [f"where {len(ties)} near-tie decision(s) reach: {shown}{more}"] if ties else []
+    return "; or ".join(found + [EDGES_REASON] * edges)
 
 
 def explain(diff: TensorDiff, reference: np.ndarray, port: np.ndarray,

@@ -30,6 +30,9 @@ class InputSpec:
     differentiable: the harness compares the loss's gradient with respect to it.
     dither: noise in [0, dither) added to it by the harness (breaks exact ties of synthetic
         data; see `parity.inputs`).
+    value_range: the values a command's input file may hold (None: any finite value).
+    default: the value `twinport predict` fills in when its input file lacks this input
+        (None: the file must have it).
     """
 
     name: str
@@ -39,6 +42,8 @@ class InputSpec:
     dtype: str = "float32"
     differentiable: bool = True
     dither: float = 0.0
+    value_range: tuple[float, float] | None = (0.0, 1.0)
+    default: float | None = None
 
     def problem(self, shape: tuple[int, ...]) -> str | None:
         """Why an array of `shape` does not fit, or None."""

@@ -11,6 +11,9 @@ DEFAULT_MODEL = "cross_conv"
 MODELS = {
     "cross_conv": "spec.cross_conv:PAIR",
     "convlstm": "spec.convlstm:PAIR",
+    "cdna": "spec.finn:CDNA_PAIR",
+    "dna": "spec.finn:DNA_PAIR",
+    "stp": "spec.finn:STP_PAIR",
 }
 
 

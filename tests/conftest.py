@@ -34,6 +34,16 @@ def moving_objects_dir(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def pushing_dir(tmp_path_factory) -> Path:
+    """A small read-only pushing dataset: 40 sequences of 12 frames with actions and states."""
+    from data.pushing import write_pushing
+
+    root = tmp_path_factory.mktemp("datasets") / "pushing"
+    write_pushing(root, seed=0, count=40)
+    return root
+
+
+@pytest.fixture(scope="session")
 def moving_mnist_dir(tmp_path_factory) -> Path:
     """A small read-only Moving MNIST dataset: 36 train sequences of 20 frames, 4 test."""
     from data.moving_mnist import write_moving_mnist

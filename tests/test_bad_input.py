@@ -21,6 +21,7 @@ from data.writer import ShardWriter
 from spec.cross_conv import build_spec, get_preset
 from spec.weights import variable_shapes
 from tests.test_data_bad_folders import BROKEN, set_field
+from tests.test_data_push_tfrecord import BAD as PUSH_BAD
 from twinport.runs import RunConfig, RunDir
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
@@ -159,6 +160,13 @@ DATASET_ROWS = [
         "no shards in split 'train'", broken_dataset(set_field("split", "validation", None))),
     Row(f"{TRAIN} --data {{case}}/nowhere --out {{case}}/run", "dataset: folder missing",
         "{case}/nowhere: not a dataset folder"),
+]
+
+PUSH_ROWS = [  # tests/test_data_push_tfrecord.py's cases, with {in} made in the case folder
+    Row(" ".join(["data from-push-tfrecord {case}/in --out {case}/d", *options]),
+        f"push TFRecords: {name}", expect.replace("{in}", "{case}/in"),
+        setup and (lambda case, shared, setup=setup: setup(case / "in")))
+    for name, (options, setup, expect) in PUSH_BAD.items()
 ]
 
 ROWS = DATASET_ROWS + [
@@ -308,7 +316,7 @@ ROWS = DATASET_ROWS + [
         "cannot load tests.outside_pair:MISSING"),
     Row(f"{PARITY} --model tests.outside_pair:build", "--model: not a TwinPair",
         "tests.outside_pair:build is not a spec.pair.TwinPair"),
-]
+] + PUSH_ROWS
 
 
 # -- shared inputs and the test -----------------------------------------------------------------

@@ -3,7 +3,6 @@ ops the port mirrors, parity on the tiny preset, its data check."""
 
 from __future__ import annotations
 
-import json
 import math
 
 import numpy as np
@@ -14,6 +13,7 @@ from parity.harness import check_port, prepare_reference
 from parity.port import load_port, port_spec
 from parity.settings import ParitySettings
 from spec.convlstm import PAIR
+from tests.backend_runs import assert_backends_agree, train_eval_predict
 
 # The seed's variable dump (../shared/seeds/002_*.txt), one cell's pattern and the head.
 CELLS = {"enco_cl1": (16, 128), "enco_cl2": (128, 64), "enco_cl3": (64, 64),
@@ -82,37 +82,10 @@ def test_data_that_does_not_fit_is_one_line(cli, moving_objects_dir, tmp_path):
 
 def test_train_eval_and_predict_on_both_backends(cli, moving_mnist_dir, tmp_path):
     from data import Dataset
-    from twinport.runs import RunDir
 
-    status, out, err = cli("weights", "init", "--model", "convlstm", "--preset", "tiny", "-o",
-                           tmp_path / "w.npz")
-    assert status == 0, out + err
-    losses, evals, predictions = {}, {}, {}
-    frames = Dataset(moving_mnist_dir, "test").get([0, 1])
-    np.save(tmp_path / "x.npy", frames)
-    for backend in ("tf", "chainer"):
-        run = tmp_path / backend
-        status, out, err = cli("train", "--model", "convlstm", "--backend", backend,
-                               "--preset", "tiny", "--data", moving_mnist_dir, "--steps", "3",
-                               "--batch-size", "2", "--init", tmp_path / "w.npz", "--out", run,
-                               "--quiet")
-        assert status == 0, out + err
-        losses[backend] = [float(row["loss"]) for row in RunDir(run).read_losses()]
-        status, out, err = cli("eval", "--run", run, "--batch-size", "2", "--batches", "2")
-        assert status == 0, out + err
-        evals[backend] = json.loads((run / "eval.json").read_text())["loss"]
-        status, out, err = cli("weights", "export", "--backend", backend, run, "-o",
-                               tmp_path / f"{backend}.npz")
-        assert status == 0, out + err
-        status, out, err = cli("predict", "--model", "convlstm", "--backend", backend,
-                               "--preset", "tiny", "--weights", tmp_path / f"{backend}.npz",
-                               "--input", tmp_path / "x.npy", "-o", tmp_path / f"{backend}.npy")
-        assert status == 0, out + err
-        predictions[backend] = np.load(tmp_path / f"{backend}.npy")
-    np.testing.assert_allclose(losses["chainer"], losses["tf"], rtol=1e-3)
-    np.testing.assert_allclose(evals["chainer"], evals["tf"], rtol=1e-3)
-    assert predictions["tf"].shape == (2, 3, 16, 16, 1)
-    np.testing.assert_allclose(predictions["chainer"], predictions["tf"], rtol=1e-3, atol=1e-4)
+    np.save(tmp_path / "x.npy", Dataset(moving_mnist_dir, "test").get([0, 1]))
+    found = train_eval_predict(cli, "convlstm", moving_mnist_dir, tmp_path / "x.npy", tmp_path)
+    assert_backends_agree(found, (2, 3, 16, 16, 1))
 
 
 def test_the_open_choices_are_preset_fields_both_twins_follow():

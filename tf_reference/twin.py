@@ -77,7 +77,9 @@ class TFTwin(TwinModel, tf.Module):
             with tf.GradientTape() as tape:
                 tape.watch(xs)
                 y = self.apply(layer, xs, training)
-            grads = tape.gradient(y, [*xs, *own], output_gradients=_float32(upstream))
+            grads = [None if grad is None else tf.convert_to_tensor(grad)  # gathers: sparse
+                     for grad in tape.gradient(y, [*xs, *own],
+                                               output_gradients=_float32(upstream))]
         return (grads[:len(xs)],
                 {variable.name: grad for variable, grad in
                  zip([v for v in layer.variables if v.trainable], grads[len(xs):], strict=True)})

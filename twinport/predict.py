@@ -1,6 +1,7 @@
 """`twinport predict`: a model's prediction for inputs in a .npy file, on either backend.
 
-The pair's one input ([B, ...] float32 in [0, 1], TF layout) in; out, its `prediction`
+The pair's one input ([B, ...] float32 in [0, 1], TF layout) in, or an .npz of its inputs by
+name (Finn et al.'s images, actions, states); out, its `prediction`
 (`TwinPair.prediction`; default the `output` tap), TF layout: cross_conv's `diff_output` for
 X [B, 2, 64, 64, 3], the ConvLSTM's predicted frames [B, 10, 64, 64, 1].
 """
@@ -11,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from common.arrays import read_npy
+from common.arrays import read_npy, read_npz
 from common.atomic import atomic_path
 from common.errors import UserError
 from spec.layout import activation_to_tf
@@ -25,17 +26,39 @@ def to_tf_layout(model: Any, value: Any) -> np.ndarray:
     return activation_to_tf(array) if getattr(model, "layout", "NCHW") == "NCHW" else array
 
 
-def read_input(path: str, spec: Any) -> np.ndarray:
-    """The input file as the pair's input `spec` takes it, or one UserError line."""
-    frames = read_npy(path, f"float32 {spec.name}")
+def read_input(path: str, spec: Any, value: np.ndarray | None = None) -> np.ndarray:
+    """The input file's array (or `value`, read from it) as the pair's input `spec` takes it,
+    or one UserError line."""
+    frames = read_npy(path, f"float32 {spec.name}") if value is None else value
     problem = spec.problem(frames.shape)
     if problem:
         raise UserError(f"{path}: {problem}")
     if frames.dtype != np.float32:
         raise UserError(f"{path}: expected float32 {spec.name}, got {frames.dtype}")
-    if not np.all(np.isfinite(frames)) or frames.min() < 0 or frames.max() > 1:
-        raise UserError(f"{path}: {spec.name} must be finite and in [0, 1]")
+    finite = bool(np.all(np.isfinite(frames)))
+    if spec.value_range is None:
+        if not finite:
+            raise UserError(f"{path}: {spec.name} must be finite")
+        return frames
+    low, high = spec.value_range
+    if not finite or (frames.size and (frames.min() < low or frames.max() > high)):
+        raise UserError(f"{path}: {spec.name} must be finite and in [{low:g}, {high:g}]")
     return frames
+
+
+def read_inputs(path: str, specs: Any) -> dict[str, np.ndarray]:
+    """The pair's inputs from `path`: its one input's .npy, or an .npz holding each input by
+    name (an input with a `default` may be left out: filled in, one row per sample)."""
+    if len(specs) == 1:
+        return {specs[0].name: read_input(path, specs[0])}
+    names = ", ".join(spec.name for spec in specs)
+    arrays = read_npz(path, f"an .npz of {names}")
+    missing = [spec.name for spec in specs if spec.name not in arrays and spec.default is None]
+    if missing:
+        raise UserError(f"{path}: no {', '.join(missing)} (the model reads {names})")
+    batch = arrays[specs[0].name].shape[0] if arrays[specs[0].name].ndim else 0
+    return {spec.name: read_input(path, spec, arrays[spec.name]) if spec.name in arrays else
+            np.full((batch, *spec.shape), spec.default, np.float32) for spec in specs}
 
 
 def predict(backend: str, preset: str, weights: str, input_path: str, noise_path: str | None,
@@ -45,21 +68,20 @@ def predict(backend: str, preset: str, weights: str, input_path: str, noise_path
     pair = get_pair(model)
     preset_value = pair.get_preset(preset)
     specs, noise_specs = pair.inputs(preset_value), pair.noise(preset_value)
-    if len(specs) != 1:
-        raise UserError(f"model {pair.name} takes {len(specs)} inputs; predict reads one")
-    frames = read_input(input_path, specs[0])
+    inputs = read_inputs(input_path, specs)
     noise = None
     if noise_path:
         if len(noise_specs) != 1:
             raise UserError(f"model {pair.name} has {len(noise_specs)} noise arrays; "
                             "--epsilon gives one")
         noise = read_npy(noise_path, f"float32 {noise_specs[0].name}")
-        want = list(noise_specs[0].shape(preset_value, {specs[0].name: frames.shape}))
+        want = list(noise_specs[0].shape(preset_value, {name: value.shape for name, value
+                                                        in inputs.items()}))
         if list(noise.shape) != want or noise.dtype != np.float32:
             raise UserError(f"{noise_path}: expected float32 {noise_specs[0].name} {want}, "
                             f"got {noise.dtype} {list(noise.shape)}")
     twin = create_model(backend, preset, device=device, weights=weights, model=model)
-    result = twin.forward(frames, noise, training=train_mode)
+    result = twin.forward(inputs, noise, training=train_mode)
     if pair.prediction is not None:
         prediction = pair.prediction(preset_value,
                                      lambda name: to_tf_layout(twin, result.taps[name]))

@@ -40,6 +40,10 @@ def sample_futures(run: RunDir, frame: np.ndarray, n: int, seed: int) -> tuple[n
     """N predicted next frames and differences, each [N, S, S, 3] at the target size."""
     if n < 1:
         raise UserError(f"--n {n}: must be at least 1")
+    model_name = run.read_config().model
+    if model_name != "cross_conv":
+        raise UserError(f"{run.path}: a {model_name} run; sample draws futures from the cross "
+                        "conv's empirical z (`twinport predict` for this model)")
     model, checkpoint, config = latest_model(run)
     preset = get_preset(config.preset)
     z_mean, z_log = (np.broadcast_to(z, (n, preset.z_dim)).astype(np.float32)

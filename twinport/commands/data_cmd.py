@@ -1,7 +1,7 @@
 """`twinport data ...`: make, import, check and look at datasets (format: docs/data.md).
 
 The `data` package is imported inside the command functions so `twinport --help` stays fast;
-only `from-tfrecord` imports TensorFlow.
+only `from-tfrecord` and `from-push-tfrecord` import TensorFlow.
 """
 
 from __future__ import annotations
@@ -53,6 +53,20 @@ def register(subparsers) -> None:
     _add_generated(p, count=2_000, seq_len=12, seq_help="frames per sequence (at least 10)")
     p.set_defaults(func=pushing)
 
+    p = add_command(commands, "from-push-tfrecord",
+                    "import the push data of Finn et al. (2016): frames, actions and states")
+    p.add_argument("data_dir", metavar="DIR",
+                   help="folder of the TFRecord files (all of its entries are read, sorted)")
+    _add_out(p, default="data/imported/push")
+    p.add_argument("--format", choices=("google", "berkeley"), default="google",
+                   help="prediction_input.py's tfrecord_format: google (0, the push data) or "
+                        "berkeley (1)")
+    p.add_argument("--seq-len", type=int, default=10,
+                   help="time steps read from each record (its first N), at least 2")
+    p.add_argument("--split", type=float, default=0.95,
+                   help="the first floor(SPLIT * files) files are train, the rest test")
+    p.set_defaults(func=from_push_tfrecord)
+
     p = add_command(commands, "from-moving-mnist-npy",
                     "import mnist_test_seq.npy ([frames, sequences, 64, 64] uint8, time first)")
     p.add_argument("file", metavar="FILE", help="the .npy; every 10th sequence is test data")
@@ -81,9 +95,11 @@ def register(subparsers) -> None:
     p.set_defaults(func=preview)
 
 
-def _add_out(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--out", required=True, default=argparse.SUPPRESS, metavar="DIR",
-                        help="dataset folder to write")
+def _add_out(parser: argparse.ArgumentParser, default: str | None = None) -> None:
+    """--out (required unless `default`) and --overwrite."""
+    parser.add_argument("--out", required=default is None,
+                        default=argparse.SUPPRESS if default is None else default,
+                        metavar="DIR", help="dataset folder to write")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace an existing non-empty --out folder")
 
@@ -121,6 +137,15 @@ def from_tfrecord(args: argparse.Namespace) -> int:
     rows = write_tfrecords(args.pattern, args.out, feature=args.feature,
                            image_size=args.image_size, seq_len=args.seq_len,
                            norm_scale=args.norm_scale, overwrite=args.overwrite)
+    _report(args.out, rows)
+    return 0
+
+
+def from_push_tfrecord(args: argparse.Namespace) -> int:
+    from data.push_tfrecord import write_push_tfrecords
+
+    rows = write_push_tfrecords(args.data_dir, args.out, fmt=args.format, seq_len=args.seq_len,
+                                split=args.split, overwrite=args.overwrite)
     _report(args.out, rows)
     return 0
 

@@ -47,13 +47,16 @@ def register(subparsers) -> None:
     p.add_argument("--preset", default="paper")
     p.add_argument("--weights", required=True, help="interchange .npz")
     p.add_argument("--input", required=True, help="the model's input, float32 in [0, 1], TF "
-                   "layout (cross_conv: [B, 2, H, W, 3]; convlstm: [B, 20, 64, 64, 1])")
+                   "layout (cross_conv: [B, 2, H, W, 3]; convlstm: [B, 20, 64, 64, 1]); a "
+                   "model with several inputs reads an .npz of them by name (cdna, dna, stp: "
+                   "images, actions, states)")
     p.add_argument("--epsilon", help="the model's noise, float32 (cross_conv: the VAE's "
                    "[B, z_dim]; default: drawn)")
     p.add_argument("--train-mode", action="store_true", help="BatchNorm with batch statistics")
     p.add_argument("--device", default="cpu")
     p.add_argument("-o", "--output", required=True, help="Y.npy, TF layout (cross_conv: "
-                   "[B, S, S, 3]; convlstm: [B, 10, 64, 64, 1] in [0, 1])")
+                   "[B, S, S, 3]; convlstm: [B, 10, 64, 64, 1] in [0, 1]; cdna, dna, stp: "
+                   "the frames after the context, [B, 8, 64, 64, 3])")
     p.set_defaults(func=run_predict)
 
     p = add_command(subparsers, "sample", "N futures of one frame from the empirical z")

@@ -1,0 +1,15 @@
+"""Mutants of the DNA variant's port, one pitfall each (`spec.finn.pitfalls`)."""
+
+from chainer_port.finn import DNAModel
+from chainer_port.mutants.finn import mistakes
+
+
+class DNARepadded(mistakes.DNARepadded, DNAModel):
+    __doc__ = mistakes.DNARepadded.__doc__
+
+
+class ReluShiftTypo(mistakes.ReluShiftTypo, DNAModel):
+    __doc__ = mistakes.ReluShiftTypo.__doc__
+
+
+__all__ = ["DNARepadded", "ReluShiftTypo"]

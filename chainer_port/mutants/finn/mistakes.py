@@ -1,0 +1,102 @@
+"""The porting mistakes of seed 001's Chainer port that are no TF behaviour, as mixins over
+a variant's twin (`chainer_port.finn`); the per-variant modules compose them. The ones that
+are a TF behaviour done the Chainer way are `TFCompat` options (`base.compat_mutant`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import chainer
+import chainer.functions as F
+import numpy as np
+from chainer import initializers
+
+from chainer_port.finn import FinnModel
+from chainer_port.mutants import base
+from spec.layer import Layer
+
+SEED_RELU_SHIFT_ADDED = 1e12  # the seed's `F.relu(enc7 - 1e-12) + 1e+12`
+
+
+def pad_half_kernel(model: type[FinnModel], name: str) -> Any:
+    return base.compat_mutant(
+        model, name, "`pad=filter_size // 2` on every conv and deconv (the seed's "
+        "`pad=filter_size/2`, made an int): symmetric, where TF's SAME pads stride 2 on even "
+        "sizes one pixel less before, and crops a stride-2 deconv from its start.",
+        same_pad_extra="before", deconv="pad_one")
+
+
+def masks_reshaped_nchw(model: type[FinnModel], name: str) -> Any:
+    return base.compat_mutant(
+        model, name, "The masks reshaped to [-1, num_masks + 1] in NCHW order before the "
+        "softmax, as TF's NHWC code reads.", channel_softmax="nchw_reshape")
+
+
+def layer_norm_per_pixel(model: type[FinnModel], name: str) -> Any:
+    return base.compat_mutant(
+        model, name, "Chainer's LayerNormalization on every pixel's channels (eps 1e-5) for "
+        "tf.contrib.layers.layer_norm over the whole map (eps 1e-12).", layer_norm="chainer")
+
+
+class StatelessLinks:
+    """Links created inside `__call__` (the seed's 'stateless' port): every call of a conv,
+    deconv or fully connected layer draws new weights (Chainer's LeCun normal), so the weights
+    set on the model are never used."""
+
+    def var(self, scope: str, leaf: str) -> chainer.Variable:
+        variable = FinnModel.var(self, scope, leaf)
+        if not leaf.endswith("weights"):
+            return variable
+        rng = getattr(self, "_fresh_rng", None) or np.random.default_rng(1)
+        self._fresh_rng = rng
+        array = np.empty(variable.shape, np.float32)
+        initializers.LeCunNormal(rng=rng)(array)
+        return chainer.Variable(self.device.send(array.astype(variable.dtype)))
+
+
+class StateSplitHC:
+    """The ConvLSTM state split as (h, c) where TF's is concat(c, h)."""
+
+    STATE_SPLIT = ("h", "c")
+
+
+class ReluShiftTypo:
+    """RELU_SHIFT added back as 1e+12 (the seed's DNA line `F.relu(x - 1e-12) + 1e+12`):
+    every kernel weight is ~1e12, so normalised they are all equal."""
+
+    @staticmethod
+    def relu_shift(x: chainer.Variable, shift: float) -> chainer.Variable:
+        return F.relu(x - shift) + SEED_RELU_SHIFT_ADDED
+
+
+class CDNAKernelsTiled:
+    """The CDNA kernels copied per colour channel with `F.tile` where the images' copies are
+    mask-major: copy (m, c) meets kernel (m * C + c) mod masks, another mask's."""
+
+    @staticmethod
+    def expand_cdna_kernels(kernels: chainer.Variable, channels: int) -> chainer.Variable:
+        return F.tile(kernels, (1, channels, 1, 1))
+
+
+class DNARepadded:
+    """DNA's shifted copies made by slicing the image at the offset and zero-padding the end
+    back to size (the seed's 'added this operation to make sure the size was still the
+    original one'), not by slicing the padded image: every copy is shifted by the kernel's
+    half width, the centre tap included."""
+
+    @staticmethod
+    def dna_shifts(image: chainer.Variable, k: int) -> list[chainer.Variable]:
+        return [F.pad(image[:, :, dy:, dx:], ((0, 0), (0, 0), (0, dy), (0, dx)), "constant")
+                for dy in range(k) for dx in range(k)]
+
+
+class OwnSchedule:
+    """Scheduled sampling with the port's own random order of the batch (its seeded
+    generator), not the shared noise: the same count of ground-truth samples, other
+    samples."""
+
+    def ground_truth_samples(self, layer: Layer, iter_num: chainer.Variable,
+                             schedule: chainer.Variable) -> np.ndarray:
+        own = self.noise_rng.random(schedule.shape, dtype=np.float32)
+        return FinnModel.ground_truth_samples(self, layer, iter_num,
+                                              chainer.Variable(self.device.send(own)))

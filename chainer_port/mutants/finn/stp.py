@@ -1,0 +1,11 @@
+"""Mutants of the STP variant's port, one pitfall each (`spec.finn.pitfalls`)."""
+
+from chainer_port.finn import STPModel
+from chainer_port.mutants import base
+
+ChainerSpatialTransformer = base.compat_mutant(
+    STPModel, "ChainerSpatialTransformer", "`F.spatial_transformer_grid` and "
+    "`F.spatial_transformer_sampler` for tensorflow/models' `transformer`.",
+    spatial_transformer="chainer")
+
+__all__ = ["ChainerSpatialTransformer"]
