@@ -24,6 +24,7 @@ from parity.ties import (
     ties_reason,
     transformer_edges,
     transformer_flips,
+    transformer_float64,
 )
 from parity.tolerances import Tolerances
 from spec.layer import Layer
@@ -184,10 +185,12 @@ class Comparer:
 
     def explain_forward_ties(self, reference: Capture, port_taps: dict[str, dict],
                              found: dict[str, list[TensorDiff]]) -> None:
-        """End-to-end: a spatial transformer's tap failing only where its sampling crosses
-        the image's edge on one side only (`parity.ties.transformer_flips`) is a `tie`, and so
-        is every later failing tap whose layer passes in isolation (the jump travels on, the
-        layers compute right); the first other failure stops it."""
+        """End-to-end: a spatial transformer's tap failing only where the port's output is TF's
+        transformer of the port's own inputs (`parity.ties.transformer_float64`; its inputs
+        passed) or its sampling crosses the image's edge on one side only
+        (`transformer_flips`) is a `tie`, and so is every later failing tap whose layer passes
+        in isolation (the difference travels on, the layers compute right); the first other
+        failure stops it."""
         layers = {layer.name: layer for layer in self.layers}
         for e2e in E2E_SECTIONS:
             isolated = next(s for s in ISOLATED_SECTIONS if s.mode == e2e.mode)
@@ -204,10 +207,14 @@ class Comparer:
                 if origin is None:
                     if layer is None or layer.kind != "stp":
                         break
-                    params = layer.inputs[1]
-                    mask = transformer_flips(ref_taps[params], prt_taps[params], ref.shape)
-                    reason = (f"where {diff.name} samples beyond the image's edge on one side "
-                              "only (its parameters agree to rounding)")
+                    image, params = (prt_taps[name] for name in layer.inputs)
+                    own = transformer_float64(image, params)
+                    mask = (transformer_flips(ref_taps[layer.inputs[1]], params, ref.shape)
+                            | (np.abs(prt - own) <= diff.atol + diff.rtol * np.abs(own)))
+                    reason = (f"where {diff.name} is TF's transformer of the port's own inputs "
+                              "(which agree with the reference's to their tolerance; the "
+                              "transformer amplifies their difference) or samples beyond the "
+                              "image's edge on one side only")
                 elif diff.name in passes:
                     mask = np.ones(ref.shape, bool)
                     reason = (f"downstream of the edge crossings at {origin}; the layer passes "

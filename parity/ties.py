@@ -23,7 +23,10 @@ tensorflow/models' spatial transformer (Finn et al.'s STP, kind "stp") has two m
 places. Its neighbours' indices are clipped into the image before the bilinear weights are
 computed, so its output jumps (to zero) where a sampling coordinate crosses the first or last
 row or column: coordinates that agree to rounding can land on either side (`transformer_flips`,
-found from each side's own affine parameters, a tap). And every sample beyond the last row or
+found from each side's own affine parameters, a tap). Elsewhere it amplifies its parameters'
+difference by up to W / 2 times the image's gradient: end to end, where its inputs agree to
+their tolerance, its outputs need not, so the port's output is held against TF's transformer
+of the port's own inputs instead (`transformer_float64`). And every sample beyond the last row or
 column, or before the first, adds two weights that cancel to the edge pixel's gradient: there
 the gradient is a difference of large sums, rounding on both sides (`transformer_edges`). A
 forward tap failing only at flips is a `tie`, and so is every later end-to-end tap whose layer
@@ -166,6 +169,25 @@ def transformer_flips(ref_params: np.ndarray, port_params: np.ndarray,
     (rx, ry), (px, py) = regions(ref_params), regions(port_params)
     flips = ((rx != px) | (ry != py)).reshape(*shape[:4], 1)
     return np.broadcast_to(flips, shape).copy()
+
+
+def transformer_float64(image: np.ndarray, params: np.ndarray) -> np.ndarray:
+    """tensorflow/models' `transformer` in float64: each of the M affine maps [B, M, 6] applied
+    to the NHWC image [B, H, W, C], [B, M, H, W, C] (`tf_reference.finn.transformer`)."""
+    batch, height, width, _ = image.shape
+    x, y = transformer_grid(params, height, width)
+    x0, y0 = np.floor(x).astype(np.int64), np.floor(y).astype(np.int64)
+    x0, x1 = np.clip(x0, 0, width - 1), np.clip(x0 + 1, 0, width - 1)
+    y0, y1 = np.clip(y0, 0, height - 1), np.clip(y0 + 1, 0, height - 1)
+    sample = np.arange(batch).reshape(-1, 1, 1)
+    pixels = image.astype(np.float64)
+
+    def weighted(weight: np.ndarray, row: np.ndarray, col: np.ndarray) -> np.ndarray:
+        return weight[..., None] * pixels[sample, row, col]
+
+    out = (weighted((x1 - x) * (y1 - y), y0, x0) + weighted((x1 - x) * (y - y0), y1, x0)
+           + weighted((x - x0) * (y1 - y), y0, x1) + weighted((x - x0) * (y - y0), y1, x1))
+    return out.reshape(*params.shape[:2], height, width, image.shape[-1])
 
 
 def transformer_edges(shape: tuple[int, ...]) -> np.ndarray:

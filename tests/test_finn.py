@@ -97,6 +97,12 @@ def test_the_ports_spatial_transformer_is_tfs():
                                atol=1e-4)
     np.testing.assert_allclose(ct.grad, want_grads[1].numpy(), rtol=1e-4, atol=1e-4)
 
+    # The harness's float64 copy (parity.ties), several maps per sample.
+    from parity.ties import transformer_float64
+
+    np.testing.assert_allclose(transformer_float64(image, theta[:, None]), want.numpy()[:, None],
+                               atol=1e-5)
+
     identity = np.tile(np.array([1, 0, 0, 0, 1, 0], np.float32), (3, 1))
     stretched = tf_spatial_transformer(image.transpose(0, 3, 1, 2), identity).array
     # The weights of the clipped neighbours cancel (to rounding) on the last row and column.
