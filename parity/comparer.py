@@ -217,8 +217,8 @@ class Comparer:
                               "image's edge on one side only")
                 elif diff.name in passes:
                     mask = np.ones(ref.shape, bool)
-                    reason = (f"downstream of the edge crossings at {origin}; the layer passes "
-                              "in isolation")
+                    reason = (f"downstream of the transformer's difference at {origin}; the "
+                              "layer passes in isolation")
                 else:
                     break
                 if explain(diff, ref, prt, mask, reason).status != TIE:
