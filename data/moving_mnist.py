@@ -16,12 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
-from common.atomic import atomic_dir
 from common.errors import UserError
 from data.moving_objects import bounce
-from data.progress import progress
 from data.schema import ShardRow
-from data.writer import ShardWriter, add_split
+from data.writer import write_generated
 
 IMAGE_SIZE = 64
 DIGIT_SIZE = 28
@@ -113,12 +111,6 @@ def write_moving_mnist(
     """Generates `count` sequences into `out` (uint8, norm_scale 255); returns the map rows."""
     if count < 1 or seq_len < 2:
         raise UserError(f"need --count >= 1 and --seq-len >= 2, got {count} and {seq_len}")
-    with atomic_dir(out, overwrite) as tmp:
-        writer = ShardWriter(tmp, (seq_len, IMAGE_SIZE, IMAGE_SIZE, 1), "uint8", NORM_SCALE,
-                             shard_size)
-        with progress(total=count, desc="moving-mnist", unit="seq") as bar:
-            for block, first in enumerate(range(0, count, _BLOCK)):
-                frames = render(draw(seed, block, min(_BLOCK, count - first)), seq_len)
-                add_split(writer, frames, first)
-                bar.update(len(frames))
-        return writer.close()
+    return write_generated(
+        out, overwrite, (seq_len, IMAGE_SIZE, IMAGE_SIZE, 1), NORM_SCALE, shard_size, count,
+        _BLOCK, "moving-mnist", lambda block, size: (render(draw(seed, block, size), seq_len), {}))

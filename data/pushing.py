@@ -15,12 +15,10 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 
-from common.atomic import atomic_dir
 from common.errors import UserError
 from data.moving_objects import bounce
-from data.progress import progress
 from data.schema import ShardRow
-from data.writer import ShardWriter, add_split
+from data.writer import write_generated
 
 IMAGE_SIZE = 64
 SEQ_LEN = 12
@@ -173,13 +171,11 @@ def write_pushing(
     if count < 1 or seq_len < MIN_SEQ_LEN:
         raise UserError(f"need --count >= 1 and --seq-len >= {MIN_SEQ_LEN}, "
                         f"got {count} and {seq_len}")
-    with atomic_dir(out, overwrite) as tmp:
-        writer = ShardWriter(tmp, (seq_len, IMAGE_SIZE, IMAGE_SIZE, 3), "uint8", NORM_SCALE,
-                             shard_size, vector_dims={"actions": 2, "states": 2})
-        with progress(total=count, desc="pushing", unit="seq") as bar:
-            for block, first in enumerate(range(0, count, _BLOCK)):
-                frames, actions, states = simulate(
-                    draw(seed, block, seq_len, min(_BLOCK, count - first)))
-                add_split(writer, frames, first, actions=actions, states=states)
-                bar.update(len(frames))
-        return writer.close()
+
+    def make(block: int, size: int) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+        frames, actions, states = simulate(draw(seed, block, seq_len, size))
+        return frames, {"actions": actions, "states": states}
+
+    return write_generated(out, overwrite, (seq_len, IMAGE_SIZE, IMAGE_SIZE, 3), NORM_SCALE,
+                           shard_size, count, _BLOCK, "pushing", make,
+                           vector_dims={"actions": 2, "states": 2})

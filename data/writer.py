@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
+from common.atomic import atomic_dir
 from data.bitmap import write_strip
 from data.npyfile import file_sha256
+from data.progress import progress
 from data.schema import VECTOR_COLUMNS, ShardRow, write_map
 
 MAX_SHARD_SEQUENCES = 4096
@@ -127,3 +131,29 @@ def add_split(writer: ShardWriter, sequences: np.ndarray, first: int,
     is_test = (first + np.arange(len(sequences))) % TEST_EVERY == 0
     for split, keep in (("train", ~is_test), ("test", is_test)):
         writer.add(split, sequences[keep], **{name: v[keep] for name, v in vectors.items()})
+
+
+def write_generated(
+    out: str | os.PathLike,
+    overwrite: bool,
+    seq_shape: tuple[int, int, int, int],
+    norm_scale: float,
+    shard_size: int | None,
+    count: int,
+    block: int,
+    desc: str,
+    make: Callable[[int, int], tuple[np.ndarray, dict[str, np.ndarray]]],
+    vector_dims: dict[str, int] | None = None,
+) -> list[ShardRow]:
+    """A generator's `count` uint8 sequences into `out` (atomically, with a progress bar),
+    made `block` at a time: `make(block_index, size)` gives the frames and their per-frame
+    vectors by name, each sequence to its split by `add_split`. Returns the map rows."""
+    with atomic_dir(out, overwrite) as tmp:
+        writer = ShardWriter(tmp, seq_shape, "uint8", norm_scale, shard_size,
+                             vector_dims=vector_dims)
+        with progress(total=count, desc=desc, unit="seq") as bar:
+            for index, first in enumerate(range(0, count, block)):
+                frames, vectors = make(index, min(block, count - first))
+                add_split(writer, frames, first, **vectors)
+                bar.update(len(frames))
+        return writer.close()
