@@ -67,8 +67,9 @@ class FinnModel(ChainerTwin):
         if not training or k == -1:
             return generated
         ground_truth = self.ground_truth_samples(layer, iter_num, schedule)
-        return F.where(F.broadcast_to(ground_truth[:, None, None, None], image.shape).array,
-                       image, generated)
+        xp = chainer.backend.get_array_module(ground_truth)
+        return F.where(xp.broadcast_to(ground_truth[:, None, None, None], image.shape), image,
+                       generated)
 
     def ground_truth_samples(self, layer: Layer, iter_num: chainer.Variable,
                              schedule: chainer.Variable) -> np.ndarray:
