@@ -66,10 +66,13 @@ class Comparer:
         return getattr(self.tolerances, BY_KEY[key].tolerance)
 
     def taps_diff(self, key: str, reference: dict, port: dict,
-                  errors: dict[str, str] | None = None) -> list[TensorDiff]:
-        """Taps in graph order; a tap in `errors` (the port raised computing it) is "raised"."""
+                  errors: dict[str, str] | None = None, taps: list[str] | None = None
+                  ) -> list[TensorDiff]:
+        """Taps in graph order (`taps`: only these, default every tap); a tap in `errors` (the
+        port raised computing it) is "raised"."""
         atol, rtol = self.tolerance(key)
-        diffs = compare_dicts(reference, port, atol, rtol, self.stat, order=self.taps,
+        diffs = compare_dicts(reference, port, atol, rtol, self.stat,
+                              order=self.taps if taps is None else taps,
                               layouts=dict.fromkeys(self.taps, BY_KEY[key].layout),
                               scale_atol=True)
         errors = errors or {}

@@ -78,13 +78,16 @@ class ReferenceRun:
         self.stored_steps = list(self.synced_steps())
 
 
-def prepare_reference(settings: ParitySettings, progress: bool = True) -> ReferenceRun:
-    """Inputs, the reference model and everything it computes but its training steps."""
+def prepare_reference(settings: ParitySettings, progress: bool = True,
+                      reference_class: type | None = None) -> ReferenceRun:
+    """Inputs, the reference model (the pair's TF twin, or `reference_class`) and everything
+    it computes but its training steps."""
     pair = get_pair(settings.model)
     preset = pair.get_preset(settings.preset)
     inputs = ParityInputs.from_dataset(pair, preset, settings.data or pair.default_data,
                                        settings.batch_size, settings.seed, settings.steps)
-    reference = pair.twin_class("tf")(preset, seed=settings.seed, device=settings.tf_device)
+    reference = (reference_class or pair.twin_class("tf"))(preset, seed=settings.seed,
+                                                           device=settings.tf_device)
     comparer = Comparer(reference.layers, Tolerances.defaults(settings.atol, settings.rtol),
                         settings.stat)
     weights = reference.get_weights()

@@ -43,12 +43,15 @@ def import_mutants(pair: TwinPair) -> ModuleType:
 
 @dataclass
 class MutantResult:
-    """One mutant's run: what the verdict named first, against what the catalogue expects."""
+    """One mutant's run: what the verdict named first, against what the catalogue expects.
+    A shared mistake's `run` is the check against the original code, `parity` the parity run
+    of the two mutated twins (which must pass: parity cannot see it)."""
 
     pitfall: Pitfall
     expected: str
     run: ParityRun
     localised: bool
+    parity: ParityRun | None = None
 
     @property
     def caught(self) -> bool:
@@ -151,6 +154,29 @@ def check_mutant(reference: ReferenceRun, pitfall: Pitfall, mutants: ModuleType,
                         settings.start_step))
 
 
+def check_shared(reference: ReferenceRun, pitfall: Pitfall, mutants: ModuleType, code: str,
+                 progress: bool = False) -> MutantResult:
+    """A shared mistake: both twins mutated through parity (expected to pass), and the mutated
+    reference against the original code in `code` (expected to fail where the pitfall says)."""
+    from parity.original import OriginalSettings, check_original
+
+    settings, pair = reference.settings, reference.pair
+    mistake = getattr(mutants, pitfall.mutant)
+    tf_mutant = mistake.with_twin(pair.twin_class("tf"))
+    mutated = prepare_reference(settings, progress, tf_mutant)
+    port = mistake.with_twin(pair.twin_class("chainer"))(
+        reference.preset, seed=settings.seed, device=settings.chainer_device)
+    parity = check_port(mutated, port, getattr(port, "layout", "NCHW"), progress)
+    run, _ = check_original(OriginalSettings(settings.model, settings.preset, code,
+                                             settings.data, settings.batch_size, settings.seed),
+                            progress, tf_mutant)
+    verdict = run.ensure_verdict()
+    return MutantResult(
+        pitfall, pitfall.expected_item(reference.preset, settings.start_step), run,
+        pitfall.matches(verdict.first_section, verdict.first_divergent, reference.preset,
+                        settings.start_step) and parity.ensure_verdict().passed, parity)
+
+
 def select(pair: TwinPair, names: Iterable[str] | None) -> list[Pitfall]:
     """The pair's named pitfalls (all when None), or a UserError naming the unknown ones."""
     if names is None:
@@ -173,9 +199,11 @@ def suite_reference(model: str, data: str | None = None, progress: bool = False
 
 
 def run_suite(model: str, data: str | None, pitfalls: list[Pitfall], progress: bool = False,
-              report: Callable[[MutantResult], None] | None = None
+              report: Callable[[MutantResult], None] | None = None, code: str | None = None
               ) -> tuple[ParityRun, list[MutantResult]]:
-    """The un-mutated port and every pitfall's mutant against one reference run."""
+    """The un-mutated port and every pitfall's mutant against one reference run; a shared
+    mistake against the original code in `code` (`check_shared`; pass only those pitfalls
+    without it)."""
     reference = suite_reference(model, data, progress)
     settings = reference.settings
     mutants = import_mutants(reference.pair)
@@ -184,7 +212,13 @@ def run_suite(model: str, data: str | None, pitfalls: list[Pitfall], progress: b
     clean = check_port(reference, port, layout, progress)
     results = []
     for pitfall in pitfalls:
-        results.append(check_mutant(reference, pitfall, mutants, progress))
+        if pitfall.shared:
+            if code is None:
+                raise UserError(f"pitfall {pitfall.name} is a mistake both twins share: it "
+                                "needs the original code (--code DIR)")
+            results.append(check_shared(reference, pitfall, mutants, code, progress))
+        else:
+            results.append(check_mutant(reference, pitfall, mutants, progress))
         if report is not None:
             report(results[-1])
     return clean, results

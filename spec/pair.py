@@ -178,6 +178,8 @@ class TwinPair:
     default_data / make_data: the default dataset folder and the command that makes it.
     pitfalls / mutants / suite: the catalogue of porting mistakes, the module of their mutants
         and the parity settings the mutation suite runs them in (`parity.mutation`).
+    original: how to run the original TF1 code the reference re-implements and where its
+        tensors are (`spec.original.OriginalCode`; `twinport parity original`), or None.
     """
 
     name: str
@@ -204,6 +206,7 @@ class TwinPair:
     pitfalls: tuple[Pitfall, ...] = ()
     mutants: str = ""
     suite: Mapping[str, Any] = field(default_factory=dict)
+    original: Any = None
 
     def get_preset(self, preset: Any) -> Any:
         """A preset by name (a UserError listing the known ones), or the preset itself."""

@@ -46,10 +46,15 @@ class TwinModel:
 
     def setup_twin(self, preset: Any, seed: int) -> None:
         self.preset = self.pair.get_preset(preset)
-        self.layers: list[Layer] = self.pair.build(self.preset)
+        self.layers: list[Layer] = self.build_layers()
         self.layer_by_name = {layer.name: layer for layer in self.layers}
         self.noise_rng = np.random.default_rng(seed)
         self.optimizer_shapes = optimizer_state_shapes(self.layers, self.pair.optimizer.slots)
+
+    def build_layers(self) -> list[Layer]:
+        """The graph this twin computes: the pair's (a mistake both twins share, a
+        `spec.pitfall.SharedMistake`, changes it here)."""
+        return self.pair.build(self.preset)
 
     # -- the interface --------------------------------------------------------------------
 

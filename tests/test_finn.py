@@ -130,9 +130,10 @@ def test_the_ports_layer_norm_is_tfs_and_chainers_is_not():
     assert np.abs(naive.array - want).max() > 0.1
 
 
-@pytest.mark.parametrize("model", list(PAIRS))
-def test_the_twins_pass_every_section_on_the_tiny_preset(model, pushing_dir):
-    settings = ParitySettings(model=model, preset="tiny", data=str(pushing_dir), batch_size=2,
+@pytest.mark.parametrize(("model", "preset"), [(model, "tiny") for model in PAIRS]
+                         + [("cdna", "tiny-8699e3b")])
+def test_the_twins_pass_every_section_on_the_tiny_preset(model, preset, pushing_dir):
+    settings = ParitySettings(model=model, preset=preset, data=str(pushing_dir), batch_size=2,
                               steps=2)
     reference = prepare_reference(settings, progress=False)
     port, layout = load_port(port_spec(None, PAIRS[model]), reference.preset, 0, "cpu")
@@ -147,6 +148,35 @@ def test_the_twins_pass_every_section_on_the_tiny_preset(model, pushing_dir):
     assert transform in taps
     assert {"backward/isolated", "gradients", "training_losses",
             "after_training"} <= set(verdict.sections)
+
+
+@pytest.mark.parametrize("backend", ["tf", "chainer"])
+def test_the_code_versions_on_both_twins(backend, pushing_dir):
+    """slim applies a normalised conv's relu after its layer norm only (both versions); the
+    older prediction_model.py (69cc9e9) keeps slim's relu after convt3's layer norm and on
+    convt4 and convt7, the newer (8699e3b) has none of the three: on each twin the newer's
+    taps there take negative values, the older's are their relu (same weights)."""
+    pair = CDNA_PAIR
+    batch = next(pair.batches(str(pushing_dir), "train", 2, 0))
+    schedule = np.full((2, 3), 0.5, np.float32)
+    found, weights = {}, pair.twin_class(backend)("tiny", seed=0).get_weights()
+    for preset in ("tiny", "tiny-8699e3b"):
+        twin = pair.twin_class(backend)(preset, seed=1)
+        twin.set_weights(weights)
+        normalised = [layer for layer in twin.layers if not layer.attrs.get("bias", True)]
+        assert {layer.name.rsplit("_", 1)[0] for layer in normalised} == {
+            "model/scale1_conv1", "model/convt3"}
+        assert not any(layer.attrs["relu"] for layer in normalised)
+        taps = twin.forward(batch, {"schedule": schedule}).taps
+        found[preset] = {name: activation_to_tf(twin.to_numpy(value)) if backend == "chainer"
+                         else twin.to_numpy(value) for name, value in taps.items()}
+    older, newer = found["tiny"], found["tiny-8699e3b"]
+    np.testing.assert_allclose(older["model/convt3_0"], newer["model/convt3_0"], rtol=1e-6)
+    for tap in ("model/convt3/layer_norm9_0", "model/convt4_0", "model/convt7_0"):
+        assert newer[tap].min() < 0 <= older[tap].min(), tap
+    np.testing.assert_allclose(older["model/convt3/layer_norm9_0"],
+                               np.maximum(newer["model/convt3/layer_norm9_0"], 0), rtol=1e-5,
+                               atol=1e-6)
 
 
 @pytest.mark.parametrize("backend", ["tf", "chainer"])

@@ -15,7 +15,8 @@ from spec.registry import get_pair
 pytestmark = pytest.mark.pitfalls
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "pitfalls.md"
-CASES = [(model, pitfall) for model, catalogue in CATALOGUES.items() for pitfall in catalogue]
+CASES = [(model, pitfall) for model, catalogue in CATALOGUES.items() for pitfall in catalogue
+         if not pitfall.shared]
 
 
 @pytest.fixture(scope="module")
@@ -57,3 +58,36 @@ def test_the_docs_hold_the_catalogue_and_its_check(cli, model):
     checked = re.findall(r"^\| (\w+) \| \w+ \| yes \|", section, flags=re.MULTILINE)
     assert checked[:len(CATALOGUES[model])] == [p.name for p in CATALOGUES[model]], (
         f"docs/pitfalls.md: the {model} --check table")
+
+
+@pytest.mark.parametrize("model", list(CATALOGUES))
+def test_the_shared_mistake_passes_parity_and_changes_the_graph_on_both_twins(pushing_dir,
+                                                                              model):
+    """ReluBeforeNorm is in the graph both twins read: parity of the two mutated twins passes
+    (only `twinport parity original` can catch it, docs/pitfalls.md), and on each twin the
+    mutated first conv's tap is the relu of the un-mutated one."""
+    import numpy as np
+
+    from parity.capture import forward_taps
+    from parity.harness import check_port, prepare_reference
+    from parity.mutation import suite_settings
+    from spec.finn.pitfalls import RELU_BEFORE_NORM, ReluBeforeNorm
+
+    pair = get_pair(model)
+    assert RELU_BEFORE_NORM in pair.pitfalls and RELU_BEFORE_NORM.shared
+    settings = suite_settings(model, pushing_dir)
+    settings.steps = 0
+    reference = prepare_reference(settings, False, ReluBeforeNorm.with_twin(pair.twin_class("tf")))
+    port = ReluBeforeNorm.with_twin(pair.twin_class("chainer"))(reference.preset, seed=0)
+    assert check_port(reference, port, "NCHW", False).ensure_verdict().passed
+    tap = RELU_BEFORE_NORM.item
+    for backend, layout in (("tf", "NHWC"), ("chainer", "NCHW")):
+        clean = pair.twin_class(backend)(reference.preset, seed=0)
+        found = {}
+        for name, model_object in (("clean", clean), ("mutant", ReluBeforeNorm.with_twin(
+                pair.twin_class(backend))(reference.preset, seed=0))):
+            found[name], _ = forward_taps(model_object, layout, model_object.layers,
+                                          reference.weights, reference.inputs, False)
+        assert found["clean"][tap].min() < 0, backend
+        np.testing.assert_allclose(found["mutant"][tap], np.maximum(found["clean"][tap], 0),
+                                   rtol=1e-6, atol=1e-6, err_msg=backend)

@@ -30,6 +30,7 @@ from spec.finn.graph import (
     name,
     output,
 )
+from spec.finn.original import ORIGINAL
 from spec.finn.pitfalls import CATALOGUES
 from spec.finn.presets import Preset, variant_presets
 from spec.pair import InputSpec, NoiseSpec, Optimizer, TwinPair
@@ -102,6 +103,7 @@ def make_pair(transform: str) -> TwinPair:
         pitfalls=CATALOGUES[transform],
         mutants=f"chainer_port.mutants.finn.{transform}",
         suite={"preset": "tiny", "batch_size": 2, "steps": 2},
+        original=ORIGINAL,
     )
 
 

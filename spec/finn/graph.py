@@ -10,16 +10,18 @@ Step t (t = 0 .. seq_len - 2) predicts frame t + 1 from `prev_image_t` (frame t 
 t < context_frames, then scheduled sampling between frame t and the previous prediction) and
 `state_action_t` (action t, and the state: state 0, then the previous `state_pred`):
 
-  scale1_conv1 (5x5/2, no bias) -> layer_norm1 + relu = enc0 -> state1 -> layer_norm2
+  scale1_conv1 (5x5/2, no bias, no relu) -> layer_norm1 + relu = enc0 -> state1 -> layer_norm2
   -> state2 -> layer_norm3 -> conv2 (3x3/2, relu) = enc1 -> state3 -> layer_norm4 -> state4
   -> layer_norm5 -> conv3 (3x3/2, relu) = enc2; [enc2, smear(state_action)] -> conv4 (1x1,
   relu) -> state5 -> layer_norm6 = hidden5 -> convt1 (3x3/2, relu) -> state6 -> layer_norm7;
   [hidden6, enc1] -> convt2 (3x3/2, relu) -> state7 -> layer_norm8; [hidden7, enc0] -> convt3
-  (3x3/2, no bias) -> layer_norm9 + relu = enc6 -> convt4 (1x1, relu): the generated image
-  (sigmoid) or DNA's kernels; CDNA: cdna_params(hidden5) kernels applied to prev_image; STP:
-  fc_stp(hidden5) -> stp_params{i} -> spatial transformers; convt7(enc6) (1x1, relu) -> the
-  masks' softmax -> output_t = mask_0 * prev_image + sum_i transformed_i * mask_{i+1}.
-  state_pred_t = state_pred(state_action_t).
+  (3x3/2, no bias, no relu) -> layer_norm9 (+ relu*) = enc6 -> convt4 (1x1, relu*): the
+  generated image (sigmoid) or DNA's kernels; CDNA: cdna_params(hidden5) kernels applied to
+  prev_image; STP: fc_stp(hidden5) -> stp_params{i} -> spatial transformers; convt7(enc6)
+  (1x1, relu*) -> the masks' softmax -> output_t = mask_0 * prev_image
+  + sum_i transformed_i * mask_{i+1}. state_pred_t = state_pred(state_action_t).
+  relu*: the older prediction_model.py's only (the preset's `code_version`,
+  `Preset.slim_relus`).
 
 The loss: mean squared error of output_t and frame t + 1 plus 1e-4 times that of state_pred_t
 and state t + 1, for t >= context_frames - 1, summed and divided by seq_len - context_frames;
@@ -68,18 +70,20 @@ class _Builder:
         return tap
 
     def conv(self, scope: str, t: int, inputs: tuple[str, ...], cin: int, cout: int,
-             size: int, kernel: int, stride: int, deconv: bool = False, bias: bool = True,
-             relu: bool = True) -> str:
-        """slim.conv2d / conv2d_transpose (SAME) on the channel concat of `inputs`; no bias
-        when a layer norm follows (slim drops it with a normalizer_fn)."""
+             size: int, kernel: int, stride: int, deconv: bool = False,
+             normalized: bool = False, relu: bool = True) -> str:
+        """slim.conv2d / conv2d_transpose (SAME) on the channel concat of `inputs`. With a
+        normalizer_fn (`normalized`) slim drops the bias and applies the activation after the
+        normaliser only: relu(LN(conv)), never relu(LN(relu(conv)))."""
         shape = (kernel, kernel, cout, cin) if deconv else (kernel, kernel, cin, cout)
         variables = [Variable(f"{SCOPE}/{scope}/weights", shape, Transpose.KERNEL,
                               "xavier_uniform")]
-        if bias:
+        if not normalized:
             variables.append(Variable(f"{SCOPE}/{scope}/biases", (cout,), init="zeros"))
         return self.add(name(scope, t), "conv2d_transpose" if deconv else "conv2d", inputs,
                         (size, size, cout), t, tuple(variables), scope=f"{SCOPE}/{scope}",
-                        kernel=kernel, stride=stride, bias=bias, relu=relu)
+                        kernel=kernel, stride=stride, bias=not normalized,
+                        relu=relu and not normalized)
 
     def layer_norm(self, scope: str, t: int, x: str, size: int, width: int,
                    relu: bool = False) -> str:
@@ -129,7 +133,7 @@ def _step(b: _Builder, t: int) -> None:
     state_action = b.add(name("state_action", t), "state_action",
                          (ACTIONS, state_pred(t - 1) if t else STATES), (vector,), t)
 
-    conv1 = b.conv("scale1_conv1", t, (prev,), c, 32, s // 2, 5, 2, bias=False)
+    conv1 = b.conv("scale1_conv1", t, (prev,), c, 32, s // 2, 5, 2, normalized=True)
     enc0 = b.layer_norm("scale1_conv1/layer_norm1", t, conv1, s // 2, 32, relu=True)
     hidden1 = b.layer_norm("layer_norm2", t, b.lstm(1, t, enc0, 32, s // 2), s // 2, sizes[0])
     hidden2 = b.layer_norm("layer_norm3", t, b.lstm(2, t, hidden1, sizes[0], s // 2), s // 2,
@@ -156,10 +160,10 @@ def _step(b: _Builder, t: int) -> None:
                            sizes[6])
     skip7 = sizes[6] + 32
     convt3 = b.conv("convt3", t, (hidden7, enc0), skip7, skip7, s, 3, 2, deconv=True,
-                    bias=False)
-    enc6 = b.layer_norm("convt3/layer_norm9", t, convt3, s, skip7, relu=True)
+                    normalized=True)
+    enc6 = b.layer_norm("convt3/layer_norm9", t, convt3, s, skip7, relu=p.slim_relus)
     enc7 = b.conv("convt4", t, (enc6,), skip7, k * k if p.transform == "dna" else c, s, 1, 1,
-                  deconv=True)
+                  deconv=True, relu=p.slim_relus)
 
     flat5 = (s // 8) ** 2 * sizes[4]
     if p.transform == "dna":
@@ -185,7 +189,8 @@ def _step(b: _Builder, t: int) -> None:
                            (p.num_masks - 1, 6), t, stp_variables, count=p.num_masks - 1)
             moved = b.add(name("stp", t), "stp", (prev, params), (p.num_masks - 1, s, s, c), t)
         transformed = (generated, moved)
-    logits = b.conv("convt7", t, (enc6,), skip7, p.num_masks + 1, s, 1, 1, deconv=True)
+    logits = b.conv("convt7", t, (enc6,), skip7, p.num_masks + 1, s, 1, 1, deconv=True,
+                    relu=p.slim_relus)
     masks = b.add(name("masks", t), "masks", (logits,), (s, s, p.num_masks + 1), t)
     b.add(output(t), "composite", (prev, masks, *transformed), (s, s, c), t)
     b.fc("state_pred", t, state_action, vector, p.state_dim, relu=False, flatten=False)

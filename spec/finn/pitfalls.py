@@ -6,7 +6,10 @@ per variant: one entry per mistake and its mutant (a class in
 
 from __future__ import annotations
 
-from spec.pitfall import Pitfall
+from dataclasses import replace
+
+from spec.layer import Layer
+from spec.pitfall import Pitfall, SharedMistake
 from spec.section_keys import FORWARD_E2E_INFERENCE, FORWARD_E2E_TRAINING
 
 PAD_HALF_KERNEL = Pitfall(
@@ -75,6 +78,31 @@ OWN_SCHEDULE = Pitfall(
     "OwnSchedule", FORWARD_E2E_TRAINING, "model/prev_image_*")
 
 
+class ReluBeforeNorm(SharedMistake):
+    """slim's convs with a normalizer_fn given a relu before the layer norm as well as after
+    it: relu(LN(relu(conv))) for relu(LN(conv)), on scale1_conv1 and convt3 (the Finn
+    references' own mistake until `twinport parity original` found it)."""
+
+    @staticmethod
+    def mutate(layers: list[Layer]) -> list[Layer]:
+        return [replace(layer, attrs={**layer.attrs, "relu": True})
+                if layer.kind in ("conv2d", "conv2d_transpose") and not layer.attrs["bias"]
+                else layer for layer in layers]
+
+
+RELU_BEFORE_NORM = Pitfall(
+    "relu_before_norm", "a relu on a conv before its layer norm too",
+    "slim's conv2d / conv2d_transpose with a normalizer_fn drop the bias and apply the "
+    "activation after the normaliser only: relu(LN(conv)).",
+    "The conv built with its default relu and the layer norm followed by one: "
+    "relu(LN(relu(conv))) on scale1_conv1 and convt3. Both twins read the graph, so both are "
+    "wrong the same way (the Finn pairs' reference until 2026-12-07).",
+    "Parity passes; `twinport parity original` fails first at model/scale1_conv1_0 (the "
+    "conv's output, already rectified) in both modes.",
+    "The activation after the normaliser only (`_Builder.conv(normalized=True)`).",
+    "ReluBeforeNorm", FORWARD_E2E_INFERENCE, "model/scale1_conv1_0", shared=True)
+
+
 def _relu_shift(first: str) -> Pitfall:
     return Pitfall(
         "relu_shift_typo", "RELU_SHIFT added back as 1e+12",
@@ -101,7 +129,7 @@ CATALOGUES: dict[str, tuple[Pitfall, ...]] = {
             "pass).",
             "Expand the kernels in the images' order (`FinnModel.expand_cdna_kernels`).",
             "CDNAKernelsTiled", FORWARD_E2E_INFERENCE, "model/cdna_0"),
-        MASKS_NCHW, OWN_SCHEDULE),
+        MASKS_NCHW, OWN_SCHEDULE, RELU_BEFORE_NORM),
     "dna": (
         Pitfall(
             "dna_repadded", "DNA's shifted copies by slicing and re-padding",
@@ -112,7 +140,7 @@ CATALOGUES: dict[str, tuple[Pitfall, ...]] = {
             "model/dna_0 fails first in every forward mode.",
             "Slice the padded image (`FinnModel.dna_shifts`).",
             "DNARepadded", FORWARD_E2E_INFERENCE, "model/dna_0"),
-        _relu_shift("model/dna_0")),
+        _relu_shift("model/dna_0"), RELU_BEFORE_NORM),
     "stp": (
         Pitfall(
             "chainer_spatial_transformer", "Chainer's spatial transformer for TF's",
@@ -124,5 +152,6 @@ CATALOGUES: dict[str, tuple[Pitfall, ...]] = {
             "model/stp_0 fails first in every forward mode (stp_params_0, the affine "
             "parameters, pass).",
             "`tf_spatial_transformer` (`TFCompat.spatial_transformer`).",
-            "ChainerSpatialTransformer", FORWARD_E2E_INFERENCE, "model/stp_0"),),
+            "ChainerSpatialTransformer", FORWARD_E2E_INFERENCE, "model/stp_0"),
+        RELU_BEFORE_NORM),
 }

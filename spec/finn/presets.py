@@ -14,6 +14,12 @@ from dataclasses import dataclass, replace
 from common.errors import UserError
 
 TRANSFORMS = ("cdna", "dna", "stp")
+# The two public versions of tensorflow/models' prediction_model.py (docs/models/finn.md):
+# the older keeps slim's default relu after convt3's layer norm and on convt4 and convt7
+# (the code of the paper's 2016 release computes the same); the newer passes
+# activation_fn=None to all three.
+OLDER, NEWER = "69cc9e9", "8699e3b"
+CODE_VERSIONS = (OLDER, NEWER)
 
 
 @dataclass(frozen=True)
@@ -35,6 +41,9 @@ class Preset:
     dna_kernel: DNA_KERN_SIZE, the CDNA and DNA kernels' size (5).
     stp_hidden: `fc_stp`'s width (100).
     state_cost: the state loss's weight (1e-4).
+    code_version: which prediction_model.py the graph follows: "69cc9e9" (the older, the
+        default: relu after convt3's layer norm, on convt4 and on convt7) or "8699e3b" (the
+        newer: none of the three).
     """
 
     name: str
@@ -55,6 +64,7 @@ class Preset:
     dna_kernel: int = 5
     stp_hidden: int = 100
     state_cost: float = 1e-4
+    code_version: str = OLDER
 
     def __post_init__(self) -> None:
         problems = []
@@ -71,12 +81,21 @@ class Preset:
             problems.append("lstm_sizes: seven cells")
         if not 0 < self.context_frames < self.seq_len:
             problems.append("context_frames must be between 1 and seq_len - 1")
+        if self.code_version not in CODE_VERSIONS:
+            problems.append(f"code_version {self.code_version!r} (known: "
+                            f"{', '.join(CODE_VERSIONS)})")
         if problems:
             raise UserError(f"preset {self.name}: {'; '.join(problems)}")
 
     @property
     def pool(self) -> int:
         return self.data_size // self.image_size
+
+    @property
+    def slim_relus(self) -> bool:
+        """slim's default relu after convt3's layer norm and on convt4 and convt7 (the older
+        code); the newer passes activation_fn=None to the three."""
+        return self.code_version == OLDER
 
     @property
     def steps(self) -> int:
@@ -90,14 +109,17 @@ class Preset:
 
 
 def variant_presets(transform: str) -> dict[str, Preset]:
-    """The paper, push and tiny presets of one variant."""
+    """The paper, push and tiny presets of one variant (the older code's), and paper and tiny
+    as the newer code computes them (`paper-8699e3b`, `tiny-8699e3b`)."""
     masks = 1 if transform == "dna" else 10
     paper = Preset("paper", transform=transform, num_masks=masks)
+    tiny = Preset("tiny", transform=transform, image_size=16, seq_len=6,
+                  num_masks=1 if transform == "dna" else 3, lstm_sizes=(4, 4, 6, 6, 8, 6, 4),
+                  lstm_kernel=3, stp_hidden=8, schedsamp_k=2.0)
     return {
         "paper": paper,
         "push": replace(paper, name="push", state_dim=5, action_dim=5),
-        "tiny": Preset("tiny", transform=transform, image_size=16, seq_len=6,
-                       num_masks=1 if transform == "dna" else 3,
-                       lstm_sizes=(4, 4, 6, 6, 8, 6, 4), lstm_kernel=3,
-                       stp_hidden=8, schedsamp_k=2.0),
+        "tiny": tiny,
+        **{f"{p.name}-{NEWER}": replace(p, name=f"{p.name}-{NEWER}", code_version=NEWER)
+           for p in (paper, tiny)},
     }

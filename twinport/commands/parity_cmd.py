@@ -102,6 +102,21 @@ def register(subparsers) -> None:
         importlib.import_module(module).add_arguments(c)
         c.set_defaults(func=functools.partial(run_harness_check, module))
 
+    c = add_command(commands, "original", "the model's TF reference against the original "
+                    "TF1 code it re-implements (on your disk), tap by tap; exit 0 PASS, 1 FAIL")
+    add_model_option(c)
+    c.add_argument("--preset", default="tiny")
+    c.add_argument("--code", required=True, metavar="DIR",
+                   help="folder of the original code's files (for Finn's pairs: "
+                   "prediction_model.py, lstm_ops.py, spatial_transformer.py)")
+    c.add_argument("--data", help="dataset folder (default: the model's)")
+    c.add_argument("--batch-size", type=int, default=2)
+    c.add_argument("--seed", type=int, default=0)
+    add_tolerance_options(c)
+    c.add_argument("--out", default="reports/original", help="report folder (replaced)")
+    c.add_argument("--quiet", action="store_true", help="no progress bars")
+    c.set_defaults(func=run_original, steps=0, start_step=0)
+
     c = add_command(commands, "compare", "compare two captures (reference first)")
     c.add_argument("reference", metavar="A.npz")
     c.add_argument("port", metavar="B.npz")
@@ -253,6 +268,22 @@ def run_compare(args: argparse.Namespace) -> int:
         steps=capture_step_rows(reference, port),
     )
     write_report(run, args.out, graph_order=[layer.name for layer in layers])
+    return print_verdict(run, args.out)
+
+
+def run_original(args: argparse.Namespace) -> int:
+    from parity.original import OriginalSettings, check_original, original_code, write
+    from spec.registry import get_pair
+
+    original_code(get_pair(args.model))
+    pair, preset = check_inputs(args)
+    settings = OriginalSettings(model=args.model, preset=args.preset, code=args.code,
+                                data=args.data, batch_size=args.batch_size, seed=args.seed,
+                                atol=args.atol, rtol=args.rtol, stat=args.stat)
+    run, notes = check_original(settings, progress=not args.quiet)
+    write(run, notes, args.out, [layer.name for layer in pair.build(preset)])
+    for note in notes:
+        print(f"original: {note}")
     return print_verdict(run, args.out)
 
 

@@ -31,6 +31,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--only", metavar="NAME[,NAME...]",
                    help="the pitfalls to check (all when not given)")
     p.add_argument("--data", help="dataset folder for --check (default: the model's)")
+    p.add_argument("--code", metavar="DIR", help="the original code's folder (`twinport parity "
+                   "original`): --check also runs the mistakes both twins share against it "
+                   "(skipped without it)")
     p.add_argument("--markdown", action="store_true", help="markdown: the full catalogue "
                    "(without --check) or the results table (with it), as in docs/pitfalls.md")
     p.add_argument("--quiet", action="store_true", help="no per-mutant progress lines")
@@ -75,10 +78,18 @@ def run_check(args: argparse.Namespace, pitfalls: list[Pitfall]) -> int:
 
     def progress(result: MutantResult) -> None:
         if not (args.quiet or args.markdown):
+            shared = ("" if result.parity is None else "; parity of both mutated twins: "
+                      + result.parity.ensure_verdict().status)
             print(f"{result.pitfall.name}: {'caught' if result.caught else 'NOT CAUGHT'}, "
-                  f"{result.named} ({result.section})", flush=True)
+                  f"{result.named} ({result.section}){shared}", flush=True)
 
-    clean, results = run_suite(args.model, args.data, pitfalls, report=progress)
+    skipped = [p.name for p in pitfalls if p.shared and not args.code]
+    if skipped:
+        print(f"skipped without --code (mistakes both twins share, caught only against the "
+              f"original code): {', '.join(skipped)}")
+    pitfalls = [p for p in pitfalls if p.name not in skipped]
+    clean, results = run_suite(args.model, args.data, pitfalls, report=progress,
+                               code=args.code)
     settings = clean.settings
     verdict = clean.ensure_verdict()
     rows = [[r.pitfall.name, r.pitfall.mutant, "yes" if r.caught else "NO",

@@ -2,6 +2,7 @@
 
 from chainer_port.finn import CDNAModel
 from chainer_port.mutants.finn import mistakes
+from spec.finn.pitfalls import ReluBeforeNorm
 
 PadHalfKernel = mistakes.pad_half_kernel(CDNAModel, "PadHalfKernel")
 MasksReshapeNCHW = mistakes.masks_reshaped_nchw(CDNAModel, "MasksReshapeNCHW")
@@ -29,4 +30,4 @@ class OwnSchedule(mistakes.OwnSchedule, CDNAModel):
 
 
 __all__ = ["CDNAKernelsTiled", "LayerNormPerPixel", "MasksReshapeNCHW", "OwnSchedule",
-           "PadHalfKernel", "ReluShiftTypo", "StateSplitHC", "StatelessLinks"]
+           "PadHalfKernel", "ReluBeforeNorm", "ReluShiftTypo", "StateSplitHC", "StatelessLinks"]

@@ -2,6 +2,7 @@
 
 from chainer_port.finn import DNAModel
 from chainer_port.mutants.finn import mistakes
+from spec.finn.pitfalls import ReluBeforeNorm
 
 
 class DNARepadded(mistakes.DNARepadded, DNAModel):
@@ -12,4 +13,4 @@ class ReluShiftTypo(mistakes.ReluShiftTypo, DNAModel):
     __doc__ = mistakes.ReluShiftTypo.__doc__
 
 
-__all__ = ["DNARepadded", "ReluShiftTypo"]
+__all__ = ["DNARepadded", "ReluBeforeNorm", "ReluShiftTypo"]

@@ -2,10 +2,11 @@
 
 from chainer_port.finn import STPModel
 from chainer_port.mutants import base
+from spec.finn.pitfalls import ReluBeforeNorm
 
 ChainerSpatialTransformer = base.compat_mutant(
     STPModel, "ChainerSpatialTransformer", "`F.spatial_transformer_grid` and "
     "`F.spatial_transformer_sampler` for tensorflow/models' `transformer`.",
     spatial_transformer="chainer")
 
-__all__ = ["ChainerSpatialTransformer"]
+__all__ = ["ChainerSpatialTransformer", "ReluBeforeNorm"]
