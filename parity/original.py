@@ -60,6 +60,7 @@ def check_original(settings: OriginalSettings, progress: bool = True,
     pair = get_pair(settings.model)
     code = original_code(pair)
     preset = pair.get_preset(settings.preset)
+    code.check_folder(settings.code, preset)
     inputs = ParityInputs.from_dataset(pair, preset, settings.data or pair.default_data,
                                        settings.batch_size, settings.seed, 0)
     reference = (reference_class or pair.twin_class("tf"))(preset, seed=settings.seed)

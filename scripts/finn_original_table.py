@@ -5,8 +5,9 @@ of docs/models/finn.md ("Against the original code").
 
 DIR: a folder with prediction_model.py (69cc9e9 / 8699e3b of tensorflow/models
 research/video_prediction), lstm_ops.py and spatial_transformer.py. "before" is the reference
-as it was until 2026-12-07: the graph of the `relu_before_norm` pitfall (a relu on scale1_conv1
-and convt3 before their layer norms) on the older code's presets. Each row is one
+as it was until 2026-12-07 (`OldReference`: the `relu_before_norm` pitfall's relu on
+scale1_conv1 and convt3 before their layer norms, and the older code's three relus), run on the
+tensors of the preset's code version. Each row is one
 `twinport parity original` run; the numbers are the largest |difference| over the predicted
 frames, the loss's relative difference and psnr_all's difference (dB), per forward mode.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
@@ -26,12 +28,25 @@ from spec.finn.pitfalls import ReluBeforeNorm  # noqa: E402
 from spec.finn.presets import NEWER  # noqa: E402
 from spec.registry import get_pair  # noqa: E402
 
+
+class OldReference(ReluBeforeNorm):
+    """The reference until 2026-12-07 on any preset: the relu before the two layer norms, and
+    slim's relus after convt3's layer norm, on convt4 and on convt7 whatever the version."""
+
+    @staticmethod
+    def mutate(layers: list) -> list:
+        old = ("model/convt3/layer_norm9_", "model/convt4_", "model/convt7_")
+        return [replace(layer, attrs={**layer.attrs, "relu": True})
+                if layer.name.startswith(old) else layer
+                for layer in ReluBeforeNorm.mutate(layers)]
+
+
 MODES = {"forward/end-to-end/inference": "inference", "forward/end-to-end/training": "training"}
 
 
 def row(model: str, preset: str, code: str, version: str, before: bool, batch: int) -> str:
     pair = get_pair(model)
-    reference = ReluBeforeNorm.with_twin(pair.twin_class("tf")) if before else None
+    reference = OldReference.with_twin(pair.twin_class("tf")) if before else None
     start = time.perf_counter()
     run, _ = check_original(OriginalSettings(model, preset, code, batch_size=batch),
                             progress=False, reference_class=reference)
@@ -64,8 +79,8 @@ def main() -> None:
             for code, version, newer in ((args.older, "69cc9e9", ""),
                                          (args.newer, NEWER, f"-{NEWER}")):
                 for before in (True, False):
-                    print(row(model, preset if before else preset + newer, code, version,
-                              before, args.batch_size), flush=True)
+                    print(row(model, preset + newer, code, version, before,
+                              args.batch_size), flush=True)
 
 
 if __name__ == "__main__":

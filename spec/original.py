@@ -14,9 +14,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from common.errors import UserError
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,9 @@ class OriginalCode:
     fed_taps: pair input name -> the pair tap fed to the original in its place (the tiny
         presets' frames are the pair's pooled frames: pooling is not the original's).
     variable: the pair's variable name -> the original's (default: the same).
-    versions: preset field that names which version of the code a preset follows, if any.
+    version: preset -> the version of the code the preset follows, if versions differ.
+    detect: the code's folder -> the version its files are (None: unknown), so a preset of
+        another version is one line naming the right one, not a missing tensor.
     """
 
     source: str
@@ -66,3 +71,23 @@ class OriginalCode:
     fed_taps: Mapping[str, str] = field(default_factory=dict)
     variable: Callable[[str], str] = lambda name: name
     version: Callable[[Any], str] | None = None
+    detect: Callable[[Path], str | None] | None = None
+
+    def check_folder(self, folder: str | Path, preset: Any) -> Path:
+        """The folder, resolved; one line when it is missing, lacks a file, or holds another
+        version of the code than the preset follows."""
+        path = Path(folder).resolve()
+        if not path.is_dir():
+            raise UserError(f"--code {path}: no such folder (the original code's folder: "
+                            f"{self.source})")
+        absent = [name for name in self.files if not (path / name).is_file()]
+        if absent:
+            raise UserError(f"--code {path}: lacks {', '.join(absent)} (the files of "
+                            f"{self.source})")
+        if self.version is not None and self.detect is not None:
+            found, wanted = self.detect(path), self.version(preset)
+            if found is not None and found != wanted:
+                raise UserError(f"--code {path} holds the {found} version of {self.source}; "
+                                f"preset {getattr(preset, 'name', preset)} follows {wanted} "
+                                f"(pick a preset of {found})")
+        return path

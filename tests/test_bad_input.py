@@ -22,6 +22,7 @@ from spec.cross_conv import build_spec, get_preset
 from spec.weights import variable_shapes
 from tests.test_data_bad_folders import BROKEN, set_field
 from tests.test_data_push_tfrecord import BAD as PUSH_BAD
+from tests.test_original import RIGHT
 from twinport.runs import RunConfig, RunDir
 
 DOC = Path(__file__).resolve().parents[1] / "docs" / "reliability.md"
@@ -31,6 +32,8 @@ TRAIN = "train --backend tf --preset tiny --steps 2 --batch-size 2 --quiet --dat
 PARITY = "parity --preset tiny --batch-size 2 --steps 0 --quiet --data {data} --out {case}/report"
 CAPTURE = ("parity capture --backend chainer --preset tiny --batch-size 2 --steps 0 "
            "--parts forward --data {data} -o {case}/c.npz")
+ORIGINAL = ("parity original --model tests.test_original:ORIGINAL_PAIR --preset small --quiet "
+            "--data {data} --out {case}/report")
 PREDICT = "predict --backend chainer --preset tiny --input {frames} -o {case}/y.npy"
 
 
@@ -91,6 +94,15 @@ def write_bytes(name: str, content: bytes) -> Callable[[Path, dict], None]:
     return setup
 
 
+def original_code(text: str, name: str = "") -> Callable[[Path, dict], None]:
+    """A folder `code` holding `name` (none when "") with `text`."""
+    def setup(case: Path, shared: dict) -> None:
+        (case / "code").mkdir()
+        if name:
+            (case / "code" / name).write_text(text)
+    return setup
+
+
 def zip_of_text(case: Path, shared: dict) -> None:
     with zipfile.ZipFile(case / "w.npz", "w") as archive:
         archive.writestr(f"{FIRST}.npy", "not an array")
@@ -148,6 +160,25 @@ def capture_with(**meta) -> Callable[[Path, dict], None]:
 
 
 # -- the table ----------------------------------------------------------------------------------
+
+# The reference against its original code (tests/test_original.py's TF1-style graph).
+ORIGINAL_ROWS = [
+    Row("parity original --model convlstm --code {case}", "original: a model without a map",
+        "model convlstm has no map to its original code"),
+    Row(f"{ORIGINAL} --code {{case}}/nowhere", "original: no such --code folder",
+        "{case}/nowhere: no such folder (the original code's folder"),
+    Row(f"{ORIGINAL} --code {{case}}/code", "original: a file of the code missing",
+        "lacks regressor.py", original_code("")),
+    Row(f"{ORIGINAL} --code {{case}}/code", "original: the code raises building its graph",
+        "the original code raised building its graph: regressor.py:22: NameError",
+        original_code(RIGHT.replace("net = tf.reshape", "net = tfx.r"), "regressor.py")),
+    Row(f"{ORIGINAL} --code {{case}}/code", "original: the code reads a flag the map lacks",
+        "the original code reads FLAGS.depth", original_code(RIGHT.replace(
+            "FLAGS.width", "FLAGS.depth"), "regressor.py")),
+    Row(f"{ORIGINAL} --code {{case}}/code", "original: the map names a tensor the code lacks",
+        "the original graph has no tensor norm1/normed:0", original_code(RIGHT.replace(
+            "name='normed'", "name='out'"), "regressor.py")),
+]
 
 DATASET_ROWS = [
     Row(f"{TRAIN} --data {{case}}/data --out {{case}}/run", f"dataset: {name}",
@@ -316,7 +347,7 @@ ROWS = DATASET_ROWS + [
         "cannot load tests.outside_pair:MISSING"),
     Row(f"{PARITY} --model tests.outside_pair:build", "--model: not a TwinPair",
         "tests.outside_pair:build is not a spec.pair.TwinPair"),
-] + PUSH_ROWS
+] + PUSH_ROWS + ORIGINAL_ROWS
 
 
 # -- shared inputs and the test -----------------------------------------------------------------

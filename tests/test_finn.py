@@ -257,3 +257,22 @@ def test_the_transformers_edge_crossings_and_cancelling_edges():
     edges = transformer_edges((1, height, width, 3))
     assert edges[0, 0].all() and edges[0, -1].all() and edges[0, :, 0].all()
     assert not edges[0, 1:-1, 1:-1].any()
+
+
+@pytest.mark.parametrize(("preset", "convt7", "message"), [
+    ("tiny", "scope='convt7', activation_fn=None)", "holds the 8699e3b version of "
+     "tensorflow/models research/video_prediction"),
+    ("tiny-8699e3b", "scope='convt7')", "holds the 69cc9e9 version of tensorflow/models"),
+])
+def test_original_code_of_another_version_than_the_preset_is_one_line(
+        cli, pushing_dir, tmp_path, preset, convt7, message):
+    """`twinport parity original` tells the code's version from prediction_model.py's convt7
+    (the newer passes activation_fn=None) and names the preset to use."""
+    for name in ("lstm_ops.py", "spatial_transformer.py"):
+        (tmp_path / name).write_text("")
+    (tmp_path / "prediction_model.py").write_text(f"masks = conv2d_transpose({convt7}\n")
+    status, _, err = cli("parity", "original", "--model", "cdna", "--preset", preset,
+                         "--code", tmp_path, "--data", pushing_dir, "--quiet")
+    assert status == 2
+    assert message in err and "(pick a preset of" in err, err
+    assert len(err.strip().splitlines()) == 1

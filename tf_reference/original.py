@@ -200,14 +200,7 @@ def run_original(code: OriginalCode, folder: str | Path, preset: Any,
                  ) -> tuple[dict[str, np.ndarray], VariableMatch]:
     """The taps the original code computes on `inputs` (TF layout) from `weights` (the pair's
     names), its random ops fed from `noise`; and how its variables matched."""
-    folder = Path(folder).resolve()
-    if not folder.is_dir():
-        raise UserError(f"--code {folder}: no such folder (the original code's folder: "
-                        f"{code.source})")
-    absent = [name for name in code.files if not (folder / name).is_file()]
-    if absent:
-        raise UserError(f"--code {folder}: lacks {', '.join(absent)} (the files of "
-                        f"{code.source})")
+    folder = code.check_folder(folder, preset)
     graph = tf.Graph()
     with graph.as_default(), original_modules(folder, code.patches(preset),
                                               code.flags(preset, training)) as load:

@@ -12,6 +12,7 @@ passes k = -1 (the prediction fed back), as the pairs do.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -29,7 +30,7 @@ from spec.finn.graph import (
     state_pred,
 )
 from spec.finn.graph import name as tap
-from spec.finn.presets import Preset
+from spec.finn.presets import NEWER, OLDER, Preset
 from spec.original import OriginalCode, Patch
 
 SOURCE = ("tensorflow/models research/video_prediction (prediction_model.py, lstm_ops.py) "
@@ -152,5 +153,18 @@ def noise(preset: Preset, values: Mapping[str, np.ndarray], training: bool
             for s in range(preset.sampled_steps)}
 
 
+def version(preset: Preset) -> str:
+    return preset.code_version
+
+
+def detect(folder: Path) -> str | None:
+    """69cc9e9 or 8699e3b by prediction_model.py's convt7: the newer passes activation_fn=None."""
+    text = (folder / "prediction_model.py").read_text()
+    if "scope='convt7', activation_fn=None)" in text:
+        return NEWER
+    return OLDER if "scope='convt7')" in text else None
+
+
 ORIGINAL = OriginalCode(source=SOURCE, files=FILES, flags=flags, build=build, tensors=tensors,
-                        noise=noise, patches=patches, fed_taps={IMAGES: FRAMES})
+                        noise=noise, patches=patches, fed_taps={IMAGES: FRAMES},
+                        version=version, detect=detect)

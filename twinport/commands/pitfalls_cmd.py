@@ -65,8 +65,9 @@ def catalogue_markdown(pair: TwinPair, pitfalls: list[Pitfall]) -> str:
     """Every pitfall in full: what TF does, the naive call, how it shows, the fix."""
     parts = [render(CATALOGUE_COLUMNS, [catalogue_row(pair, p) for p in pitfalls], True)]
     for p in pitfalls:
+        naive = "The mistake, in the graph both twins follow" if p.shared else "Naive Chainer"
         parts.append(f"\n### `{p.name}`: {p.title}\n\n"
-                     f"- **TF:** {p.tf}\n- **Naive Chainer:** {p.naive}\n"
+                     f"- **TF:** {p.tf}\n- **{naive}:** {p.naive}\n"
                      f"- **In a twinport report:** {p.shows}\n- **Fix:** {p.fix}\n"
                      f"- **Mutant:** `{pair.mutants}:{p.mutant}`; expected first: "
                      f"`{p.section}`, `{catalogue_row(pair, p)[4]}`")
