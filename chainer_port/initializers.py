@@ -1,18 +1,18 @@
-"""slim's initialisers as Chainer initialisers, each drawing from one seeded NumPy Generator.
+"""TF's initialisers as Chainer initialisers, each drawing from one seeded NumPy Generator.
 
-Conv kernels: `chainer.initializers.GlorotUniform(rng=...)` already is TF's xavier uniform:
-Chainer's fans for a (out, in, kh, kw) kernel are fan_in = in * kh * kw and
-fan_out = out * kh * kw, the same as TF's for the HWIO kernel, and the limit is
-sqrt(6 / (fan_in + fan_out)) in both. Chainer has no truncated normal: `TruncatedNormal` below.
+A spec variable's initialiser (`SpecInitializer`) draws in the variable's TF shape with TF's
+fans (`spec.initializers`) and transposes by its layout rule, so a kernel of any rank, a
+transposed conv's kernel included, gets TF's distribution. Chainer has no truncated normal:
+`TruncatedNormal` below (the cross-conv links' own initialisers use it).
 """
 
 from __future__ import annotations
 
 import chainer
 import numpy as np
-from chainer import initializers
 from chainer.types import NdArray
 
+from spec import initializers as initializers_spec
 from spec.layer import Variable
 
 
@@ -37,12 +37,29 @@ class TruncatedNormal(chainer.Initializer):
         chainer.backend.copyto(array, (values * self.stddev).astype(array.dtype))
 
 
+class SpecInitializer(chainer.Initializer):
+    """A variable's TF initialiser (`spec.initializers`): drawn from `rng` in the variable's TF
+    shape, with TF's fans, then brought to Chainer's layout by the variable's `Transpose`."""
+
+    def __init__(self, variable: Variable, rng: np.random.Generator) -> None:
+        super().__init__(np.float32)
+        self.variable = variable
+        self.distribution = initializers_spec.parse(variable.init, variable.shape,
+                                                    variable.name)
+        self.rng = rng
+
+    def __call__(self, array: NdArray) -> None:
+        value = initializers_spec.draw(self.distribution, self.variable.shape,
+                                       initializers_spec.numpy_source(self.rng))
+        value = self.variable.transpose.to_chainer(value)
+        if value.shape != array.shape:
+            raise ValueError(f"variable {self.variable.name}: TF shape {self.variable.shape} "
+                             f"is {value.shape} in Chainer's layout by its rule "
+                             f"{self.variable.transpose.name}, the array is {array.shape}")
+        chainer.backend.copyto(array, np.ascontiguousarray(value).astype(array.dtype))
+
+
 def spec_initializer(variable: Variable, rng: np.random.Generator) -> chainer.Initializer:
     """The Chainer initialiser of `variable.init` (`spec.layer.Variable`), drawing from `rng`;
     an unnamed initialiser is zeros."""
-    kind, _, argument = variable.init.partition(":")
-    if kind == "xavier_uniform":
-        return initializers.GlorotUniform(dtype=np.float32, rng=rng)
-    if kind == "truncated_normal":
-        return TruncatedNormal(float(argument), rng)
-    return initializers.Constant(1.0 if kind == "ones" else 0.0, dtype=np.float32)
+    return SpecInitializer(variable, rng)

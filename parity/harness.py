@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from common.errors import UserError
 from parity.backward import Backward, has_layer_backward, port_backward, reference_backward
 from parity.capture import MODES, Capture, capture_model, run_layers
 from parity.comparer import Comparer, compare_captures, mark_amplification
@@ -93,6 +94,7 @@ def prepare_reference(settings: ParitySettings, progress: bool = True,
     weights = reference.get_weights()
     capture = capture_model(reference, reference.layout, reference.layers, weights, inputs,
                             settings.steps, ("forward", "gradients"), progress, "tf")
+    check_reference(capture)
     backward = None
     if settings.mode in ("both", "isolated"):
         backward = reference_backward(reference, reference.layout, reference.layers, inputs,
@@ -100,6 +102,14 @@ def prepare_reference(settings: ParitySettings, progress: bool = True,
         reference.set_weights(weights)
     return ReferenceRun(settings, pair, preset, reference.layers, comparer, inputs, reference,
                         weights, capture, backward)
+
+
+def check_reference(capture: Capture) -> None:
+    """A port's failure is a finding; the reference's is the pair's bug, and nothing can be
+    compared against it: one line naming the first place it raised (section/layer)."""
+    if capture.errors:
+        where, error = next(iter(capture.errors.items()))
+        raise UserError(f"the reference raised at {where}: {error}")
 
 
 def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool = True

@@ -4,14 +4,13 @@ The parity run transfers the reference's weights into the port, so a port whose 
 differ (Chainer's default LeCunNormal for xavier-uniform, a plain normal for the truncated
 one) passes every other section and only shows when someone trains it from scratch. This
 check looks at the weights each side draws itself, one variable at a time, against the
-initialiser the spec names for it (`spec.layer.Variable.init`):
+initialiser the spec names for it (`spec.layer.Variable.init`, `spec.initializers`):
 
-* "xavier_uniform" (slim's and Keras' glorot uniform): U(-L, L), L = sqrt(6 / (fan_in +
-  fan_out)), fan_in = receptive field * in, fan_out = receptive field * out (a conv kernel
-  [k, k, in, out]: k*k*in and k*k*out; a dense kernel [in, out]: in and out): std L / sqrt(3),
-  no |w| above L;
-* "truncated_normal:S": redrawn beyond 2 stddev: std 0.8796 * S, no |w| above 2 S;
-* "zeros" / "ones": exactly; "" is not checked.
+* uniform U(a, b) (`xavier_uniform`, `he_uniform`, `random_uniform:a,b`, ...): mean (a + b) / 2,
+  std (b - a) / sqrt(12), kurtosis 1.8, no |w| above max(|a|, |b|);
+* truncated normal of stddev S (`truncated_normal:S`, `he_normal`, `glorot_normal`, ...):
+  std 0.8796 * S, no |w| beyond 2 S of the mean; a normal N(m, S): std S, kurtosis 3;
+* constants exactly; `orthogonal`: Q^T Q = gain^2 I to float32 rounding; "" is not checked.
 
 Statistics: z_std = (std / expected - 1) / SE, SE = sqrt((kurtosis - 1) / (4 n)) (the sample
 std's relative standard error), and z_of_mean = mean / (expected std / sqrt(n)). A variable fails
@@ -29,6 +28,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from parity.diff import FAIL, PASS, TensorDiff, fmt
+from spec import initializers
+from spec.initializers import TRUNCATION
 from spec.layer import Layer, Variable
 from spec.registry import get_pair
 
@@ -38,7 +39,7 @@ from spec.registry import get_pair
 Z_MAX = 6.0
 INIT_HINT = "initialiser"  # the hint's name, scored by `twinport pitfalls --check`
 BOUND_SLACK = 1e-6  # float32 rounding of the bound itself
-TRUNCATION = 2.0
+ORTHOGONAL_TOLERANCE = 1e-4  # float32 rounding of Q^T Q over a few hundred terms, with room
 
 
 def _truncated_normal_moments(a: float) -> tuple[float, float]:
@@ -55,32 +56,44 @@ TRUNCATED_STD, TRUNCATED_KURTOSIS = _truncated_normal_moments(TRUNCATION)
 
 @dataclass(frozen=True)
 class Expected:
-    """One variable's initial distribution: `name` (for messages), std, kurtosis and bound
-    for a random one; `value` for a constant."""
+    """One variable's initial distribution: `name` (for messages), mean, std, kurtosis and
+    bound of |w| for a random one; `value` for a constant; `gain` for an orthogonal matrix
+    (checked in closed form: its columns, or rows when wider, orthonormal times gain)."""
 
     name: str
     std: float = 0.0
     kurtosis: float = 0.0
     bound: float = 0.0
     value: float | None = None
+    mean: float = 0.0
+    gain: float | None = None
 
 
 def expected_distribution(variable: Variable) -> Expected | None:
-    """What TF draws for `variable` (see the module docstring); None when not checked."""
-    kind, _, argument = variable.init.partition(":")
-    if kind == "xavier_uniform":
-        receptive = math.prod(variable.shape[:-2])
-        fan_in, fan_out = receptive * variable.shape[-2], receptive * variable.shape[-1]
-        limit = math.sqrt(6.0 / (fan_in + fan_out))
-        return Expected(f"xavier-uniform(+-{fmt(limit)})", limit / math.sqrt(3), 1.8, limit)
-    if kind == "truncated_normal":
-        stddev = float(argument)
-        return Expected(f"truncated-normal({stddev:g})", stddev * TRUNCATED_STD,
-                        TRUNCATED_KURTOSIS, TRUNCATION * stddev)
-    if kind in ("zeros", "ones"):
-        value = 1.0 if kind == "ones" else 0.0
-        return Expected(f"constant {value:g}", value=value)
-    return None
+    """What TF draws for `variable` (`spec.initializers`); None when not checked."""
+    d = initializers.parse(variable.init, variable.shape, variable.name)
+    if d is None:
+        return None
+    if d.kind == "constant":
+        return Expected(d.name, value=d.a)
+    if d.kind == "orthogonal":
+        return Expected(d.name, gain=d.a)
+    if d.kind == "uniform":
+        return Expected(f"{d.name}({fmt(d.a)}, {fmt(d.b)})", (d.b - d.a) / math.sqrt(12), 1.8,
+                        max(abs(d.a), abs(d.b)), mean=(d.a + d.b) / 2)
+    if d.kind == "normal":
+        return Expected(f"{d.name}({fmt(d.b)})", d.b, 3.0, math.inf, mean=d.a)
+    return Expected(f"{d.name}({fmt(d.b)})", d.b * TRUNCATED_STD, TRUNCATED_KURTOSIS,
+                    abs(d.a) + TRUNCATION * d.b, mean=d.a)
+
+
+def orthogonality_error(values: np.ndarray, gain: float) -> float:
+    """The largest |entry| of Q^T Q / gain^2 - I (Q the [prod(shape[:-1]), shape[-1]] matrix,
+    or its transpose when wider than tall)."""
+    q = np.asarray(values, np.float64).reshape(-1, values.shape[-1])
+    if q.shape[0] < q.shape[1]:
+        q = q.T
+    return float(np.abs(q.T @ q / gain ** 2 - np.eye(q.shape[1])).max())
 
 
 @dataclass(frozen=True)
@@ -104,12 +117,17 @@ def side_stats(values: np.ndarray, expected: Expected, z_max: float = Z_MAX) -> 
     x = np.asarray(values, dtype=np.float64).ravel()
     mean, std, top = float(x.mean()), float(x.std()), float(np.abs(x).max())
     if expected.value is not None:
-        wrong = int(np.count_nonzero(x != expected.value))
+        wrong = int(np.count_nonzero(x != np.float32(expected.value)))  # stored as float32
         problems = (f"{wrong} of {x.size} values are not {expected.value:g}",) if wrong else ()
+        return SideStats(mean, std, top, 0.0, 0.0, problems)
+    if expected.gain is not None:
+        error = orthogonality_error(np.asarray(values), expected.gain)
+        problems = ((f"not orthogonal: Q^T Q / gain^2 differs from I by up to {fmt(error)}",)
+                    if error > ORTHOGONAL_TOLERANCE else ())
         return SideStats(mean, std, top, 0.0, 0.0, problems)
     relative_se = math.sqrt((expected.kurtosis - 1) / (4 * x.size))
     z_std = (std / expected.std - 1) / relative_se
-    z_of_mean = mean / (expected.std / math.sqrt(x.size))
+    z_of_mean = (mean - expected.mean) / (expected.std / math.sqrt(x.size))
     problems = []
     if abs(z_std) > z_max:
         problems.append(f"std {fmt(std)} = {fmt(std / expected.std)} x {fmt(expected.std)} "

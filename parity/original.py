@@ -20,6 +20,7 @@ from common.errors import UserError
 from parity.capture import MODES, capture_model
 from parity.comparer import Comparer
 from parity.environment import environment
+from parity.harness import check_reference
 from parity.inputs import ParityInputs
 from parity.results import ParityRun
 from parity.sections import E2E_SECTIONS
@@ -67,6 +68,7 @@ def check_original(settings: OriginalSettings, progress: bool = True,
     weights = reference.get_weights()
     capture = capture_model(reference, reference.layout, reference.layers, weights, inputs, 0,
                             ("forward",), progress, "tf")
+    check_reference(capture)
     comparer = Comparer(reference.layers, Tolerances.defaults(settings.atol, settings.rtol),
                         settings.stat)
     sections, notes = {}, [f"patched {patch.file}: {patch.why}"

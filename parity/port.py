@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from common.errors import UserError
+from common.errors import UserError, origin
 from spec.pair import TwinPair, import_from_cwd
 
 INTERFACE = ("forward", "run_layer", "gradients", "train_step", "get_weights", "set_weights",
@@ -41,7 +41,7 @@ def load_port(spec: str, preset: Any, seed: int, device: str) -> tuple[Any, str]
         module = import_from_cwd(module_name)
     except Exception as error:
         raise UserError(f"--port {spec}: cannot import {module_name} "
-                        f"({type(error).__name__}: {error})") from None
+                        f"({origin(error)}{type(error).__name__}: {error})") from None
     factory = getattr(module, factory_name, None)
     if not callable(factory):
         raise UserError(f"--port {spec}: {module_name} has no callable {factory_name}")
@@ -52,7 +52,8 @@ def load_port(spec: str, preset: Any, seed: int, device: str) -> tuple[Any, str]
         raise
     except Exception as error:
         raise UserError(f"--port {spec}: {factory_name}({name!r}, seed={seed}, "
-                        f"device={device!r}) failed ({type(error).__name__}: {error})") from None
+                        f"device={device!r}) failed ({origin(error)}{type(error).__name__}: "
+                        f"{error})") from None
     missing = [name for name in INTERFACE if not callable(getattr(port, name, None))]
     missing += [] if hasattr(port, "pair") else ["pair"]
     if missing:

@@ -11,6 +11,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from common.errors import UserError
+from spec import initializers
 from spec.layout import Transpose
 
 
@@ -20,7 +22,9 @@ class Variable:
     initialises it.
 
     transpose: the one rule between the TF and the Chainer array (`spec.layout.Transpose`).
-    init: "xavier_uniform", "truncated_normal:STDDEV", "zeros", "ones" or "" (not checked);
+    init: a TF1 initialiser by name (`spec.initializers`: "xavier_uniform", "he_normal",
+        "truncated_normal:STDDEV", "variance_scaling:2.0,fan_in,uniform", "orthogonal", "zeros",
+        ...) or "" (zeros, not checked); an unknown name is a one-line error here.
         `parity.init_check` compares each side's own draw with it.
     trainable: False for normalisation statistics (updated by the forward, not trained).
     """
@@ -30,6 +34,12 @@ class Variable:
     transpose: Transpose = Transpose.NONE
     init: str = ""
     trainable: bool = True
+
+    def __post_init__(self) -> None:
+        problem = self.transpose.problem(tuple(self.shape))
+        if problem:
+            raise UserError(f"variable {self.name}: {problem}")
+        initializers.parse(self.init, self.shape, self.name)
 
 
 @dataclass(frozen=True)

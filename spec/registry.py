@@ -3,7 +3,7 @@ defined outside twinport (a `spec.pair.TwinPair`)."""
 
 from __future__ import annotations
 
-from common.errors import UserError
+from common.errors import UserError, origin
 from spec.pair import TwinPair, import_from_cwd
 
 DEFAULT_MODEL = "cross_conv"
@@ -24,11 +24,15 @@ def get_pair(name: str) -> TwinPair:
     if not attr:
         raise UserError(f"unknown model {name!r} (known: {', '.join(MODELS)}; or "
                         "MODULE:ATTR of your own TwinPair)")
+    # The module is someone else's code: whatever its import raises (a SyntaxError, a
+    # NameError, ...) is one line naming where.
     try:
         pair = getattr(import_from_cwd(module_name), attr)
-    except (ImportError, AttributeError) as error:
-        raise UserError(f"--model {name}: cannot load {target} ({type(error).__name__}: "
-                        f"{error})") from None
+    except UserError:
+        raise
+    except Exception as error:
+        raise UserError(f"--model {name}: cannot load {target} ({origin(error)}"
+                        f"{type(error).__name__}: {error})") from None
     if not isinstance(pair, TwinPair):
         raise UserError(f"--model {name}: {target} is not a spec.pair.TwinPair")
     return pair

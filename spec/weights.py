@@ -81,7 +81,8 @@ def check_arrays(arrays: Mapping[str, np.ndarray], expected: Mapping[str, tuple[
             continue
         value = np.asarray(arrays[name])
         if tuple(value.shape) != shape:
-            problems.append(f"{name} has shape {list(value.shape)}, expected {list(shape)}")
+            problems.append(f"{name} has shape {list(value.shape)}, expected {list(shape)} "
+                            "(TF layout)")
         elif value.dtype != np.float32:
             problems.append(f"{name} has dtype {value.dtype}, expected float32")
         elif not np.all(np.isfinite(value)):

@@ -177,7 +177,7 @@ def test_set_optimizer_state_refuses_a_wrong_name_or_shape_in_one_line(backend):
         "set_optimizer_state: optimizer state does not fit this model (4 problems): missing "
         "conv1/kernel/Adam [3, 3, 3, 4]; step must be a whole number >= 0, got 2.5; "
         "unexpected conv1/kernel/m [3, 3, 3, 4]; dense/bias/Adam_1 has shape [4], "
-        "expected [3]")
+        "expected [3] (TF layout)")
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

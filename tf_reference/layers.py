@@ -10,11 +10,11 @@ float under Python 3 that conv2d_transpose rejects; `Deconv` uses the spec's int
 
 from __future__ import annotations
 
-import math
 from collections import OrderedDict
 
 import tensorflow as tf
 
+from spec import initializers
 from spec.layer import Layer, Variable
 
 SLIM_BN_DEFAULTS = dict(decay=0.999, epsilon=1e-3, center=True, scale=False)
@@ -122,19 +122,17 @@ def _by_name(*variables: tf.Variable) -> OrderedDict[str, tf.Variable]:
     return OrderedDict((variable.name.rsplit(":", 1)[0], variable) for variable in variables)
 
 
+def tf_source(rng: tf.random.Generator) -> initializers.Source:
+    """TF's generator's draws for `spec.initializers.draw`."""
+    return initializers.Source(
+        lambda shape, low, high: rng.uniform(shape, low, high).numpy(),
+        lambda shape, mean, stddev: rng.normal(shape, mean, stddev).numpy(),
+        lambda shape, mean, stddev: rng.truncated_normal(shape, mean, stddev).numpy())
+
+
 def spec_variable(variable: Variable, rng: tf.random.Generator) -> tf.Variable:
-    """`variable` as a tf.Variable drawn as TF draws its `init` (`spec.layer.Variable`):
-    xavier uniform in +-sqrt(6 / (fan_in + fan_out)) (fans: the receptive field times the
-    in / out channels), a truncated normal (values beyond 2 stddev redrawn), zeros, ones; an
-    unnamed initialiser is zeros."""
-    kind, _, argument = variable.init.partition(":")
-    shape = variable.shape
-    if kind == "xavier_uniform":
-        receptive = math.prod(shape[:-2])
-        limit = math.sqrt(6.0 / (receptive * shape[-2] + receptive * shape[-1]))
-        value = rng.uniform(shape, -limit, limit)
-    elif kind == "truncated_normal":
-        value = rng.truncated_normal(shape, stddev=float(argument))
-    else:
-        value = tf.fill(shape, 1.0 if kind == "ones" else 0.0)
+    """`variable` as a tf.Variable drawn as TF draws its `init` (`spec.initializers`: fans
+    from the TF shape, TF1's distributions); an unnamed initialiser is zeros."""
+    value = initializers.draw(initializers.parse(variable.init, variable.shape, variable.name),
+                              variable.shape, tf_source(rng))
     return tf.Variable(value, trainable=variable.trainable, name=variable.name)

@@ -14,7 +14,6 @@ import importlib
 import importlib.abc
 import importlib.util
 import sys
-import traceback
 import types
 import warnings
 from collections.abc import Callable, Iterator, Mapping
@@ -25,7 +24,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from common.errors import UserError
+from common.errors import UserError, origin
 from spec.original import OriginalCode, Patch
 
 tf1 = tf.compat.v1
@@ -153,13 +152,6 @@ def original_modules(folder: Path, patches: tuple[Patch, ...], flags: Mapping[st
             sys.modules.pop(name, None)
 
 
-def where(error: BaseException, folder: Path) -> str:
-    """'FILE:LINE: ' of the innermost frame in the user's folder, or ''."""
-    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
-              if Path(frame.filename).parent == folder]
-    return f"{Path(frames[-1].filename).name}:{frames[-1].lineno}: " if frames else ""
-
-
 @dataclass
 class VariableMatch:
     """How the original's variables line up with the pair's: `extra` the original has and the
@@ -212,7 +204,7 @@ def run_original(code: OriginalCode, folder: str | Path, preset: Any,
             raise
         except Exception as error:
             raise UserError(f"the original code raised building its graph: "
-                            f"{where(error, folder)}{type(error).__name__}: {error}") from None
+                            f"{origin(error, folder)}{type(error).__name__}: {error}") from None
         variables, match = _match_variables(code, weights)
         fetches = {**built, **_tensors(graph, code.tensors(preset, training))}
         feeds = {placeholders[name]: value for name, value in inputs.items()}
