@@ -22,53 +22,72 @@ from spec.tf_geometry import same_pads, tf1_bilinear_sources
 VariableOrArray = chainer.Variable | NdArray
 
 
-def tf_same_pads(size: int, kernel: int, stride: int, extra: str = "after"
+def tf_same_pads(size: int, kernel: int, stride: int, extra: str = "after", dilation: int = 1
                  ) -> tuple[int, int]:
-    """TF's SAME padding of one axis, (before, after) (`spec.tf_geometry.same_pads`): an odd
-    total puts the extra pixel at the bottom / right, where Chainer's `pad=` is symmetric only.
-    `extra="before"` puts it top / left instead (the naive port: `TFCompat.same_pad_extra`)."""
-    before, after = same_pads(size, kernel, stride)
+    """TF's SAME padding of one axis, (before, after) (`spec.tf_geometry.same_pads`, dilated
+    kernels included): an odd total puts the extra pixel at the end of the axis, where
+    Chainer's `pad=` is symmetric only. `extra="before"` puts it at the start instead (the
+    naive port: `TFCompat.same_pad_extra`)."""
+    before, after = same_pads(size, kernel, stride, dilation)
     return (before, after) if extra == "after" else (after, before)
 
 
-def same_padding(x: VariableOrArray, kernel: int, stride: int, value: float = 0.0,
-                 extra: str = "after") -> tuple[chainer.Variable, tuple[int, int]]:
-    """Prepare NCHW `x` for a TF SAME window op: (x, symmetric pad for Chainer's `pad=`).
+def same_padding(x: VariableOrArray, kernel: int | tuple[int, ...], stride: int,
+                 value: float = 0.0, extra: str = "after", dilation: int = 1, spatial: int = 2
+                 ) -> tuple[chainer.Variable, tuple[int, ...]]:
+    """Prepare `x` (N, C and `spatial` axes) for a TF SAME window op: (x, symmetric pad per
+    spatial axis for Chainer's `pad=`).
 
     The symmetric part of the padding is returned for the Chainer call; only the asymmetric
-    excess (one extra row / column at the bottom / right, e.g. even kernels at stride 1 or
-    stride 2 on even sizes) is added here with `F.pad`, filled with `value` (0 for
-    convolutions, -inf for max pooling, where TF's padding never wins).
+    excess (one extra pixel at the end of an axis, e.g. even kernels at stride 1 or stride 2
+    on even sizes) is added here with `F.pad`, filled with `value` (0 for convolutions, -inf
+    for max pooling, where TF's padding never wins).
     """
-    (top, bottom), (left, right) = (tf_same_pads(size, kernel, stride, extra)
-                                    for size in x.shape[-2:])
-    rows, cols = min(top, bottom), min(left, right)
-    if (top, bottom, left, right) != (rows, rows, cols, cols):
-        widths = ((0, 0),) * (x.ndim - 2) + ((top - rows, bottom - rows),
-                                             (left - cols, right - cols))
+    kernels = kernel if isinstance(kernel, tuple) else (kernel,) * spatial
+    pads = [tf_same_pads(size, k, stride, extra, dilation)
+            for size, k in zip(x.shape[-spatial:], kernels, strict=True)]
+    symmetric = tuple(min(pad) for pad in pads)
+    if any(before != after for before, after in pads):
+        widths = ((0, 0),) * (x.ndim - spatial) + tuple(
+            (before - common, after - common)
+            for (before, after), common in zip(pads, symmetric, strict=True))
         x = F.pad(x, widths, "constant", constant_values=value)
-    return chainer.as_variable(x), (rows, cols)
+    return chainer.as_variable(x), symmetric
+
+
+def tf_conv(x: VariableOrArray, weights: VariableOrArray, padding: str, stride: int = 1,
+            dilation: int = 1, pad_extra: str = "after") -> chainer.Variable:
+    """`tf.nn.convolution(x, W, strides=stride, padding, dilations=dilation)` without bias,
+    of any number of spatial axes (conv1d, conv2d, conv3d), channels first: x (N, C, ...),
+    W (out, in, ...) = the TF kernel [..., in, out] by `spec.layout.Transpose.KERNEL`.
+
+    Both frameworks cross-correlate (no kernel flip). VALID is `pad=0`; SAME pads as TF does
+    for the dilated kernel's extent (`spec.tf_geometry.same_pads`), through `same_padding`
+    because Chainer cannot pad asymmetrically (`pad_extra`: where its odd pixel goes). 2-D
+    NumPy arrays without dilation take `fast_cpu.conv2d` (same result, TF's pads applied
+    directly).
+    """
+    spatial = x.ndim - 2
+    if padding not in ("VALID", "SAME"):
+        raise ValueError(f"unknown padding {padding!r}")
+    if spatial == 2 and dilation == 1 and fast_cpu.applies(x, weights):
+        pads = [tf_same_pads(size, k, stride, pad_extra) if padding == "SAME" else (0, 0)
+                for size, k in zip(x.shape[-2:], weights.shape[-2:], strict=True)]
+        return fast_cpu.conv2d(x, weights, pads, stride)
+    pad: tuple[int, ...] | int = 0
+    if padding == "SAME":
+        x, pad = same_padding(x, tuple(weights.shape[2:]), stride, extra=pad_extra,
+                              dilation=dilation, spatial=spatial)
+    if spatial == 2:
+        return F.convolution_2d(x, weights, stride=stride, pad=pad, dilate=dilation)
+    return F.convolution_nd(x, weights, stride=stride, pad=pad, dilate=dilation)
 
 
 def tf_conv2d(x: VariableOrArray, weights: VariableOrArray, padding: str, stride: int = 1,
               pad_extra: str = "after") -> chainer.Variable:
-    """`tf.nn.conv2d(x, W, strides=stride, padding)` without bias, NCHW, W (out, in, k, k).
-
-    Both frameworks cross-correlate (no kernel flip); a TF HWIO kernel maps to Chainer's
-    (out, in, kh, kw) by `spec.layout.Transpose.KERNEL`. VALID is `pad=0`; SAME goes through
-    `same_padding` because Chainer cannot pad asymmetrically (`pad_extra`: where its odd pixel
-    goes). NumPy arrays take `fast_cpu.conv2d` (same result, TF's pads applied directly).
-    """
-    if padding in ("VALID", "SAME") and fast_cpu.applies(x, weights):
-        pads = [tf_same_pads(size, weights.shape[-1], stride, pad_extra) if padding == "SAME"
-                else (0, 0) for size in x.shape[-2:]]
-        return fast_cpu.conv2d(x, weights, pads, stride)
-    if padding == "VALID":
-        return F.convolution_2d(x, weights, stride=stride, pad=0)
-    if padding != "SAME":
-        raise ValueError(f"unknown padding {padding!r}")
-    x, pad = same_padding(x, weights.shape[-1], stride, extra=pad_extra)
-    return F.convolution_2d(x, weights, stride=stride, pad=pad)
+    """`tf.nn.conv2d(x, W, strides=stride, padding)` without bias, NCHW, W (out, in, k, k):
+    `tf_conv` of two spatial axes."""
+    return tf_conv(x, weights, padding, stride, pad_extra=pad_extra)
 
 
 @dataclass(frozen=True)
@@ -278,31 +297,46 @@ def align_corners_resize(x: VariableOrArray, size: int) -> chainer.Variable:
 
 def conv2d_transpose_same(x: VariableOrArray, weights: VariableOrArray, stride: int,
                           out_size: int) -> chainer.Variable:
-    """`tf.nn.conv2d_transpose(x, W, [N, out, out, C], stride, 'SAME')`, NCHW, no bias.
+    """`tf.nn.conv2d_transpose(x, W, [N, out, out, C], stride, 'SAME')`, NCHW, no bias:
+    `tf_conv_transpose` of two spatial axes (NumPy arrays take
+    `fast_cpu.conv2d_transpose`)."""
+    if fast_cpu.applies(x, weights):
+        in_size, kernel = x.shape[-1], weights.shape[-1]
+        pad_before = max((in_size - 1) * stride + kernel - out_size, 0) // 2
+        return fast_cpu.conv2d_transpose(x, weights, stride, pad_before, out_size)
+    return tf_conv_transpose(x, weights, stride, (out_size, out_size), "SAME")
 
-    TF's output is the full transposed convolution cropped from pad_before, where
-    pad_total = max((in - 1) * stride + k - out, 0) and pad_before = pad_total // 2 (any odd
-    pixel is cropped at the end). Chainer's `F.deconvolution_2d(pad=pad_before,
-    outsize=(out, out))` crops the same window. Chainer's W is (in, out, kh, kw) = the TF
-    [kh, kw, out, in] kernel transposed (3, 2, 0, 1); no kernel flip is needed, both compute
-    the adjoint of the same cross-correlation.
+
+def tf_conv_transpose(x: VariableOrArray, weights: VariableOrArray, stride: int,
+                      out_sizes: tuple[int, ...], padding: str = "SAME") -> chainer.Variable:
+    """`tf.nn.conv_transpose(x, W, [N, *out_sizes, C], stride, padding)` of any number of
+    spatial axes (conv1d / conv2d / conv3d transpose), channels first, no bias.
+
+    TF's output is the full transposed convolution cropped from pad_before on each axis, where
+    SAME's pad_total = max((in - 1) * stride + k - out, 0) and pad_before = pad_total // 2
+    (any odd pixel is cropped at the end; VALID crops nothing). Chainer's deconvolution with
+    `pad=pad_before, outsize=out_sizes` crops the same window. Chainer's W is (in, out, ...)
+    = the TF [..., out, in] kernel by `Transpose.KERNEL`; no kernel flip is needed, both
+    compute the adjoint of the same cross-correlation.
 
     Chainer 7.8.1 bug worked around: `Deconvolution2DFunction.backward` on CPU raises "not
     enough / too many values to unpack" when only W needs a gradient (it passes Variables
     instead of shapes to `_set_cover_all`); computing the input gradient first sets
     `cover_all` correctly. So an input that does not require a gradient (a constant fed to an
     isolated layer) is wrapped in a Variable that does; its gradient is discarded and W's
-    gradient is unchanged. NumPy arrays take `fast_cpu.conv2d_transpose`, which has no such bug.
+    gradient is unchanged.
     """
-    in_size, kernel = x.shape[-1], weights.shape[-1]
-    pad_before = max((in_size - 1) * stride + kernel - out_size, 0) // 2
-    if fast_cpu.applies(x, weights):
-        return fast_cpu.conv2d_transpose(x, weights, stride, pad_before, out_size)
+    if padding not in ("VALID", "SAME"):
+        raise ValueError(f"unknown padding {padding!r}")
+    pads = tuple(max((size - 1) * stride + k - out, 0) // 2 if padding == "SAME" else 0
+                 for size, k, out in zip(x.shape[2:], weights.shape[2:], out_sizes,
+                                         strict=True))
     if not (isinstance(x, chainer.Variable) and x.requires_grad):
         x = chainer.Variable(x.array if isinstance(x, chainer.Variable) else x,
                              requires_grad=True)
-    return F.deconvolution_2d(x, weights, stride=stride, pad=pad_before,
-                              outsize=(out_size, out_size))
+    if len(out_sizes) == 2:
+        return F.deconvolution_2d(x, weights, stride=stride, pad=pads, outsize=out_sizes)
+    return F.deconvolution_nd(x, weights, stride=stride, pad=pads, outsize=out_sizes)
 
 
 def nhwc_flatten(x: VariableOrArray) -> chainer.Variable:

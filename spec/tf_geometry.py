@@ -15,14 +15,16 @@ def conv_output_size(size: int, kernel: int, stride: int, padding: str) -> int:
     return math.ceil(size / stride)
 
 
-def same_pads(size: int, kernel: int, stride: int) -> tuple[int, int]:
+def same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
     """TF's SAME padding of one axis: (before, after).
 
     TF pads so the output has ceil(size / stride) positions:
-    pad = max((ceil(size / stride) - 1) * stride + kernel - size, 0), `pad // 2` before and
-    the rest after, so an odd total puts the extra pixel at the bottom / right.
+    pad = max((ceil(size / stride) - 1) * stride + k - size, 0), with k the dilated kernel's
+    extent (kernel - 1) * dilation + 1, `pad // 2` before and the rest after, so an odd total
+    puts the extra pixel at the bottom / right (the end of the axis).
     """
-    total = max((math.ceil(size / stride) - 1) * stride + kernel - size, 0)
+    extent = (kernel - 1) * dilation + 1
+    total = max((math.ceil(size / stride) - 1) * stride + extent - size, 0)
     return total // 2, total - total // 2
 
 
