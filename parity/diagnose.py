@@ -20,6 +20,7 @@ compares rank-4 taps in NCHW), else "flat".
 from __future__ import annotations
 
 import itertools
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -33,6 +34,8 @@ MAX_PERIOD = 8
 MIN_FIT_ELEMENTS = 8  # elements per fitted (scale, offset) pair
 RELU_MISMATCH = 0.01  # elements zero on one side only, at most, for a fit after a ReLU
 SAMPLE_SIZE = 4096  # elements checked first before a full pass on large arrays
+NORMALISED_TOLERANCE = 1e-5  # |sum - 1| per summed element: float32 rounding of a softmax
+STANDARDISED_TOLERANCE = 1e-2  # |mean|, |var - 1| of a norm (its epsilon shrinks var a little)
 
 
 @dataclass(frozen=True)
@@ -466,6 +469,46 @@ def axes_transposed(ctx: _Ctx) -> str | None:
     return None
 
 
+def _normalised_sets(x: np.ndarray) -> tuple[list[tuple[int, ...]], list[tuple[int, ...]]]:
+    """The axis sets over which `x` sums to one with no negative value (a softmax, a division
+    by a sum), and those over which it has zero mean and unit variance (a norm before its
+    scale and offset), smallest sets first."""
+    sums, standard = [], []
+    nonnegative = x.size > 0 and x.min() >= -NORMALISED_TOLERANCE
+    for size in range(1, x.ndim + 1):
+        for axes in itertools.combinations(range(x.ndim), size):
+            count = math.prod(x.shape[a] for a in axes)
+            if count < 2:
+                continue
+            if nonnegative and np.all(np.abs(x.sum(axis=axes) - 1)
+                                      <= NORMALISED_TOLERANCE * count):
+                sums.append(axes)
+            if (np.all(np.abs(x.mean(axis=axes)) <= STANDARDISED_TOLERANCE)
+                    and np.all(np.abs(x.var(axis=axes) - 1) <= STANDARDISED_TOLERANCE)):
+                standard.append(axes)
+    return sums, standard
+
+
+def normalised_over_another_axis(ctx: _Ctx) -> str | None:
+    """Both sides normalised, over other axes: the reference sums to one (or is standardised)
+    over one set of axes, the port over another and not over the reference's: a softmax, a
+    division by a sum or a norm taken over the wrong axis."""
+    if not 2 <= ctx.ref.ndim <= MAX_TRANSPOSE_RANK + 1:
+        return None
+    for (ref_sets, port_sets), what in zip(
+            zip(_normalised_sets(ctx.ref), _normalised_sets(ctx.port), strict=True),
+            ("sums to one (a softmax or a division by a sum)",
+             "has zero mean and unit variance (a norm)"), strict=True):
+        if ref_sets and port_sets and ref_sets[0] != port_sets[0] and (
+                ref_sets[0] not in port_sets or port_sets[0] not in ref_sets):
+            names = [", ".join(_axis_name(ctx, a) for a in axes)
+                     for axes in (port_sets[0], ref_sets[0])]
+            return (f"normalised over another axis: the port {what} over {names[0]}, the "
+                    f"reference over {names[1]}; the op's axis argument (after a layout "
+                    "change, the channel axis moves)")
+    return None
+
+
 def periodic_error(ctx: _Ctx) -> str | None:
     """The failing elements sit on a sub-grid of H or W (period 2..MAX_PERIOD, over at least
     two periods and half of them): a stride, e.g. a transposed conv's kernel, padding or
@@ -501,6 +544,7 @@ TRANSFORMS: tuple[Callable[[_Ctx], str | None], ...] = (
     transposed_hw,
     spatially_flipped,
     axes_transposed,
+    normalised_over_another_axis,
     batch_permuted,
     channels_permuted,
 )
