@@ -29,12 +29,9 @@ class TruncatedNormal(chainer.Initializer):
         self.rng = rng
 
     def __call__(self, array: NdArray) -> None:
-        values = self.rng.standard_normal(array.shape)
-        outside = np.abs(values) > 2
-        while outside.any():
-            values[outside] = self.rng.standard_normal(int(outside.sum()))
-            outside = np.abs(values) > 2
-        chainer.backend.copyto(array, (values * self.stddev).astype(array.dtype))
+        values = initializers_spec.numpy_source(self.rng).truncated_normal(array.shape, 0.0,
+                                                                           self.stddev)
+        chainer.backend.copyto(array, values.astype(array.dtype))
 
 
 class SpecInitializer(chainer.Initializer):

@@ -17,7 +17,7 @@ import numpy as np
 from chainer.types import NdArray
 
 from chainer_port import fast_cpu
-from spec.tf_geometry import same_pads, tf1_bilinear_sources
+from spec.tf_geometry import same_pads, tf1_bilinear_sources, transpose_crop
 
 VariableOrArray = chainer.Variable | NdArray
 
@@ -301,9 +301,9 @@ def conv2d_transpose_same(x: VariableOrArray, weights: VariableOrArray, stride: 
     `tf_conv_transpose` of two spatial axes (NumPy arrays take
     `fast_cpu.conv2d_transpose`)."""
     if fast_cpu.applies(x, weights):
-        in_size, kernel = x.shape[-1], weights.shape[-1]
-        pad_before = max((in_size - 1) * stride + kernel - out_size, 0) // 2
-        return fast_cpu.conv2d_transpose(x, weights, stride, pad_before, out_size)
+        return fast_cpu.conv2d_transpose(
+            x, weights, stride, transpose_crop(x.shape[-1], weights.shape[-1], stride, out_size),
+            out_size)
     return tf_conv_transpose(x, weights, stride, (out_size, out_size), "SAME")
 
 
@@ -328,7 +328,7 @@ def tf_conv_transpose(x: VariableOrArray, weights: VariableOrArray, stride: int,
     """
     if padding not in ("VALID", "SAME"):
         raise ValueError(f"unknown padding {padding!r}")
-    pads = tuple(max((size - 1) * stride + k - out, 0) // 2 if padding == "SAME" else 0
+    pads = tuple(transpose_crop(size, k, stride, out, padding)
                  for size, k, out in zip(x.shape[2:], weights.shape[2:], out_sizes,
                                          strict=True))
     if not (isinstance(x, chainer.Variable) and x.requires_grad):

@@ -28,6 +28,16 @@ def same_pads(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[i
     return total // 2, total - total // 2
 
 
+def transpose_crop(size: int, kernel: int, stride: int, out: int, padding: str = "SAME"
+                   ) -> int:
+    """Where TF's transposed convolution crops its full output along one axis: SAME's
+    pad_total // 2, pad_total = max((size - 1) * stride + kernel - out, 0) (an odd pixel is
+    cropped at the end); VALID crops nothing."""
+    if padding != "SAME":
+        return 0
+    return max((size - 1) * stride + kernel - out, 0) // 2
+
+
 def tf1_bilinear_sources(in_size: int, out_size: int
                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Where TF1's legacy bilinear resize reads each output position along one axis:

@@ -172,3 +172,18 @@ def test_a_model_without_a_map_is_one_line(cli, tmp_path):
     status, _, err = cli("parity", "original", "--model", "convlstm", "--code", tmp_path)
     assert status == 2
     assert "model convlstm has no map to its original code" in err
+
+
+def test_the_check_runs_under_op_determinism(tmp_path, moving_objects_dir):
+    """On a GPU twinport turns TF's op determinism on, which refuses unseeded random ops: the
+    original's initialisers are seeded (their values are replaced by the pair's weights)."""
+    from tensorflow.python.framework import config
+
+    was = config.is_op_determinism_enabled()
+    tf.config.experimental.enable_op_determinism()
+    try:
+        run, _ = check(write_code(tmp_path / "code", RIGHT), moving_objects_dir)
+    finally:
+        if not was:
+            config.disable_op_determinism()
+    assert run.ensure_verdict().passed

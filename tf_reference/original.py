@@ -196,6 +196,9 @@ def run_original(code: OriginalCode, folder: str | Path, preset: Any,
     graph = tf.Graph()
     with graph.as_default(), original_modules(folder, code.patches(preset),
                                               code.flags(preset, training)) as load:
+        # The original's initialisers draw unseeded, which TF refuses once op determinism is
+        # on (twinport turns it on); their values are replaced by the pair's weights anyway.
+        tf1.set_random_seed(0)
         placeholders = {name: tf1.placeholder(tf.float32, value.shape, name=f"twinport_{name}")
                         for name, value in inputs.items()}
         try:
