@@ -61,7 +61,7 @@ def check_original(settings: OriginalSettings, progress: bool = True,
     pair = get_pair(settings.model)
     code = original_code(pair)
     preset = pair.get_preset(settings.preset)
-    code.check_folder(settings.code, preset)
+    folder = code.check_folder(settings.code, preset)
     inputs = ParityInputs.from_dataset(pair, preset, settings.data or pair.default_data,
                                        settings.batch_size, settings.seed, 0)
     reference = (reference_class or pair.twin_class("tf"))(preset, seed=settings.seed)
@@ -77,8 +77,8 @@ def check_original(settings: OriginalSettings, progress: bool = True,
         taps = capture.section(section.mode)
         feed = {name: taps[code.fed_taps[name]] if name in code.fed_taps else value
                 for name, value in inputs.batches[0].items()}
-        found, match = run_original(code, settings.code, preset, feed, inputs.noise[0],
-                                    weights, MODES[section.mode])
+        found, match = run_original(code, folder, preset, feed, inputs.noise[0], weights,
+                                    MODES[section.mode])
         sections[section.key] = comparer.taps_diff(
             section.key, found, {name: taps[name] for name in found if name in taps},
             taps=[name for name in comparer.taps if name in found])

@@ -186,13 +186,13 @@ def _match_variables(code: OriginalCode, weights: Mapping[str, np.ndarray]
                           shared == list(names)))
 
 
-def run_original(code: OriginalCode, folder: str | Path, preset: Any,
+def run_original(code: OriginalCode, folder: Path, preset: Any,
                  inputs: Mapping[str, np.ndarray], noise: Mapping[str, np.ndarray],
                  weights: Mapping[str, np.ndarray], training: bool
                  ) -> tuple[dict[str, np.ndarray], VariableMatch]:
     """The taps the original code computes on `inputs` (TF layout) from `weights` (the pair's
-    names), its random ops fed from `noise`; and how its variables matched."""
-    folder = code.check_folder(folder, preset)
+    names), its random ops fed from `noise`; and how its variables matched. `folder`: resolved
+    and checked (`OriginalCode.check_folder`)."""
     graph = tf.Graph()
     with graph.as_default(), original_modules(folder, code.patches(preset),
                                               code.flags(preset, training)) as load:
