@@ -11,7 +11,7 @@ TF variable names: the parameter `/motion_encoder/Conv_3/BatchNorm/beta` is
 variable's `spec.layout.Transpose`; there is no list of names. Chainer 7.8.1 has no
 `namedpersistent()`, so the variables including the normalisation statistics are read and
 written through Chainer's serializer protocol (`DictionarySerializer` / `NpzDeserializer`),
-whose keys are the same paths; so is the optimizer's state (`{TF name}/m`, `{TF name}/v`, `t`).
+whose keys are the same paths; so is the optimizer's state (`{TF name}/{slot key}`, `t`).
 """
 
 from __future__ import annotations
@@ -23,21 +23,16 @@ from typing import Any
 
 import chainer
 import numpy as np
-from chainer import optimizers
 from chainer.backends import cuda
 from chainer.serializers import DictionarySerializer, NpzDeserializer
 
 from chainer_port.device import resolve_device
 from chainer_port.initializers import spec_initializer
+from chainer_port.optimizer import SpecOptimizer
 from chainer_port.tf_compat import TFCompat, nhwc_to_nchw
 from spec.layer import Layer, run_graph
 from spec.twin import TwinModel
 from spec.weights import STEP, check_weights, variables
-
-# The hyperparameter each Chainer optimizer takes the step's learning rate in.
-LEARNING_RATE_NAME = {"sgd": "lr", "adam": "alpha"}
-# Chainer's Adam state of a parameter, in the order of TF1's slots (`Optimizer.slots`).
-ADAM_STATE = ("m", "v")
 
 
 class ChainerTwin(TwinModel, chainer.Chain):
@@ -63,9 +58,7 @@ class ChainerTwin(TwinModel, chainer.Chain):
         if self.dtype != np.float32:
             self._cast_variables(self.dtype)
         self.to_device(resolve_device(device))
-        spec = self.pair.optimizer
-        self.optimizer = (optimizers.Adam(beta1=spec.beta1, beta2=spec.beta2, eps=spec.epsilon)
-                          if spec.kind == "adam" else optimizers.SGD())
+        self.optimizer = SpecOptimizer(self.pair.optimizer)
         self.optimizer.setup(self)
 
     def build_links(self, rng: np.random.Generator) -> None:
@@ -133,12 +126,8 @@ class ChainerTwin(TwinModel, chainer.Chain):
 
     def train_step_impl(self, inputs: dict, noise: dict, lr: float
                         ) -> OrderedDict[str, chainer.Variable]:
-        """One step of the pair's optimizer at `lr`, training mode.
-
-        Chainer's `optimizers.SGD` (`param -= lr * grad`) or `optimizers.Adam` (TF1's rule,
-        `alpha` as TF1's learning rate: its `alpha_t` is TF1's lr_t and its `eps` is added
-        to sqrt(v)), the learning rate set before the update.
-        """
+        """One step of the pair's optimizer at `lr`, training mode: TF1's rule of its kind
+        (`chainer_port.optimizer.SpecOptimizer`), the learning rate set before the update."""
         taps = self._run(inputs, noise, {}, training=True)
         self.cleargrads()
         taps[self.pair.loss].backward()
@@ -148,13 +137,13 @@ class ChainerTwin(TwinModel, chainer.Chain):
     def _update(self, lr: float) -> None:
         """One update as TF1 applies gradients: a parameter without a gradient is left alone
         with its state, and Adam's bias correction counts the optimizer's updates."""
-        # `GradientMethod.update` gives such a parameter a zero gradient, which Adam's momentum
-        # would still move; a disabled rule skips it, and each rule's own count (which its
+        # `GradientMethod.update` gives such a parameter a zero gradient, which a momentum
+        # would still move; a disabled rule skips it, and each rule's own count (which Adam's
         # bias correction reads) is set to the optimizer's, which skipping would hold back.
         for param in self.params():
             param.update_rule.enabled = param.grad is not None
             param.update_rule.t = self.optimizer.t
-        setattr(self.optimizer, LEARNING_RATE_NAME[self.pair.optimizer.kind], lr)
+        self.optimizer.lr = lr
         self.optimizer.update()
 
     def get_weights(self) -> OrderedDict[str, np.ndarray]:
@@ -169,27 +158,30 @@ class ChainerTwin(TwinModel, chainer.Chain):
         NpzDeserializer(chainer_layout).load(self)
 
     def get_optimizer_state_impl(self) -> dict[str, Any]:
-        """Adam's m and v of every trainable variable in TF layout (zeros before the first
-        update creates them), and the optimizer's update count."""
+        """Every slot of every trainable variable in TF layout (at its first value before the
+        first update creates it), and the optimizer's update count."""
         serializer = DictionarySerializer()
         serializer.save(self.optimizer)
         saved = serializer.target
         state: dict[str, Any] = {STEP: saved["t"]}
+        optimizer = self.pair.optimizer
         for name, var in self._trainable_variables().items():
-            for slot, key in zip(self.pair.optimizer.slots, ADAM_STATE, strict=True):
+            for slot, key in zip(optimizer.slots, optimizer.keys, strict=True):
                 value = saved.get(f"{name}/{key}")
-                state[f"{name}/{slot}"] = (np.zeros(var.shape, np.float32) if value is None
-                                           else var.transpose.to_tf(value))
+                state[f"{name}/{slot}"] = (
+                    np.full(var.shape, optimizer.start(slot), np.float32) if value is None
+                    else var.transpose.to_tf(value))
         return state
 
     def set_optimizer_state_impl(self, state: Mapping[str, np.ndarray]) -> None:
-        """Through Chainer's deserializer: every rule's m, v (copies, Chainer layout, the
+        """Through Chainer's deserializer: every rule's slots (copies, Chainer layout, the
         model's dtype) and count, and the optimizer's."""
         step = np.asarray(int(state[STEP]))
         target: dict[str, np.ndarray] = {"t": step, "epoch": np.asarray(self.optimizer.epoch)}
         for name, var in self._trainable_variables().items():
             target[f"{name}/t"] = step
-            for slot, key in zip(self.pair.optimizer.slots, ADAM_STATE, strict=True):
+            for slot, key in zip(self.pair.optimizer.slots, self.pair.optimizer.keys,
+                                 strict=True):
                 target[f"{name}/{key}"] = np.array(var.transpose.to_chainer(
                     state[f"{name}/{slot}"]), dtype=self.dtype, order="C")
         NpzDeserializer(target).load(self.optimizer)

@@ -28,7 +28,7 @@ from parity.ties import (
 )
 from parity.tolerances import Tolerances
 from spec.layer import Layer
-from spec.pair import Optimizer
+from spec.optimizers import Optimizer
 from spec.section_keys import (
     AFTER_TRAINING,
     BACKWARD_ISOLATED,
@@ -45,10 +45,13 @@ MOMENT_NOISE = 0.5
 # Two float32 roundings (one per side) of a statistic, with a factor 2 to spare: 4 ulps.
 MOVING_ROUNDING = 2.0 ** -22
 UPDATE_HINT = "optimizer_update"
-UPDATE_SUGGESTION = (
-    "the port's step is not the optimizer's rule applied to the port's own state: the update "
-    "rule (TF1's Adam adds epsilon to sqrt(v), not inside the sqrt, and corrects the bias in "
-    "lr_t, not in m and v; spec.pair.Optimizer)")
+
+
+def update_suggestion(optimizer: Optimizer) -> str:
+    """What an `optimizer_update` failure suggests: the kind's own advice."""
+    advice = f" ({optimizer.kind.advice}; spec.optimizers)" if optimizer.kind.advice else ""
+    return ("the port's step is not the optimizer's rule applied to the port's own state: the "
+            f"update rule{advice}")
 
 
 class Comparer:
@@ -141,18 +144,18 @@ class Comparer:
         step = float(port.state[STEP])
         expected, found, values = {}, {}, {}
         for name in trainable_names(self.layers):
-            slots = [port.state[f"{name}/{slot}"] for slot in optimizer.slots]
-            unchanged = all(np.array_equal(value, start.state[f"{name}/{slot}"])
-                            for value, slot in zip(slots, optimizer.slots, strict=True))
+            after = [port.state[f"{name}/{slot}"] for slot in optimizer.slots]
+            before = [start.state[f"{name}/{slot}"] for slot in optimizer.slots]
+            unchanged = all(np.array_equal(a, b) for a, b in zip(after, before, strict=True))
             item = f"{name} update"
             values[item] = start.weights[name]
             found[item] = np.asarray(port.weights[name], np.float64) - start.weights[name]
             expected[item] = (np.zeros(found[item].shape) if unchanged
-                              else optimizer.change(slots, step, lr))
+                              else optimizer.change(before, after, step, lr))
         diffs = self.updates_diff(AFTER_TRAINING, list(expected), expected, found, values)
         for diff in diffs:
             if diff.failed:
-                diff.hint, diff.suggestion = UPDATE_HINT, UPDATE_SUGGESTION
+                diff.hint, diff.suggestion = UPDATE_HINT, update_suggestion(optimizer)
         return diffs
 
     def inputs_diff(self, reference: dict, port: dict) -> list[TensorDiff]:
@@ -260,7 +263,7 @@ def explain_moment_noise(diff: TensorDiff, reference: Trained, port: Trained,
     either sign, while the m slot as a whole agrees) takes a step of up to lr_t in either
     direction: no fault of either side. Those elements: where the two sides' final m differ
     by more than MOMENT_NOISE of the reference's own |m| there."""
-    first = f"{diff.name}/{optimizer.slots[0]}" if optimizer.slots else ""
+    first = f"{diff.name}/{optimizer.slots[0]}" if optimizer.kind.scale_free else ""
     if first not in reference.state or first not in port.state:
         return diff
     m_ref = np.asarray(reference.state[first], np.float64)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib
 import os
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,7 @@ import numpy as np
 
 from common.errors import UserError
 from spec.layer import Layer
+from spec.optimizers import Optimizer
 from spec.pitfall import Pitfall
 
 
@@ -93,64 +94,6 @@ def noise_at(noise: tuple[NoiseSpec, ...], preset: Any,
     """The noise of global step `step` of a run seeded `seed`: a pure function of both, the
     same on every backend and machine, so runs resume exactly."""
     return draw_noise(noise, preset, input_shapes, np.random.default_rng([seed, step]))
-
-
-# Each optimizer kind's state per trainable variable, by TF1's slot names (`{var}/{slot}`).
-OPTIMIZER_SLOTS: dict[str, tuple[str, ...]] = {"sgd": (), "adam": ("Adam", "Adam_1")}
-
-
-@dataclass(frozen=True)
-class Optimizer:
-    """The pair's optimizer, as TF1 runs it: its kind, the learning rate `lr` at a global step
-    (the schedule `train_step` follows unless given an `lr`), and Adam's constants (TF1's
-    defaults).
-
-    "sgd", TF1's GradientDescentOptimizer: var -= lr * g.
-
-    "adam", TF1's AdamOptimizer (tensorflow/python/training/adam.py and its ApplyAdam kernel).
-    State: m and v per trainable variable and t, the optimizer's update count, all 0 at first.
-    One update, with g each variable's gradient:
-
-        t += 1
-        lr_t = lr * sqrt(1 - beta2^t) / (1 - beta1^t)
-        m = beta1 * m + (1 - beta1) * g
-        v = beta2 * v + (1 - beta2) * g^2
-        var -= lr_t * m / (sqrt(v) + epsilon)
-
-    epsilon is the paper's "epsilon hat": added to sqrt(v) itself, not inside the sqrt, and
-    not to the bias-corrected sqrt(v / (1 - beta2^t)) of the paper's Algorithm 1. A variable
-    whose gradient is None is not updated and its m and v stay; t is shared by all variables.
-    TF1 keeps m and v in the slots `{var}/Adam` and `{var}/Adam_1`, and t in two non-slot
-    variables, beta1_power and beta2_power (beta^(t + 1) as float32 running products).
-    """
-
-    kind: str
-    learning_rate: Callable[[float], float]
-    describe: str = ""
-    beta1: float = 0.9
-    beta2: float = 0.999
-    epsilon: float = 1e-8
-
-    def __post_init__(self) -> None:
-        if self.kind not in OPTIMIZER_SLOTS:
-            raise UserError(f"optimizer {self.kind!r}: known kinds are "
-                            f"{', '.join(OPTIMIZER_SLOTS)}")
-
-    @property
-    def slots(self) -> tuple[str, ...]:
-        """The state kept per trainable variable, as TF1's slot names: Adam's m, v; none for
-        SGD."""
-        return OPTIMIZER_SLOTS[self.kind]
-
-    def change(self, slots: Sequence[np.ndarray], step: float, lr: float) -> np.ndarray:
-        """What the update that left a variable's slots at `slots` (Adam's m, v) and the
-        update count at `step` added to it, in float64: -lr_t * m / (sqrt(v) + epsilon).
-        SGD, without slots, has no such rule."""
-        m, v = (np.asarray(slot, np.float64) for slot in slots)
-        with np.errstate(divide="ignore", invalid="ignore"):  # a count of 0: no update made
-            lr_t = lr * np.sqrt(1 - self.beta2 ** np.float64(step)) / (
-                1 - self.beta1 ** np.float64(step))
-            return -lr_t * m / (np.sqrt(v) + self.epsilon)
 
 
 @dataclass(frozen=True)

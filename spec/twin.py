@@ -22,6 +22,7 @@ from spec.layer import Layer
 from spec.pair import TwinPair, draw_noise
 from spec.result import ForwardResult
 from spec.weights import (
+    STEP,
     check_optimizer_state,
     check_weights,
     load_weights,
@@ -152,9 +153,13 @@ class TwinModel:
             self.set_optimizer_state_impl(state)
 
     def reset_optimizer_state(self) -> None:
-        """The state of a fresh optimizer: zero slots, step 0."""
-        self.set_optimizer_state(OrderedDict((name, np.zeros(shape, np.float32))
-                                             for name, shape in self.optimizer_shapes.items()))
+        """The state of a fresh optimizer: each slot at its first value (`Slot.start`: TF1's
+        RMSProp starts its mean square at ones), step 0."""
+        fresh = OrderedDict()
+        for name, shape in self.optimizer_shapes.items():
+            start = 0 if name == STEP else self.pair.optimizer.start(name.rpartition("/")[2])
+            fresh[name] = np.full(shape, start, np.float32)
+        self.set_optimizer_state(fresh)
 
     def load(self, path: str | os.PathLike) -> None:
         self.set_weights(load_weights(path, self.layers))

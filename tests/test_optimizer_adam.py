@@ -5,15 +5,15 @@ correct port PASSes and an update-rule or a moment mistake FAILs where it is."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections import OrderedDict
 
 import chainer.functions as F
 import numpy as np
 import pytest
-from chainer import optimizers
-from chainer.optimizers.adam import AdamRule
 
+from chainer_port.optimizer import SpecOptimizer
 from chainer_port.tf_compat import nhwc_flatten
 from common.errors import UserError
 from parity.capture import Capture
@@ -21,6 +21,7 @@ from parity.comparer import UPDATE_HINT
 from parity.harness import check_port
 from parity.port import load_port, port_spec
 from parity.results import ParityRun
+from spec.optimizers import Optimizer
 from spec.weights import STEP
 from tests.outside_pair import ADAM_PAIR, PAIR, ChainerAdamRegressor
 from tests.references import small_reference
@@ -190,11 +191,13 @@ def test_sgd_keeps_no_state(backend):
         model.set_optimizer_state({STEP: np.float32(1)})
 
 
-def test_an_unknown_optimizer_is_refused_in_one_line():
-    from spec.pair import Optimizer
-
-    with pytest.raises(UserError, match="optimizer 'rmsprop': known kinds are sgd, adam"):
-        Optimizer("rmsprop", lambda step: 0.1)
+def test_an_unknown_optimizer_or_setting_is_refused_in_one_line():
+    with pytest.raises(UserError, match=r"^optimizer 'adagrad': known kinds are sgd, adam, "
+                                        r"rmsprop, momentum \(or an OptimizerKind"):
+        Optimizer("adagrad", lambda step: 0.1)
+    with pytest.raises(UserError, match=r"^optimizer adam: unknown setting\(s\) decay \(known: "
+                                        r"beta1, beta2, epsilon\)$"):
+        Optimizer("adam", lambda step: 0.1, decay=0.9)
 
 
 # -- the harness -----------------------------------------------------------------------------
@@ -218,44 +221,39 @@ def test_the_adam_pair_passes_with_its_state_synced_and_compared(reference):
     assert all(d.passed for d in run.sections["training_losses"])
 
 
-class EpsilonInsideRule(AdamRule):
+def epsilon_inside(optimizer, var, grad, state, lr, t):
     """sqrt(v + epsilon): epsilon inside the square root."""
+    m, v, s = state["m"], state["v"], optimizer.settings
+    m += (1 - s["beta1"]) * (grad - m)
+    v += (1 - s["beta2"]) * (grad * grad - v)
+    lr_t = lr * math.sqrt(1 - s["beta2"] ** t) / (1 - s["beta1"] ** t)
+    var -= lr_t * m / np.sqrt(v + s["epsilon"])
 
-    def update_core_cpu(self, param):
-        hp, m, v = self.hyperparam, self.state["m"], self.state["v"]
-        m += (1 - hp.beta1) * (param.grad - m)
-        v += (1 - hp.beta2) * (param.grad * param.grad - v)
-        param.data -= self.alpha_t * m / np.sqrt(v + hp.eps)
 
-
-class BiasCorrectedMomentsRule(AdamRule):
+def bias_corrected_moments(optimizer, var, grad, state, lr, t):
     """The paper's Algorithm 1 (PyTorch's form): the bias corrected in m and v, epsilon added
     to sqrt(v_hat)."""
-
-    def update_core_cpu(self, param):
-        hp, m, v = self.hyperparam, self.state["m"], self.state["v"]
-        m += (1 - hp.beta1) * (param.grad - m)
-        v += (1 - hp.beta2) * (param.grad * param.grad - v)
-        m_hat, v_hat = m / (1 - hp.beta1 ** self.t), v / (1 - hp.beta2 ** self.t)
-        param.data -= hp.alpha * m_hat / (np.sqrt(v_hat) + hp.eps)
+    m, v, s = state["m"], state["v"], optimizer.settings
+    m += (1 - s["beta1"]) * (grad - m)
+    v += (1 - s["beta2"]) * (grad * grad - v)
+    m_hat, v_hat = m / (1 - s["beta1"] ** t), v / (1 - s["beta2"] ** t)
+    var -= lr * m_hat / (np.sqrt(v_hat) + s["epsilon"])
 
 
-def adam_port(preset, rule=AdamRule, beta2=OPTIMIZER.beta2) -> ChainerAdamRegressor:
-    """The Adam pair's Chainer twin with another update rule or beta2."""
-
-    class Adam(optimizers.Adam):
-        def create_update_rule(self):
-            return rule(self.hyperparam)
-
+def adam_port(preset, update=None, beta2=OPTIMIZER.beta2) -> ChainerAdamRegressor:
+    """The Adam pair's Chainer twin with another Chainer update or beta2: a kind of its own
+    (`spec.optimizers.OptimizerKind`), as a port's own optimizer code would be."""
+    kind = dataclasses.replace(OPTIMIZER.kind, chainer_update=update)
+    settings = {**OPTIMIZER.settings, "beta2": beta2}
     port = ChainerAdamRegressor(preset)
-    port.optimizer = Adam(beta1=OPTIMIZER.beta1, beta2=beta2, eps=OPTIMIZER.epsilon)
+    port.optimizer = SpecOptimizer(Optimizer(kind, OPTIMIZER.learning_rate, **settings))
     port.optimizer.setup(port)
     return port
 
 
-@pytest.mark.parametrize("rule", [EpsilonInsideRule, BiasCorrectedMomentsRule])
-def test_an_update_rule_mistake_fails_at_the_update_and_is_named(reference, rule):
-    run = check_port(reference, adam_port(reference.preset, rule), "NCHW", progress=False)
+@pytest.mark.parametrize("update", [epsilon_inside, bias_corrected_moments])
+def test_an_update_rule_mistake_fails_at_the_update_and_is_named(reference, update):
+    run = check_port(reference, adam_port(reference.preset, update), "NCHW", progress=False)
     verdict = run.ensure_verdict()
     assert not verdict.passed and verdict.first_section == "after_training"
     assert verdict.first_divergent == "conv1/kernel update"
@@ -331,7 +329,6 @@ def test_a_weight_apart_only_where_adams_first_moment_is_noise_is_a_tie():
     from parity.comparer import explain_moment_noise
     from parity.diff import FAIL, TIE
     from parity.synced import Trained
-    from spec.pair import Optimizer
 
     adam = Optimizer("adam", lambda step: 1e-3)
     m = np.array([1.0, 2.0, 1e-9, 3.0])

@@ -4,8 +4,8 @@ A pair's TF twin subclasses `TFTwin`, sets `pair` and writes one `_<kind>` metho
 kind (reading its variables from `named_variables` by TF name); the graph, gradients,
 optimizer step and the exchange of weights and optimizer state are here. NHWC throughout.
 `forward`, `gradients` and `train_step` run through `tf.function`, traced once per input shape
-(and training flag / overrides given). The optimizers are TF1's (`spec.pair.Optimizer`), their
-state in explicit variables.
+(and training flag / overrides given). The optimizers are TF1's kernels
+(`spec.optimizers`, `tf_reference.optimizers`), their state in explicit variables.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ import numpy as np
 import tensorflow as tf
 
 from spec.layer import Layer, run_graph
+from spec.optimizers import resolve
 from spec.twin import TwinModel
 from spec.weights import STEP, check_weights, trainable_names
 from tf_reference.device import tf_device
@@ -39,13 +40,11 @@ class TFTwin(TwinModel, tf.Module):
         with tf.device(self.device):
             self.named_variables: OrderedDict[str, tf.Variable] = OrderedDict(
                 self.build_variables(seed))
-            if self.pair.optimizer.kind == "adam":
-                self._build_adam()
+            self._build_optimizer()
         check_weights(self.get_weights(), self.layers, f"{type(self).__name__} variables")
         self._trainable_names = trainable_names(self.layers)
         self._trainable = [self.named_variables[name] for name in self._trainable_names]
         self._differentiable = self.pair.differentiable_inputs(self.preset)
-        self._apply = {"sgd": self._apply_sgd, "adam": self._apply_adam}[self.pair.optimizer.kind]
 
     def build_variables(self, seed: int) -> Iterable[tuple[str, tf.Variable]]:
         """Every variable of the spec, (TF name, tf.Variable), drawn as TF draws its `init`
@@ -116,18 +115,9 @@ class TFTwin(TwinModel, tf.Module):
         return state
 
     def set_optimizer_state_impl(self, state: Mapping[str, np.ndarray]) -> None:
-        """The slots and the update count; the beta powers rebuilt from the count as TF1's
-        float32 running products (power *= beta once per update), bit for bit, so a resumed
-        run continues exactly."""
         for name, slot in self.slots.items():
             slot.assign(state[name])
-        step = int(state[STEP])
-        self.updates.assign(step)
-        for power, beta in zip(self.beta_powers, self._betas(), strict=True):
-            value = factor = np.float32(beta)
-            for _ in range(step):
-                value = np.float32(value * factor)
-            power.assign(value)
+        self.updates.assign(int(state[STEP]))
 
     def apply(self, layer: Layer, inputs: list[tf.Tensor], training: bool) -> tf.Tensor:
         """Dispatch `layer` on its kind to `_<kind>(layer, *inputs, training=...)`."""
@@ -173,46 +163,29 @@ class TFTwin(TwinModel, tf.Module):
         wanted = {*self.pair.losses.values(), *self.pair.step_outputs.values()}
         return {name: taps[name] for name in wanted}
 
-    def _apply_sgd(self, grads: list[tf.Tensor | None], lr: tf.Tensor) -> None:
-        """TF1's GradientDescentOptimizer: var -= lr * g."""
-        for variable, grad in zip(self._trainable, grads, strict=True):
-            if grad is not None:
-                variable.assign_sub(lr * grad)
-
-    def _apply_adam(self, grads: list[tf.Tensor | None], lr: tf.Tensor) -> None:
-        """TF1's AdamOptimizer: its kernel (ResourceApplyAdam, what `_resource_apply_dense`
-        runs) on each variable with a gradient and its slots, then the beta powers advance
-        once (TF1's `_finish`)."""
-        beta1, beta2 = self._betas()
-        beta1_power, beta2_power = (tf.identity(power) for power in self.beta_powers)
-        m_slot, v_slot = self.pair.optimizer.slots
+    def _apply(self, grads: list[tf.Tensor | None], lr: tf.Tensor) -> None:
+        """The pair's optimizer kind's TF1 kernel (`tf_reference.optimizers`) on each variable
+        with a gradient and its slots; then the update count advances (TF1's `_finish`)."""
+        optimizer = self.pair.optimizer
+        update = resolve(optimizer.kind.tf_update)
+        t = tf.cast(self.updates + 1, tf.float32)
         for name, variable, grad in zip(self._trainable_names, self._trainable, grads,
                                         strict=True):
-            if grad is None:
-                continue
-            tf.raw_ops.ResourceApplyAdam(
-                var=variable.handle, m=self.slots[f"{name}/{m_slot}"].handle,
-                v=self.slots[f"{name}/{v_slot}"].handle, beta1_power=beta1_power,
-                beta2_power=beta2_power, lr=lr, beta1=tf.constant(beta1, tf.float32),
-                beta2=tf.constant(beta2, tf.float32),
-                epsilon=tf.constant(self.pair.optimizer.epsilon, tf.float32), grad=grad)
-        for power, beta in zip(self.beta_powers, (beta1, beta2), strict=True):
-            power.assign(power * beta)
+            if grad is not None:
+                slots = {key: self.slots[f"{name}/{slot}"]
+                         for key, slot in zip(optimizer.keys, optimizer.slots, strict=True)}
+                update(optimizer, variable, grad, slots, lr, t)
         self.updates.assign_add(1)
 
-    def _build_adam(self) -> None:
-        """Adam's state as TF1 keeps it: zero m and v slots, and the non-slot beta powers
-        (beta1, beta2 before the first update); plus the update count `step` that crosses the
-        interface."""
+    def _build_optimizer(self) -> None:
+        """The optimizer's state as TF1 keeps it: each slot at its first value, and the update
+        count `step` that crosses the interface."""
+        optimizer = self.pair.optimizer
         self.slots = OrderedDict(
-            (name, tf.Variable(tf.zeros(shape, tf.float32), trainable=False))
+            (name, tf.Variable(tf.fill(shape, optimizer.start(name.rpartition("/")[2])),
+                               trainable=False))
             for name, shape in self.optimizer_shapes.items() if name != STEP)
-        self.beta_powers = tuple(tf.Variable(beta, dtype=tf.float32, trainable=False)
-                                 for beta in self._betas())
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False)
-
-    def _betas(self) -> tuple[float, float]:
-        return self.pair.optimizer.beta1, self.pair.optimizer.beta2
 
 
 def _float32(value: ArrayLike) -> tf.Tensor:
