@@ -17,6 +17,7 @@ import numpy as np
 from chainer.types import NdArray
 
 from chainer_port import fast_cpu
+from spec.layout import Activation
 from spec.tf_geometry import same_pads, tf1_bilinear_sources, transpose_crop
 
 VariableOrArray = chainer.Variable | NdArray
@@ -382,14 +383,13 @@ def tf_space_to_depth(x: VariableOrArray, block: int, order: str = "tf") -> chai
     return F.reshape(x, (n, c * block * block, h // block, w // block))
 
 
-def nhwc_to_nchw(x: VariableOrArray) -> chainer.Variable:
-    """A TF-layout input in Chainer's layout: the channel axis (last) moved third from last
-    when the rank is 4 or more (frames [B, L, H, W, C] -> [B, L, C, H, W]); lower ranks as
-    they are.
+def nhwc_to_nchw(x: VariableOrArray, layout: Activation = Activation.FRAMES
+                 ) -> chainer.Variable:
+    """A TF-layout input in Chainer's layout by its rule (`spec.layout.Activation`): by
+    default the channel axis (last) moved third from last when the rank is 4 or more (frames
+    [B, L, H, W, C] -> [B, L, C, H, W]); CHANNELS_FIRST moves it second (NDHWC -> NCDHW).
 
-    `F.transpose`, so a gradient with respect to the NHWC input comes out NHWC.
+    `F.transpose`, so a gradient with respect to the TF-layout input comes out in TF layout.
     """
-    if x.ndim < 4:
-        return chainer.as_variable(x)
-    axes = tuple(range(x.ndim - 3))
-    return F.transpose(x, (*axes, x.ndim - 1, x.ndim - 3, x.ndim - 2))
+    axes = layout.axes(x.ndim)
+    return F.transpose(x, axes) if axes else chainer.as_variable(x)

@@ -31,6 +31,7 @@ from chainer_port.initializers import spec_initializer
 from chainer_port.optimizer import SpecOptimizer
 from chainer_port.tf_compat import TFCompat, nhwc_to_nchw
 from spec.layer import Layer, run_graph
+from spec.layout import Activation
 from spec.twin import TwinModel
 from spec.weights import STEP, check_weights, variables
 
@@ -233,7 +234,8 @@ class ChainerTwin(TwinModel, chainer.Chain):
         """The graph on TF-layout inputs, recording the backprop graph when enabled."""
         # Inputs and noise both cross the interface in TF layout (the harness's isolated
         # replay converts both the same way).
-        sources = {name: nhwc_to_nchw(self._input(value))
+        layouts = {spec.name: spec.layout for spec in self.pair.inputs(self.preset)}
+        sources = {name: nhwc_to_nchw(self._input(value), layouts.get(name, Activation.FRAMES))
                    for name, value in {**inputs, **noise}.items()}
         overrides = {name: self._input(value) for name, value in overrides.items()}
         with chainer.using_config("train", training):

@@ -77,24 +77,24 @@ def port_backward(model: Any, layout: str, layers: list[Layer], inputs: ParityIn
 def _backward(model: Any, layout: str, layers: list[Layer], inputs: ParityInputs,
               taps: Mapping[str, np.ndarray], upstream: dict[str, np.ndarray],
               accumulate: bool) -> Backward:
-    to_tf, from_tf = layout_converters(layout)
+    to_tf, from_tf = layout_converters(layout, layers, inputs.layouts)
     sources = {**inputs.batches[0], **inputs.noise[0]}
     found = Backward(upstream=upstream)
     per_layer: dict[str, list[tuple[str, np.ndarray, str]]] = {}
     for layer in reversed(layers):
         if layer.name not in upstream:
             continue  # does not reach the loss
-        feed = [from_tf(np.asarray(sources[name] if name in sources else taps[name],
-                                   np.float32)) for name in layer.inputs]
+        feed = [from_tf(name, np.asarray(sources[name] if name in sources else taps[name],
+                                         np.float32)) for name in layer.inputs]
         try:
             input_grads, variable_grads = model.layer_gradients(
-                layer.name, feed, from_tf(upstream[layer.name]), training=True)
+                layer.name, feed, from_tf(layer.name, upstream[layer.name]), training=True)
         except Exception as error:  # a port's failure is a finding
             found.errors[layer.name] = error_text(error)
             continue
         rows = []
         for name, grad in zip(layer.inputs, input_grads, strict=True):
-            grad = to_tf(grad)
+            grad = to_tf(name, grad)
             rows.append((name, grad, "nhwc"))
             if accumulate and name not in sources:
                 upstream[name] = upstream[name] + grad if name in upstream else grad

@@ -30,7 +30,7 @@ from common.atomic import atomic_path
 from common.errors import UserError
 from parity.inputs import ParityInputs, digest
 from spec.layer import Layer
-from spec.layout import activation_to_chainer, activation_to_tf
+from spec.layout import Activation
 from spec.registry import DEFAULT_MODEL
 from spec.weights import variables
 
@@ -43,13 +43,25 @@ MATCHING_KEYS = ("model", "preset", "batch_size", "seed", "steps", "lr", "start_
 ERROR_CHARS = 300
 
 
-def layout_converters(layout: str) -> tuple[Callable, Callable]:
-    """(to TF layout, from TF layout) for a model whose taps are in `layout`."""
-    if layout == "NCHW":
-        return activation_to_tf, activation_to_chainer
+def layout_converters(layout: str, layers: Iterable[Layer],
+                      sources: Mapping[str, Activation] | None = None
+                      ) -> tuple[Callable[[str, Any], Any], Callable[[str, Any], Any]]:
+    """(to TF layout, from TF layout), each (name, value), for a model whose taps are in
+    `layout`: each tap by its layer's rule (`Layer.layout`), each source (input, noise) by
+    `sources` (`ParityInputs.layouts`), the default rule for anything else."""
     if layout == "NHWC":
-        return (lambda x: x), (lambda x: x)
-    raise UserError(f"port layout {layout!r}: must be 'NCHW' or 'NHWC'")
+        return (lambda name, x: x), (lambda name, x: x)
+    if layout != "NCHW":
+        raise UserError(f"port layout {layout!r}: must be 'NCHW' or 'NHWC'")
+    rules = {**{layer.name: layer.layout for layer in layers}, **(sources or {})}
+
+    def to_tf(name: str, value: Any) -> Any:
+        return rules.get(name, Activation.FRAMES).to_tf(value)
+
+    def from_tf(name: str, value: Any) -> Any:
+        return rules.get(name, Activation.FRAMES).to_chainer(value)
+
+    return to_tf, from_tf
 
 
 @dataclass
@@ -114,7 +126,6 @@ def capture_model(model: Any, layout: str, layers: list[Layer], weights: Ordered
     `lr`: the training steps' learning rate; None follows the seed's schedule. The training
     steps are global steps start_step .. start_step + steps - 1.
     """
-    to_tf, _ = layout_converters(layout)
     parts = set(parts)
     capture = Capture({})
     arrays, errors = capture.arrays, capture.errors
@@ -181,14 +192,15 @@ def forward_taps(model: Any, layout: str, layers: list[Layer], weights: Mapping[
     (`run_layers`, from `weights` again), so the taps before the failure are still compared
     and the layer that raised (or whose shape went wrong first) is named, not the run lost.
     """
-    to_tf, _ = layout_converters(layout)
+    to_tf, _ = layout_converters(layout, layers)
     model.set_weights(weights)
     try:
         result = model.forward(inputs.batches[0], inputs.noise[0], training=training)
     except Exception:  # replayed layer by layer below
         model.set_weights(weights)
         return run_layers(model, layout, layers, inputs, training)
-    return OrderedDict((name, to_tf(model.to_numpy(tap))) for name, tap in result.taps.items()), {}
+    return OrderedDict((name, to_tf(name, model.to_numpy(tap)))
+                       for name, tap in result.taps.items()), {}
 
 
 def moving_updates(before: Mapping[str, np.ndarray], model: Any, layers: list[Layer]
@@ -217,8 +229,8 @@ def run_layers(model: Any, layout: str, layers: list[Layer], inputs: ParityInput
     recorded in errors ({name: "TypeError: ..."}); end to end, the layers that read it are
     skipped (missing from the taps).
     """
-    to_tf, from_tf = layout_converters(layout)
-    values: dict[str, Any] = {name: from_tf(value) for name, value in
+    to_tf, from_tf = layout_converters(layout, layers, inputs.layouts)
+    values: dict[str, Any] = {name: from_tf(name, value) for name, value in
                               {**inputs.batches[0], **inputs.noise[0]}.items()}
     sources = set(values)
     taps: OrderedDict[str, np.ndarray] = OrderedDict()
@@ -227,12 +239,12 @@ def run_layers(model: Any, layout: str, layers: list[Layer], inputs: ParityInput
         if reference_taps is None and not all(name in values for name in layer.inputs):
             continue
         feed = [values[name] if name in sources or reference_taps is None
-                else from_tf(reference_taps[name]) for name in layer.inputs]
+                else from_tf(name, reference_taps[name]) for name in layer.inputs]
         try:
             value = model.run_layer(layer.name, feed, training=training)
         except Exception as error:  # a port's failure is a finding
             errors[layer.name] = error_text(error)
             continue
         values[layer.name] = value
-        taps[layer.name] = to_tf(model.to_numpy(value))
+        taps[layer.name] = to_tf(layer.name, model.to_numpy(value))
     return taps, errors

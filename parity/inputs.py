@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from common.errors import UserError
+from spec.layout import Activation
 from spec.pair import TwinPair, noise_at
 
 
@@ -27,10 +28,12 @@ def digest(arrays: Mapping[str, np.ndarray]) -> str:
 @dataclass
 class ParityInputs:
     """Batch `k` and noise `k` feed training step k; batch 0 / noise 0 feed the forward.
-    Each is a dict by the pair's input (noise) names, TF layout."""
+    Each is a dict by the pair's input (noise) names, TF layout; `layouts`, each input's
+    rule to Chainer's (`InputSpec.layout`)."""
 
     batches: list[dict[str, np.ndarray]]
     noise: list[dict[str, np.ndarray]]
+    layouts: dict[str, Activation] = field(default_factory=dict)
 
     @classmethod
     def from_dataset(cls, pair: TwinPair, preset: Any, data: str | Path, batch_size: int,
@@ -63,7 +66,7 @@ class ParityInputs:
         noise = [noise_at(pair.noise(preset), preset,
                           {name: value.shape for name, value in batch.items()}, seed, step)
                  for step, batch in enumerate(batches)]
-        return cls(batches, noise)
+        return cls(batches, noise, {spec.name: spec.layout for spec in pair.inputs(preset)})
 
     def digest(self) -> str:
         return digest({f"{name}{i}": value for i, arrays in

@@ -31,8 +31,9 @@ def predictions(run: RunDir, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray,
     model, checkpoint, config = latest_model(run)
     pair = get_pair(config.model)
     result = model.forward(inputs, training=False)
-    return (pair.prediction(model.preset, lambda name: to_tf_layout(model, result.taps[name])),
-            config.backend, checkpoint.step)
+    frames = pair.prediction(model.preset,
+                             lambda name: to_tf_layout(model, result.taps[name], name))
+    return frames, config.backend, checkpoint.step
 
 
 def image(frame: np.ndarray) -> tuple[np.ndarray, dict]:

@@ -13,7 +13,7 @@ from typing import Any
 
 from common.errors import UserError
 from spec import initializers
-from spec.layout import Transpose
+from spec.layout import Activation, Transpose
 
 
 @dataclass(frozen=True)
@@ -54,6 +54,9 @@ class Layer:
     batch: a label of the output's batch axis (the pair's own vocabulary) or None (a scalar).
     attrs: kind-specific settings (kernel, stride, padding, width, ...).
     variables: the variables this layer owns.
+    layout: how the output is laid out in Chainer (`spec.layout.Activation`; by default NHWC
+        <-> NCHW and frames [B, L, H, W, C] <-> [B, L, C, H, W]; CHANNELS_FIRST for NDHWC <->
+        NCDHW).
     """
 
     name: str
@@ -63,6 +66,7 @@ class Layer:
     batch: str | None = "batch"
     attrs: Mapping = field(default_factory=dict)
     variables: tuple[Variable, ...] = ()
+    layout: Activation = Activation.FRAMES
 
 
 def graph_order(layers: list[Layer]) -> list[str]:

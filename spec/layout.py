@@ -9,9 +9,11 @@ A TF dense kernel is [in, out] and Chainer's Linear W is (out, in): `MATRIX`. A 
 shaped like an activation (a ConvLSTM's per-position peephole weights, [1, H, W, C]) is
 (1, C, H, W) in Chainer: `ACTIVATION`. Everything else is the same in both.
 
-Activations: a tap with a channel axis (rank >= 4 with batch) has it last in TF and third from
-last in Chainer (NHWC <-> NCHW; frames [B, L, H, W, C] <-> [B, L, C, H, W]). Flat taps and
-scalars are the same in both.
+Activations: each tap and input names its rule, an `Activation` (`Layer.layout`,
+`InputSpec.layout`): by default a channel axis (rank >= 4 with batch) last in TF is third from
+last in Chainer (NHWC <-> NCHW; frames [B, L, H, W, C] <-> [B, L, C, H, W]); a clip or volume
+for a 3-D convolution is NDHWC <-> NCDHW (`CHANNELS_FIRST`); flat taps and scalars are the
+same in both.
 """
 
 from __future__ import annotations
@@ -63,9 +65,40 @@ class Transpose(enum.Enum):
         return value.transpose(np.argsort(axes)) if axes else value
 
 
+class Activation(enum.Enum):
+    """How a tap or an input (TF: channels last) is laid out in Chainer, by rule for any rank.
+
+    FRAMES (the default): the channel axis third from last, rank >= 4 (NHWC <-> NCHW; a
+    sequence of frames [B, L, H, W, C] <-> [B, L, C, H, W]). CHANNELS_FIRST: the channel
+    axis second, rank >= 3 (NWC <-> NCW, NHWC <-> NCHW, a volume or clip NDHWC <-> NCDHW, as
+    Chainer's convolution_nd takes it). SAME: as TF (vectors, sequences of vectors, attention
+    weights).
+    """
+
+    FRAMES = "frames"
+    CHANNELS_FIRST = "channels_first"
+    SAME = "same"
+
+    def axes(self, ndim: int) -> tuple[int, ...] | None:
+        """The permutation TF -> Chainer of a value of rank `ndim` (None: the same)."""
+        if self is Activation.FRAMES and ndim >= 4:
+            return (*range(ndim - 3), ndim - 1, ndim - 3, ndim - 2)
+        if self is Activation.CHANNELS_FIRST and ndim >= 3:
+            return (0, ndim - 1, *range(1, ndim - 1))
+        return None
+
+    def to_chainer(self, value: np.ndarray) -> np.ndarray:
+        axes = self.axes(value.ndim)
+        return value.transpose(axes) if axes else value
+
+    def to_tf(self, value: np.ndarray) -> np.ndarray:
+        axes = self.axes(value.ndim)
+        return value.transpose(np.argsort(axes)) if axes else value
+
+
 def activation_to_chainer(value: np.ndarray) -> np.ndarray:
-    return np.moveaxis(value, -1, -3) if value.ndim >= 4 else value
+    return Activation.FRAMES.to_chainer(value)
 
 
 def activation_to_tf(value: np.ndarray) -> np.ndarray:
-    return np.moveaxis(value, -3, -1) if value.ndim >= 4 else value
+    return Activation.FRAMES.to_tf(value)

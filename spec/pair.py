@@ -17,6 +17,7 @@ import numpy as np
 
 from common.errors import UserError
 from spec.layer import Layer
+from spec.layout import Activation
 from spec.optimizers import Optimizer
 from spec.pitfall import Pitfall
 
@@ -34,6 +35,7 @@ class InputSpec:
     value_range: the values a command's input file may hold (None: any finite value).
     default: the value `twinport predict` fills in when its input file lacks this input
         (None: the file must have it).
+    layout: how Chainer takes it (`spec.layout.Activation`, as a layer's output).
     """
 
     name: str
@@ -45,6 +47,7 @@ class InputSpec:
     dither: float = 0.0
     value_range: tuple[float, float] | None = (0.0, 1.0)
     default: float | None = None
+    layout: Activation = Activation.FRAMES
 
     def problem(self, shape: tuple[int, ...]) -> str | None:
         """Why an array of `shape` does not fit, or None."""

@@ -15,15 +15,20 @@ import numpy as np
 from common.arrays import read_npy, read_npz
 from common.atomic import atomic_path
 from common.errors import UserError
-from spec.layout import activation_to_tf
+from spec.layout import Activation
 from spec.registry import DEFAULT_MODEL, get_pair
 from twinport.backends import create_model
 
 
-def to_tf_layout(model: Any, value: Any) -> np.ndarray:
-    """A tap or output of `model` as host NHWC (Chainer's are NCHW, TF's NHWC already)."""
+def to_tf_layout(model: Any, value: Any, tap: str = "output") -> np.ndarray:
+    """The tap `tap` (a layer's name or a named tap: "output") of `model` as a host array in
+    TF layout, by the layer's rule (`Layer.layout`; TF's taps are in it already)."""
     array = model.to_numpy(value)
-    return activation_to_tf(array) if getattr(model, "layout", "NCHW") == "NCHW" else array
+    if getattr(model, "layout", "NCHW") != "NCHW":
+        return array
+    name = model.pair.named_taps.get(tap, tap)
+    layer = getattr(model, "layer_by_name", {}).get(name)
+    return (layer.layout if layer is not None else Activation.FRAMES).to_tf(array)
 
 
 def read_input(path: str, spec: Any, value: np.ndarray | None = None) -> np.ndarray:
@@ -84,7 +89,7 @@ def predict(backend: str, preset: str, weights: str, input_path: str, noise_path
     result = twin.forward(inputs, noise, training=train_mode)
     if pair.prediction is not None:
         prediction = pair.prediction(preset_value,
-                                     lambda name: to_tf_layout(twin, result.taps[name]))
+                                     lambda name: to_tf_layout(twin, result.taps[name], name))
     else:
         prediction = to_tf_layout(twin, result.output)
     prediction = np.asarray(prediction, np.float32)

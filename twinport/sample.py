@@ -56,7 +56,8 @@ def sample_futures(run: RunDir, frame: np.ndarray, n: int, seed: int) -> tuple[n
                            training=False)
     shifted = to_tf_layout(model, result.output)
     diff = (shifted * 2.0 - preset.scale) / preset.scale
-    image = to_tf_layout(model, result.taps[f"image_{preset.target_size}"])
+    name = f"image_{preset.target_size}"
+    image = to_tf_layout(model, result.taps[name], name)
     future = np.clip(image / preset.scale + diff, 0.0, 1.0)
     return image[0] / preset.scale, future, diff
 
