@@ -221,6 +221,25 @@ def tf_moments(x: VariableOrArray) -> tuple[NdArray, NdArray]:
             array.var(axis=axes, dtype=wide).astype(array.dtype))
 
 
+def tf_layer_norm(x: VariableOrArray, gamma: VariableOrArray | None,
+                  beta: VariableOrArray | None, axes: tuple[int, ...], epsilon: float,
+                  param_axis: int) -> chainer.Variable:
+    """A layer norm as TF writes it (`tf.nn.moments` over `axes`, then (x - mean) *
+    rsqrt(variance + epsilon) * gamma + beta: Keras' LayerNormalization, tf.contrib's
+    layer_norm), over any axes of any rank, where Chainer's `layer_normalization` takes 2-D
+    input only. gamma and beta (either None: left out) lie along `param_axis` (Chainer's
+    channel axis: 1 for NCHW or NCDHW, -1 for a sequence of vectors)."""
+    x = chainer.as_variable(x)
+    mean = F.broadcast_to(F.mean(x, axis=axes, keepdims=True), x.shape)
+    centred = x - mean
+    variance = F.broadcast_to(F.mean(F.square(centred), axis=axes, keepdims=True), x.shape)
+    y = centred * F.rsqrt(variance + epsilon)
+    axis = param_axis % x.ndim
+    if gamma is not None:
+        y = F.scale(y, gamma, axis=axis)
+    return y if beta is None else F.bias(y, beta, axis=axis)
+
+
 def assign_moving_average(variable: NdArray, value: NdArray, decay: float) -> None:
     """TF's `assign_moving_average(variable, value, decay, zero_debias=False)`, in place.
 

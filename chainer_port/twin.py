@@ -22,6 +22,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import chainer
+import chainer.functions as F
 import numpy as np
 from chainer.backends import cuda
 from chainer.serializers import DictionarySerializer, NpzDeserializer
@@ -55,6 +56,7 @@ class ChainerTwin(TwinModel, chainer.Chain):
         self.tf_compat = tf_compat or TFCompat()
         self.build_links(np.random.default_rng(seed))
         check_weights(self._tf_variables(), self.layers, f"{type(self).__name__} link tree")
+        self._variable_names = set(variables(self.layers))
         self.dtype = np.dtype(dtype)
         if self.dtype != np.float32:
             self._cast_variables(self.dtype)
@@ -201,6 +203,30 @@ class ChainerTwin(TwinModel, chainer.Chain):
             raise ValueError(f"{layer.name}: unknown layer kind {layer.kind!r}")
         return method(layer, *inputs, training=training)
 
+    # -- layer kinds every pair may use (`docs/port-interface.md`) ----------------------------
+
+    def _dense(self, layer: Layer, x: chainer.Variable, training: bool) -> chainer.Variable:
+        """A dense layer on the input flattened in TF's order (its layout rule undone first):
+        `{layer}/kernel` (Chainer's (out, in)) and `{layer}/bias` when declared."""
+        axes = self.layout_of(layer.inputs[0]).axes(x.ndim)
+        if axes:
+            x = F.transpose(x, tuple(int(i) for i in np.argsort(axes)))
+        bias = f"{layer.name}/bias"
+        return F.linear(F.reshape(x, (len(x), -1)), self.variable(f"{layer.name}/kernel"),
+                        self.variable(bias) if bias in self._variable_names else None)
+
+    def _mse(self, layer: Layer, y: chainer.Variable, target: chainer.Variable,
+             training: bool) -> chainer.Variable:
+        """The mean squared error, a scalar."""
+        return F.mean(F.square(y - target))
+
+    def layout_of(self, name: str) -> Activation:
+        """The layout rule of a tap or an input (`Layer.layout`, `InputSpec.layout`)."""
+        if name in self.layer_by_name:
+            return self.layer_by_name[name].layout
+        specs = {spec.name: spec.layout for spec in self.pair.inputs(self.preset)}
+        return specs.get(name, Activation.FRAMES)
+
     # -- links ---------------------------------------------------------------------------------
 
     def add_scoped_link(self, name: str, link: chainer.Link) -> None:
@@ -234,8 +260,7 @@ class ChainerTwin(TwinModel, chainer.Chain):
         """The graph on TF-layout inputs, recording the backprop graph when enabled."""
         # Inputs and noise both cross the interface in TF layout (the harness's isolated
         # replay converts both the same way).
-        layouts = {spec.name: spec.layout for spec in self.pair.inputs(self.preset)}
-        sources = {name: nhwc_to_nchw(self._input(value), layouts.get(name, Activation.FRAMES))
+        sources = {name: nhwc_to_nchw(self._input(value), self.layout_of(name))
                    for name, value in {**inputs, **noise}.items()}
         overrides = {name: self._input(value) for name, value in overrides.items()}
         with chainer.using_config("train", training):

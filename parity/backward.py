@@ -20,6 +20,7 @@ import numpy as np
 from common.errors import UserError
 from parity.capture import error_text, layout_converters
 from parity.inputs import ParityInputs
+from parity.sections import E2E_SECTIONS, ISOLATED_SECTIONS
 from spec.layer import Layer
 from spec.twin import TwinModel
 
@@ -105,3 +106,23 @@ def _backward(model: Any, layout: str, layers: list[Layer], inputs: ParityInputs
             found.items[item_name(layer.name, source)] = grad
             found.layouts[item_name(layer.name, source)] = item_layout
     return found
+
+
+KERNEL_HINT = "kernel_axes_swapped"
+
+
+def explain_forward(found: Mapping[str, list[Any]], backward: list[Any]) -> None:
+    """A layer whose forward taps fail while its isolated backward finds the port's kernel
+    gradient to be the reference's with axes swapped (`parity.diagnose.kernel_axes_swapped`,
+    exact whatever the forward did: a kernel's gradient reads only the inputs and the
+    upstream gradient) reads its kernel in another axis order: its failing forward taps take
+    that hint, which the tap alone cannot show."""
+    swapped = {item_layer(diff.name): diff for diff in backward
+               if diff.failed and diff.hint == KERNEL_HINT}
+    for section in (*E2E_SECTIONS, *ISOLATED_SECTIONS):
+        for diff in found.get(section.key, []):
+            source = swapped.get(diff.name)
+            if source is not None and diff.failed:
+                diff.hint = KERNEL_HINT
+                diff.suggestion = (f"{source.suggestion} (the isolated backward's gradient "
+                                   f"{source.name} shows it)")

@@ -45,6 +45,23 @@ MOMENT_NOISE = 0.5
 # Two float32 roundings (one per side) of a statistic, with a factor 2 to spare: 4 ulps.
 MOVING_ROUNDING = 2.0 ** -22
 UPDATE_HINT = "optimizer_update"
+STATE_HINT = "optimizer_state"
+
+
+def state_suggestion(optimizer: Optimizer) -> str:
+    """What an `optimizer_state` failure suggests: a slot apart while every section before
+    agrees (the same gradients went in), so the port updates its state otherwise."""
+    advice = f": {optimizer.kind.advice}" if optimizer.kind.advice else ""
+    return (f"the optimizer's state apart from the same gradients: the port's "
+            f"{optimizer.kind.name} updates its slots otherwise than TF1{advice} "
+            "(spec.optimizers)")
+
+
+def tap_layout(layer: Layer, layout: str) -> str:
+    """How the hints name a tap's axes: `layout` (channels last, "nhwc") for an image, a map
+    or a clip; "flat" for a tap whose layout rule leaves it as it is (a sequence of vectors,
+    attention weights), whose axes are no H, W or C."""
+    return layout if layer.layout.axes(len(layer.shape) + 1) else "flat"
 
 
 def update_suggestion(optimizer: Optimizer) -> str:
@@ -76,7 +93,8 @@ class Comparer:
         atol, rtol = self.tolerance(key)
         diffs = compare_dicts(reference, port, atol, rtol, self.stat,
                               order=self.taps if taps is None else taps,
-                              layouts=dict.fromkeys(self.taps, BY_KEY[key].layout),
+                              layouts={layer.name: tap_layout(layer, BY_KEY[key].layout)
+                                       for layer in self.layers},
                               scale_atol=True)
         errors = errors or {}
         return [raised_diff(d.name, errors[d.name], d.ref_shape, d.atol, d.rtol)
@@ -122,6 +140,10 @@ class Comparer:
         (`update_rule_diff`); then every variable. The first failing item is so the first
         cause: a state, the rule applied to it, or what else made the weights differ."""
         diffs = self.variables_diff(AFTER_TRAINING, reference.state, port.state)
+        if optimizer is not None:
+            for diff in diffs:
+                if diff.failed and diff.name != STEP:
+                    diff.hint, diff.suggestion = STATE_HINT, state_suggestion(optimizer)
         weights = self.variables_diff(AFTER_TRAINING, reference.weights, port.weights)
         if port.state and last is not None and optimizer is not None:
             diffs += self.update_rule_diff(last.start, port, last.row["lr"], optimizer)

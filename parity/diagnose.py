@@ -56,6 +56,8 @@ def resolve_axes(ndim: int, layout: str | None = None) -> Axes:
         layout = "nchw" if ndim >= 4 else "flat"
     if layout == "hwio" and ndim == 4:
         return Axes(layout, None, 3, (0, 1))
+    if layout == "hwio" and ndim >= 3:  # conv1d [w, in, out], conv3d [d, h, w, in, out]
+        return Axes(layout, None, ndim - 1, None)
     if layout in ("nchw", "nhwc") and ndim >= 3:
         batch = 0 if ndim >= 4 else None
         if layout == "nchw":
@@ -447,6 +449,33 @@ def channels_only(ctx: _Ctx) -> str | None:
             "parameter of those channels (BatchNorm beta, moving statistics) or concat order")
 
 
+KERNEL_AXES = {3: ("W",), 4: ("H", "W"), 5: ("D", "H", "W")}
+
+
+def kernel_axes_swapped(ctx: _Ctx) -> str | None:
+    """A kernel (its value or gradient; TF layout [..spatial.., in, out], any rank) with two
+    or more of its axes in another order: its spatial axes among themselves, or in and out.
+    Says which, and the transpose that undoes it."""
+    if ctx.axes.layout != "hwio" or ctx.ref.ndim not in KERNEL_AXES:
+        return None
+    names = (*KERNEL_AXES[ctx.ref.ndim], "in", "out")
+    spatial = len(names) - 2
+    for order in itertools.permutations(range(spatial)):
+        for io in ((spatial, spatial + 1), (spatial + 1, spatial)):
+            perm = (*order, *io)
+            if perm == tuple(range(len(names))):
+                continue
+            moved = np.transpose(ctx.ref, perm)
+            if moved.shape == ctx.port.shape and ctx.fits(moved, ctx.port):
+                undo = tuple(int(i) for i in np.argsort(perm))
+                swapped = [names[i] for i in range(len(names)) if perm[i] != i]
+                return (f"kernel axes swapped ({', '.join(swapped)}): the port's kernel is "
+                        f"the reference's [{', '.join(names)}] read as "
+                        f"[{', '.join(names[i] for i in perm)}], a kernel read or reshaped "
+                        f"in another axis order; the fix: its transpose {undo}")
+    return None
+
+
 def axes_transposed(ctx: _Ctx) -> str | None:
     """The reference's axes in another order (or its values read in another axis order and
     reshaped, a reshape where a transpose was meant); says the transpose that undoes it."""
@@ -541,6 +570,7 @@ def periodic_error(ctx: _Ctx) -> str | None:
 TRANSFORMS: tuple[Callable[[_Ctx], str | None], ...] = (
     port_zero,
     sign_flipped,
+    kernel_axes_swapped,
     transposed_hw,
     spatially_flipped,
     axes_transposed,

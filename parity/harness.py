@@ -19,7 +19,13 @@ from typing import Any
 import numpy as np
 
 from common.errors import UserError
-from parity.backward import Backward, has_layer_backward, port_backward, reference_backward
+from parity.backward import (
+    Backward,
+    explain_forward,
+    has_layer_backward,
+    port_backward,
+    reference_backward,
+)
 from parity.capture import MODES, Capture, capture_model, run_layers
 from parity.comparer import Comparer, compare_captures, mark_amplification
 from parity.environment import environment
@@ -144,6 +150,7 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
             reference.backward, port_backward(port, layout, layers, reference.inputs,
                                               reference.capture.section("training"),
                                               reference.backward))
+        explain_forward(found, found[BACKWARD_ISOLATED])
         port.set_weights(reference.weights)
     rows: list[dict] = []
     if settings.steps:
@@ -165,9 +172,11 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
         versions=environment(),
         sections=found,
         steps=rows,
-        sample=(reference.pair.sample(reference.preset, reference.capture.section("inference"),
+        sample=(reference.pair.sample(reference.preset, reference.inputs.batches[0],
+                                      reference.capture.section("inference"),
                                       port_capture.section("inference"))
                 if reference.pair.sample else None),
+        sample_caption=reference.pair.sample_caption,
         created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
     )
     if settings.repeat > 1:

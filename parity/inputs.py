@@ -53,7 +53,7 @@ class ParityInputs:
         if pair.check_data is not None:
             pair.check_data(str(data), "train", preset, batch_size)
         count = max(steps, 1)
-        stream = pair.batches(str(data), "train", batch_size, seed)
+        stream = pair.stream(data, "train", batch_size, seed, preset)
         batches = [next(stream) for _ in range(count)]
         jitter = np.random.default_rng([seed, 255])
         if dither:

@@ -100,7 +100,7 @@ class ParityRun:
         "layout": "nchw" | "nhwc" | "flat" (optional)} for the worst tap, or None.
     sample: the pair's named images (`TwinPair.sample`), HxWxC floats in [0, 1]; the
         `tf_prediction` and `port_prediction` ones also get a |TF - port| panel
-        in [0, 1], or None.
+        in [0, 1], or None. sample_caption: the pair's words for them.
     verdict: a parity.verdict.Verdict, or None (then `ensure_verdict()` builds one).
     created: free-form timestamp string.
     repeat: the determinism table of `--repeat N` (`parity.repeat.Spread`s as dicts), or [].
@@ -112,6 +112,7 @@ class ParityRun:
     steps: list[dict[str, Any]] = field(default_factory=list)
     worst: dict[str, Any] | None = None
     sample: dict[str, np.ndarray] | None = None
+    sample_caption: str = ""
     verdict: Verdict | None = None
     created: str = ""
     repeat: list[dict[str, Any]] = field(default_factory=list)
@@ -170,6 +171,7 @@ class ParityRun:
             "steps": self.steps,
             "worst": worst,
             "sample": sorted(self.sample) if self.sample else None,
+            "sample_caption": self.sample_caption,
             "repeat": self.repeat,
         })
 
@@ -195,6 +197,7 @@ class ParityRun:
             steps=[{k: _step_float(v) for k, v in s.items()} for s in data.get("steps") or []],
             worst=worst,
             sample=sample or None,
+            sample_caption=data.get("sample_caption", ""),
             verdict=Verdict.from_dict(data["verdict"]) if data.get("verdict") else None,
             created=data.get("created", ""),
             repeat=list(data.get("repeat") or []),

@@ -80,7 +80,7 @@ def main() -> int:
     config = RunDir(args.runs[0]).read_config()
     pair = get_pair(config.model)
     preset = pair.get_preset(config.preset)
-    inputs = next(pair.batches(args.data or pair.default_data, "test", args.n, 0))
+    inputs = next(pair.stream(args.data or pair.default_data, "test", args.n, 0, preset))
     runs = [predictions(RunDir(path), inputs) for path in args.runs]
     frames = inputs[pair.inputs(preset)[0].name][:, :preset.seq_len]
     draw(frames, runs, preset.seq_len - runs[0][0].shape[1], args.output)

@@ -112,11 +112,13 @@ class TwinPair:
     named_taps: attribute of `ForwardResult` -> tap ("output", ...).
     step_outputs: train_step result key -> tap, returned as arrays (e.g. a latent's moments).
     twins: backend ("tf", "chainer") -> "module:Class" (or the class) of that twin.
-    batches: (data folder, split, batch size, seed) -> an endless iterator of input dicts;
-        `check_data(folder, split, preset, batch size)` refuses, in one line, data the preset
-        cannot read.
-    sample: (preset, reference taps, port taps) -> named images in [0, 1] for the report, or
-        None; optional.
+    batches: (data folder, split, batch size, seed, start_step=, preset=) -> an endless
+        iterator of input dicts (`stream` calls it); `check_data(folder, split, preset, batch
+        size)` refuses, in one line, data the preset cannot read.
+    sample: (preset, inputs of batch 0, reference taps, port taps; all TF layout) -> named
+        images in [0, 1] for the report (HxWx3 in colour, HxW or HxWx1 in grey; the
+        `tf_prediction` and `port_prediction` ones get a |TF - port| panel), or None; optional.
+        sample_caption: what the report says under them.
     eval_overrides: (preset, the checkpoint's means of the step outputs, input shapes) -> the
         taps `twinport eval` fixes (cross_conv: its empirical z); optional.
     prediction: (preset, tap name -> that tap in TF layout) -> what `twinport predict`
@@ -143,7 +145,8 @@ class TwinPair:
     batch_sizes: Callable[[Any, Mapping[str, tuple[int, ...]]], Mapping[str, int]] | None = None
     named_taps: Mapping[str, str] = field(default_factory=dict)
     step_outputs: Mapping[str, str] = field(default_factory=dict)
-    sample: Callable[[Any, Mapping, Mapping], dict | None] | None = None
+    sample: Callable[[Any, Mapping, Mapping, Mapping], dict | None] | None = None
+    sample_caption: str = ""
     eval_overrides: Callable[[Any, Mapping[str, np.ndarray], Mapping[str, tuple[int, ...]]],
                              dict[str, np.ndarray]] | None = None
     prediction: Callable[[Any, Callable[[str], np.ndarray]], np.ndarray] | None = None
@@ -173,6 +176,13 @@ class TwinPair:
             return target
         module_name, _, attr = target.partition(":")
         return getattr(importlib.import_module(module_name), attr)
+
+    def stream(self, data: Any, split: str, batch_size: int, seed: int, preset: Any,
+               start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
+        """The reader's batches of `split` from global step `start_step`, for `preset` (its
+        sizes: a clip's length, a crop)."""
+        return self.batches(str(data), split, batch_size, seed, start_step=start_step,
+                            preset=self.get_preset(preset))
 
     def differentiable_inputs(self, preset: Any) -> list[str]:
         return [spec.name for spec in self.inputs(preset) if spec.differentiable]

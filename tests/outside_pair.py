@@ -41,7 +41,7 @@ def build(preset: dict) -> list[Layer]:
             Layer("loss", "mse", ("dense", "target"), (), batch=None)]
 
 
-def batches(data, split, batch_size, seed, start_step=0):
+def batches(data, split, batch_size, seed, start_step=0, preset=None):
     for frames in Dataset(data, split).batches(batch_size, seed, start_step=start_step):
         yield {"image": frames[:, 0, ::4, ::4], "target": frames[:, 1].mean(axis=(1, 2))}
 

@@ -108,6 +108,10 @@ class TFTwin(TwinModel, tf.Module):
     def to_numpy(value: Any) -> np.ndarray:
         return np.asarray(value, dtype=np.float32)
 
+    def variable(self, name: str) -> tf.Variable:
+        """The variable of TF name `name` (as `ChainerTwin.variable`)."""
+        return self.named_variables[name]
+
     def get_optimizer_state_impl(self) -> OrderedDict[str, Any]:
         state: OrderedDict[str, Any] = OrderedDict(
             (name, slot.numpy()) for name, slot in self.slots.items())
@@ -125,6 +129,20 @@ class TFTwin(TwinModel, tf.Module):
         if method is None:
             raise ValueError(f"{layer.name}: unknown layer kind {layer.kind!r}")
         return method(layer, *inputs, training=training)
+
+    # Layer kinds every pair may use (`docs/port-interface.md`) ----------------------------
+
+    def _dense(self, layer: Layer, x: tf.Tensor, training: bool) -> tf.Tensor:
+        """A dense layer on the input flattened after its batch axis (TF's order): @
+        `{layer}/kernel` [in, out] (`Transpose.MATRIX`), + `{layer}/bias` when declared."""
+        y = tf.reshape(x, [tf.shape(x)[0], -1]) @ self.variable(f"{layer.name}/kernel")
+        bias = self.named_variables.get(f"{layer.name}/bias")
+        return y if bias is None else y + bias
+
+    def _mse(self, layer: Layer, y: tf.Tensor, target: tf.Tensor, training: bool
+             ) -> tf.Tensor:
+        """The mean squared error, a scalar."""
+        return tf.reduce_mean(tf.square(y - target))
 
     # Traced bodies -------------------------------------------------------------------------
 
@@ -166,8 +184,7 @@ class TFTwin(TwinModel, tf.Module):
     def _apply(self, grads: list[tf.Tensor | None], lr: tf.Tensor) -> None:
         """The pair's optimizer kind's TF1 kernel (`tf_reference.optimizers`) on each variable
         with a gradient and its slots; then the update count advances (TF1's `_finish`)."""
-        optimizer = self.pair.optimizer
-        update = resolve(optimizer.kind.tf_update)
+        optimizer, update = self.pair.optimizer, self._update
         t = tf.cast(self.updates + 1, tf.float32)
         for name, variable, grad in zip(self._trainable_names, self._trainable, grads,
                                         strict=True):
@@ -186,6 +203,7 @@ class TFTwin(TwinModel, tf.Module):
                                trainable=False))
             for name, shape in self.optimizer_shapes.items() if name != STEP)
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False)
+        self._update = resolve(optimizer.kind.tf_update)
 
 
 def _float32(value: ArrayLike) -> tf.Tensor:

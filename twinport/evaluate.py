@@ -61,7 +61,7 @@ def evaluate(run: RunDir, data: str | None, split: str, batch_size: int, max_bat
     count = min(max_batches, Dataset(data, split).steps_per_epoch(batch_size))
     means = checkpoint.means() if pair.eval_overrides else {}
     totals = dict.fromkeys(pair.losses, 0.0)
-    batches = pair.batches(str(data), split, batch_size, EVAL_SEED)
+    batches = pair.stream(data, split, batch_size, EVAL_SEED, preset)
     for index in tqdm(range(count), desc=f"eval {split}", unit="batch", disable=not progress):
         batch = next(batches)
         shapes = {name: value.shape for name, value in batch.items()}

@@ -90,8 +90,8 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
         return noise_at(pair.noise(preset), preset, shapes, config.seed, step)
 
     def batches(first: int) -> Iterator[dict[str, np.ndarray]]:
-        return pair.batches(config.data, "train", config.batch_size, config.seed,
-                            start_step=first)
+        return pair.stream(config.data, "train", config.batch_size, config.seed, preset,
+                           start_step=first)
 
     guard = FiniteGuard(model, start, check_every)
     last: dict = {}

@@ -102,7 +102,7 @@ def render_images(run: ParityRun) -> list[Image]:
     if run.sample:
         images.append(Image(
             "sample.png", "One sample",
-            "Input frame, true next frame, the TF and port predictions, and their difference.",
+            run.sample_caption or "The pair's sample images.",
             plots.plot_sample(run.sample),
         ))
     return images

@@ -344,6 +344,7 @@ def plot_sample(sample: dict) -> bytes:
         ax = axes[len(present)]
         d = np.abs(np.asarray(sample["tf_prediction"], dtype=np.float64)
                    - np.asarray(sample["port_prediction"], dtype=np.float64))
+        channels = d.shape[-1] if d.ndim == 3 else 1
         if d.ndim == 3:
             d = d.max(axis=-1)
         peak = float(np.nanmax(d)) if d.size else 0.0
@@ -351,7 +352,8 @@ def plot_sample(sample: dict) -> bytes:
                           vmax=peak if peak > 0 else 1)
         cbar = fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
         cbar.ax.tick_params(labelsize=7)
-        ax.set_title(f"|TF - port| (max over RGB)\npeak {fmt(peak)}", fontsize=9)
+        over = " (max over channels)" if channels > 1 else ""
+        ax.set_title(f"|TF - port|{over}\npeak {fmt(peak)}", fontsize=9)
         ax.set_axis_off()
     fig.tight_layout()
     return png_bytes(fig)

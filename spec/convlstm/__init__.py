@@ -41,7 +41,8 @@ def unpatch(patches: np.ndarray, patch: int) -> np.ndarray:
         grid * patch, grid * patch, 1)
 
 
-def sample(preset: Preset, reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarray]
+def sample(preset: Preset, inputs: Mapping[str, np.ndarray],
+           reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarray]
            ) -> dict[str, np.ndarray] | None:
     """The last input frame and both first predicted frames, in [0, 1]; None when the port
     has no prediction of the reference's shape."""
@@ -80,6 +81,8 @@ PAIR = TwinPair(
     check_data=check_data,
     named_taps={"output": f"{PREDICTION}_0", "loss": LOSS},
     sample=sample,
+    sample_caption=("The last input frame, the TF and port first predicted frames (grey), and "
+                     "their difference."),
     prediction=prediction,
     default_data=DEFAULT_DATA,
     make_data="twinport data moving-mnist",

@@ -4,6 +4,7 @@ data_size x data_size x 1 (the graph reads the first seq_len and pools them to i
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -27,7 +28,7 @@ def frame_problems(seq_len: int, height: int, width: int, channels: int,
     return problems
 
 
-def batches(data: str, split: str, batch_size: int, seed: int, start_step: int = 0
-            ) -> Iterator[dict[str, np.ndarray]]:
+def batches(data: str, split: str, batch_size: int, seed: int, start_step: int = 0,
+            preset: Any = None) -> Iterator[dict[str, np.ndarray]]:
     for frames in Dataset(data, split).batches(batch_size, seed, start_step=start_step):
         yield {FRAMES: frames}

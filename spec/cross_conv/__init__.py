@@ -9,6 +9,7 @@ its exponential decay. The twins are `tf_reference/cross_conv.py` and
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -60,8 +61,8 @@ def noise(preset: Preset) -> tuple[NoiseSpec, ...]:
     return (NoiseSpec(EPSILON, lambda p, shapes: (pair_rows(p, shapes), p.z_dim)),)
 
 
-def batches(data: str, split: str, batch_size: int, seed: int, start_step: int = 0
-            ) -> Iterator[dict[str, np.ndarray]]:
+def batches(data: str, split: str, batch_size: int, seed: int, start_step: int = 0,
+            preset: Any = None) -> Iterator[dict[str, np.ndarray]]:
     for frames in Dataset(data, split).batches(batch_size, seed, start_step=start_step):
         yield {FRAMES: frames}
 
@@ -70,7 +71,8 @@ def check_data(data: str, split: str, preset: Preset, batch_size: int) -> None:
     check_split(data, split, preset, batch_size, frame_problems)
 
 
-def sample(preset: Preset, reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarray]
+def sample(preset: Preset, inputs: Mapping[str, np.ndarray],
+           reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarray]
            ) -> dict[str, np.ndarray] | None:
     """Frame, true next frame and both predicted next frames of the first pair, in [0, 1];
     None when the port has no output of the reference's shape."""
@@ -116,6 +118,8 @@ PAIR = TwinPair(
                 "kernel": KERNEL_SAMPLE, "loss": LOSS, "l2_loss": L2_LOSS, "kl_loss": KL_LOSS},
     step_outputs={"z_mean": Z_MEAN, "z_stddev_log": Z_STDDEV_LOG},
     sample=sample,
+    sample_caption=("Input frame, true next frame, the TF and port predictions, and their "
+                     "difference."),
     eval_overrides=eval_overrides,
     default_data=DEFAULT_DATASET,
     make_data="twinport data moving-objects",

@@ -58,7 +58,8 @@ def noise(preset: Preset) -> tuple[NoiseSpec, ...]:
                       draw="uniform"),)
 
 
-def sample(preset: Preset, reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarray]
+def sample(preset: Preset, inputs: Mapping[str, np.ndarray],
+           reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarray]
            ) -> dict[str, np.ndarray] | None:
     """The last context frame and both first predictions, in [0, 1]; None when the port has
     no prediction of the reference's shape."""
@@ -97,6 +98,8 @@ def make_pair(transform: str) -> TwinPair:
         check_data=check_data,
         named_taps={"output": output(0), "loss": LOSS},
         sample=sample,
+        sample_caption=("The last context frame, the TF and port first predicted frames, and "
+                         "their difference."),
         prediction=prediction,
         default_data=DEFAULT_DATA,
         make_data="twinport data pushing",

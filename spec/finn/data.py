@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 
@@ -45,8 +46,8 @@ def check_data(data: str, split: str, preset: Preset, batch_size: int) -> None:
                             f"values per frame, preset {preset.name} takes {want}")
 
 
-def batches(data: str, split: str, batch_size: int, seed: int, start_step: int = 0
-            ) -> Iterator[dict[str, np.ndarray]]:
+def batches(data: str, split: str, batch_size: int, seed: int, start_step: int = 0,
+            preset: Any = None) -> Iterator[dict[str, np.ndarray]]:
     """Images, actions and states of each batch, and `iter_num`: the training iteration the
     batch feeds (the TF code's placeholder, which scheduled sampling reads), counted from
     `start_step` so a resumed run continues the schedule."""
