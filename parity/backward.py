@@ -10,6 +10,7 @@ variable, named `"{layer} <- {input or variable}"`, in graph order; the port's i
 
 from __future__ import annotations
 
+import re
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -109,20 +110,43 @@ def _backward(model: Any, layout: str, layers: list[Layer], inputs: ParityInputs
 
 
 KERNEL_HINT = "kernel_axes_swapped"
+STATE_HINT = "state_not_carried"
+# A tap of a recurrent step: its family (the text before the step's number) and the number.
+STEP_NAME = re.compile(r"^(.*?)_(\d+)(?:/|$)")
+
+
+def earlier_step(tap: str, source: str) -> bool:
+    """Whether `source` is the tap of an earlier step of the recurrence `tap` belongs to
+    (`lstm_0` for `lstm_1` or `lstm_1/gates`)."""
+    here, there = STEP_NAME.match(tap), STEP_NAME.match(source)
+    return bool(here and there and here[1] == there[1] and int(there[2]) < int(here[2]))
 
 
 def explain_forward(found: Mapping[str, list[Any]], backward: list[Any]) -> None:
-    """A layer whose forward taps fail while its isolated backward finds the port's kernel
-    gradient to be the reference's with axes swapped (`parity.diagnose.kernel_axes_swapped`,
-    exact whatever the forward did: a kernel's gradient reads only the inputs and the
-    upstream gradient) reads its kernel in another axis order: its failing forward taps take
-    that hint, which the tap alone cannot show."""
-    swapped = {item_layer(diff.name): diff for diff in backward
-               if diff.failed and diff.hint == KERNEL_HINT}
+    """Failing forward taps explained by the isolated backward, whose evidence the tap alone
+    cannot give:
+
+    - the port's kernel gradient is the reference's with axes swapped
+      (`parity.diagnose.kernel_axes_swapped`; exact whatever the forward did: a kernel's
+      gradient reads only the inputs and the upstream gradient): the layer reads its kernel
+      in another axis order;
+    - the port's gradient to an earlier step's tap is zero (`port_zero`): the layer ignores
+      the state the recurrence carries.
+    """
+    hints = {}
+    for diff in backward:
+        if not diff.failed:
+            continue
+        layer, _, source = diff.name.partition(" <- ")
+        if diff.hint == KERNEL_HINT:
+            hints[layer] = (KERNEL_HINT, f"{diff.suggestion} (the isolated backward's gradient "
+                                         f"{diff.name} shows it)")
+        elif diff.hint == "port_zero" and earlier_step(layer, source) and layer not in hints:
+            hints[layer] = (STATE_HINT, f"state not carried between steps: the port's "
+                                        f"gradient to {source} (the state of an earlier step) "
+                                        f"is zero, so {layer} does not read it: a state reset, "
+                                        "dropped or not passed on")
     for section in (*E2E_SECTIONS, *ISOLATED_SECTIONS):
         for diff in found.get(section.key, []):
-            source = swapped.get(diff.name)
-            if source is not None and diff.failed:
-                diff.hint = KERNEL_HINT
-                diff.suggestion = (f"{source.suggestion} (the isolated backward's gradient "
-                                   f"{source.name} shows it)")
+            if diff.failed and diff.name in hints:
+                diff.hint, diff.suggestion = hints[diff.name]

@@ -7,6 +7,7 @@ A pair lists its pitfalls (`TwinPair.pitfalls`) and the module of their mutants
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Any
@@ -38,7 +39,8 @@ class Pitfall:
     shared: bool = False
 
     def expected_item(self, preset: Any, start_step: int) -> str:
-        return self.item.format(**vars(preset), step0=start_step, step1=start_step + 1)
+        fields = preset if isinstance(preset, Mapping) else vars(preset)  # a dict preset too
+        return self.item.format(**fields, step0=start_step, step1=start_step + 1)
 
     def matches(self, section: str | None, item: str | None, preset: Any,
                 start_step: int) -> bool:
