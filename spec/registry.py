@@ -28,8 +28,8 @@ def get_pair(name: str) -> TwinPair:
     # NameError, ...) is one line naming where.
     try:
         pair = getattr(import_from_cwd(module_name), attr)
-    except UserError:
-        raise
+    except UserError as error:  # the pair's own definition refused (an unknown optimizer...)
+        raise UserError(f"--model {name}: {origin(error)}{error}") from None
     except Exception as error:
         raise UserError(f"--model {name}: cannot load {target} ({origin(error)}"
                         f"{type(error).__name__}: {error})") from None

@@ -347,7 +347,15 @@ ROWS = DATASET_ROWS + [
         "cannot load tests.outside_pair:MISSING"),
     Row(f"{PARITY} --model tests.outside_pair:build", "--model: not a TwinPair",
         "tests.outside_pair:build is not a spec.pair.TwinPair"),
-] + PUSH_ROWS + ORIGINAL_ROWS
+] + PUSH_ROWS + ORIGINAL_ROWS + [
+    Row(f"{PARITY} --model tests.bad_pairs:UNKNOWN_OPTIMIZER", "--model: an unknown optimizer",
+        "--model tests.bad_pairs:UNKNOWN_OPTIMIZER: bad_pairs.py:12: optimizer 'adagrad': known "
+        "kinds are sgd, adam, rmsprop, momentum"),
+    Row(f"{PARITY} --model tests.bad_pairs:UNKNOWN_SETTING",
+        "--model: an optimizer setting its kind lacks",
+        "bad_pairs.py:16: optimizer rmsprop: unknown setting(s) beta1 (known: decay, momentum, "
+        "epsilon, centered)"),
+]
 
 
 # -- shared inputs and the test -----------------------------------------------------------------

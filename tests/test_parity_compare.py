@@ -505,10 +505,32 @@ def test_one_bad_row_is_not_periodic():
 
 
 def test_a_kernel_in_another_axis_order_says_the_transpose_that_undoes_it():
+    """A kernel (HWIO) with in and out swapped is `kernel_axes_swapped`, naming the axes; any
+    other array in another axis order is `axes_transposed`; both print the undoing
+    transpose."""
     kernel = np.random.default_rng(3).normal(size=(3, 5, 4, 4)).astype(np.float32)
-    d, s = failing(kernel, kernel.transpose(0, 1, 3, 2).copy(), layout="hwio")
+    port = kernel.transpose(0, 1, 3, 2).copy()
+    d, s = failing(kernel, port, layout="hwio")
+    assert diagnose(kernel, port, d, "hwio")[0] == "kernel_axes_swapped"
+    assert "kernel axes swapped (in, out)" in s and s.endswith("its transpose (0, 1, 3, 2)")
+    d, s = failing(kernel, port, layout="nhwc")
+    assert diagnose(kernel, port, d, "nhwc")[0] == "axes_transposed"
     assert "transpose(0, 1, 3, 2)" in s and "np.transpose(port, (0, 1, 3, 2))" in s
-    assert diagnose(kernel, kernel.transpose(0, 1, 3, 2).copy(), d, "hwio")[0] == "axes_transposed"
+
+
+@pytest.mark.parametrize(("shape", "perm", "named"), [
+    ((3, 3, 3, 2, 4), (1, 0, 2, 3, 4), "(D, H)"),  # conv3d, D and H
+    ((3, 3, 3, 2, 4), (0, 2, 1, 3, 4), "(H, W)"),
+    ((5, 3, 3), (0, 2, 1), "(in, out)"),  # conv1d
+])
+def test_kernels_of_any_rank_with_axes_swapped(shape, perm, named):
+    kernel = np.random.default_rng(5).normal(size=shape).astype(np.float32)
+    port = kernel.transpose(perm).copy()
+    d, s = failing(kernel, port, layout="hwio")
+    assert diagnose(kernel, port, d, "hwio")[0] == "kernel_axes_swapped"
+    assert f"kernel axes swapped {named}" in s
+    undo = tuple(int(i) for i in s.rsplit("its transpose ", 1)[1].strip("()").split(", "))
+    np.testing.assert_array_equal(port.transpose(undo), kernel)
 
 
 def test_a_reshape_where_a_transpose_was_meant():
