@@ -10,6 +10,7 @@ variable, named `"{layer} <- {input or variable}"`, in graph order; the port's i
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -109,44 +110,127 @@ def _backward(model: Any, layout: str, layers: list[Layer], inputs: ParityInputs
     return found
 
 
-KERNEL_HINT = "kernel_axes_swapped"
+# What a kernel's gradient shows of the kernel itself: in another axis order, or flipped.
+KERNEL_HINTS = ("kernel_axes_swapped", "spatially_flipped")
 STATE_HINT = "state_not_carried"
+IGNORED_HINT = "input_ignored"
 # A tap of a recurrent step: its family (the text before the step's number) and the number.
 STEP_NAME = re.compile(r"^(.*?)_(\d+)(?:/|$)")
 
 
-def earlier_step(tap: str, source: str) -> bool:
-    """Whether `source` is the tap of an earlier step of the recurrence `tap` belongs to
-    (`lstm_0` for `lstm_1` or `lstm_1/gates`)."""
+def carries_state(tap: str, source: str) -> bool:
+    """Whether `source` is a state `tap` reads from a recurrence: both are taps of numbered
+    steps, `source` of an earlier step of the same recurrence (`lstm_0` for `lstm_1` or
+    `lstm_1/gates`) or a later step of another feeding this one's first (an encoder's last
+    step for a forecaster's first: `CL/enco_cl3_4` for `CL/fore_cl3_0`)."""
     here, there = STEP_NAME.match(tap), STEP_NAME.match(source)
-    return bool(here and there and here[1] == there[1] and int(there[2]) < int(here[2]))
+    if not (here and there):
+        return False
+    step, source_step = int(here[2]), int(there[2])
+    return source_step < step if here[1] == there[1] else step == 0 < source_step
 
 
-def explain_forward(found: Mapping[str, list[Any]], backward: list[Any]) -> None:
+def exactly_moved(reference: np.ndarray, port: np.ndarray) -> bool:
+    """Whether `port` is `reference` flipped along its leading (spatial) axes or with axes in
+    another order, to float32 rounding (1e-4 of its largest value): what a kernel's gradient
+    shows of a kernel read otherwise, where the isolated backward's own tolerance (a tenth of
+    the range) would let a smooth gradient match a neighbour's."""
+    ref, found = np.asarray(reference, np.float64), np.asarray(port, np.float64)
+    bound = 1e-4 * float(np.abs(ref).max())
+    spatial = tuple(range(ref.ndim - 2))
+    candidates = [np.flip(ref, axis=spatial)] + [
+        np.transpose(ref, perm) for perm in itertools.permutations(range(ref.ndim))
+        if perm != tuple(range(ref.ndim)) and ref.ndim <= 5]
+    return any(c.shape == found.shape and float(np.abs(c - found).max()) <= bound
+               for c in candidates)
+
+
+def explain_forward(found: Mapping[str, list[Any]], backward: list[Any], reference: Backward,
+                    port: Backward) -> None:
     """Failing forward taps explained by the isolated backward, whose evidence the tap alone
     cannot give:
 
-    - the port's kernel gradient is the reference's with axes swapped
-      (`parity.diagnose.kernel_axes_swapped`; exact whatever the forward did: a kernel's
-      gradient reads only the inputs and the upstream gradient): the layer reads its kernel
-      in another axis order;
-    - the port's gradient to an earlier step's tap is zero (`port_zero`): the layer ignores
-      the state the recurrence carries.
+    - the port's kernel gradient is the reference's with axes swapped or flipped
+      (`parity.diagnose.kernel_axes_swapped`, `spatially_flipped`; exact whatever the
+      forward did: a kernel's gradient reads only the inputs and the upstream gradient): the
+      layer reads its kernel in another axis order, or flipped;
+    - the port's gradient to an input tap is zero (`port_zero`): the layer ignores it; a
+      recurrent step's tap is the state the recurrence carries (`state_not_carried`), any
+      other was replaced by another (`input_ignored`).
     """
-    hints = {}
+    hints, layouts = {}, reference.layouts
     for diff in backward:
         if not diff.failed:
             continue
         layer, _, source = diff.name.partition(" <- ")
-        if diff.hint == KERNEL_HINT:
-            hints[layer] = (KERNEL_HINT, f"{diff.suggestion} (the isolated backward's gradient "
-                                         f"{diff.name} shows it)")
-        elif diff.hint == "port_zero" and earlier_step(layer, source) and layer not in hints:
-            hints[layer] = (STATE_HINT, f"state not carried between steps: the port's "
-                                        f"gradient to {source} (the state of an earlier step) "
-                                        f"is zero, so {layer} does not read it: a state reset, "
-                                        "dropped or not passed on")
+        if (diff.hint in KERNEL_HINTS and layouts.get(diff.name) == "hwio"
+                and exactly_moved(reference.items[diff.name], port.items[diff.name])):
+            hints[layer] = (diff.hint, f"{diff.suggestion} (the isolated backward's gradient "
+                                       f"{diff.name} shows it)")
+        elif (diff.hint == "port_zero" and layouts.get(diff.name) != "hwio"
+              and layer not in hints):
+            hints[layer] = ((STATE_HINT, f"state not carried between steps: the port's "
+                                         f"gradient to {source} (a recurrent step's state) "
+                                         f"is zero, so {layer} does not read it: a state "
+                                         "reset, started from zeros or not passed on")
+                            if carries_state(layer, source) else
+                            (IGNORED_HINT, f"input ignored: the port's gradient to {source} is "
+                                           f"zero, so {layer} does not read it (another tap "
+                                           "read in its place: the wrong frame or step)"))
     for section in (*E2E_SECTIONS, *ISOLATED_SECTIONS):
         for diff in found.get(section.key, []):
             if diff.failed and diff.name in hints:
                 diff.hint, diff.suggestion = hints[diff.name]
+
+
+ROUTED_HINT = "inputs_reordered"
+BIAS_HINT = "bias_twice"
+
+
+def explain_routing(diffs: list[Any], reference: Backward, port: Backward) -> None:
+    """A failing item `L <- S` whose port gradient is, within its tolerance, the reference's
+    of another input `L <- S'` of the same layer: L reads its inputs in another order (a
+    concat or split order, frames compared in reverse), which no transform of one item shows.
+    """
+    by_layer: dict[str, list[str]] = {}
+    for name in reference.items:
+        by_layer.setdefault(item_layer(name), []).append(name)
+    for diff in diffs:
+        if not diff.failed or diff.name not in port.items or diff.hint:
+            continue
+        found = np.asarray(port.items[diff.name], np.float64)
+        bound = diff.atol + diff.rtol * np.abs(found)
+        for other in by_layer.get(item_layer(diff.name), []):
+            theirs = np.asarray(reference.items[other], np.float64)
+            if (other != diff.name and theirs.shape == found.shape
+                    and np.abs(theirs).max() > 0 and np.all(np.abs(found - theirs) <= bound)):
+                diff.hint = ROUTED_HINT
+                diff.suggestion = (f"inputs in another order: the port's gradient to "
+                                   f"{diff.name.partition(' <- ')[2]} is the reference's to "
+                                   f"{other.partition(' <- ')[2]} (a concat or split order, "
+                                   "a sequence read in reverse)")
+                break
+
+
+def explain_reused(diffs: list[Any], reference: Backward, port: Backward) -> None:
+    """A bias (a 1-D variable) whose port gradient is k times the reference's, k a whole
+    number from 2: the port uses it k times (a bias added twice: each use adds its share of
+    the gradient), which a zero bias hides from every forward."""
+    for diff in diffs:
+        if (not diff.failed or reference.layouts.get(diff.name) != "hwio"
+                or diff.name not in port.items):
+            continue
+        ref = np.asarray(reference.items[diff.name], np.float64)
+        found = np.asarray(port.items[diff.name], np.float64)
+        used = np.abs(ref) > diff.atol
+        if ref.ndim != 1 or found.shape != ref.shape or not used.any():
+            continue
+        times = float(np.median(found[used] / ref[used]))
+        k = round(times)
+        bound = diff.atol + diff.rtol * np.abs(k * ref)
+        if k >= 2 and np.all(np.abs(found - k * ref) <= bound):
+            diff.hint = BIAS_HINT
+            diff.suggestion = (f"the port's gradient to {diff.name.partition(' <- ')[2]} is "
+                               f"{k} x the reference's: the bias is used {k} times (added "
+                               f"{'twice' if k == 2 else f'{k} times'}: in the op and again "
+                               "after it), which a zero bias hides from the forward")

@@ -9,7 +9,7 @@ from collections import OrderedDict
 import numpy as np
 
 from common.errors import UserError
-from parity.backward import Backward, item_layer, item_name
+from parity.backward import Backward, explain_reused, explain_routing, item_layer, item_name
 from parity.capture import Capture
 from parity.compare import compare_arrays, compare_dicts, compare_steps, missing_diff, raised_diff
 from parity.diff import TIE, TensorDiff
@@ -193,9 +193,12 @@ class Comparer:
         atol, rtol = self.tolerance(BACKWARD_ISOLATED)
         diffs = compare_dicts(reference.items, port.items, atol, rtol, self.stat,
                               layouts=reference.layouts, scale_atol=True)
-        return [raised_diff(d.name, port.errors[item_layer(d.name)], d.ref_shape, d.atol,
-                            d.rtol) if item_layer(d.name) in port.errors
-                else self._explain_edges(d, reference, port) for d in diffs]
+        diffs = [raised_diff(d.name, port.errors[item_layer(d.name)], d.ref_shape, d.atol,
+                             d.rtol) if item_layer(d.name) in port.errors
+                 else self._explain_edges(d, reference, port) for d in diffs]
+        explain_routing(diffs, reference, port)
+        explain_reused(diffs, reference, port)
+        return diffs
 
     def _explain_edges(self, diff: TensorDiff, reference: Backward, port: Backward
                        ) -> TensorDiff:

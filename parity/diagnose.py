@@ -181,6 +181,19 @@ def port_zero(ctx: _Ctx) -> str | None:
     return None
 
 
+def port_constant(ctx: _Ctx) -> str | None:
+    """The port one value everywhere (not zero) where the reference's vary."""
+    if ctx.port.size < 2 or not ctx.port.any():
+        return None
+    value = float(ctx.port.flat[0])
+    spread = float(np.abs(ctx.ref - ctx.ref.mean()).max())
+    if spread > ctx.diff.atol and np.all(np.abs(ctx.port - value) <= 1e-6 * abs(value)):
+        return (f"the port's values are all {value:.6g} where the reference's vary: a constant "
+                "swamping them (a typo in an epsilon or a shift, 1e+12 for 1e-12), or a "
+                "saturated or normalised-away input")
+    return None
+
+
 def sign_flipped(ctx: _Ctx) -> str | None:
     """port = -reference."""
     if ctx.scale > 0 and ctx.fits(-ctx.ref, ctx.port):
@@ -229,8 +242,11 @@ def integer_ratio(ctx: _Ctx) -> str | None:
 
 
 def transposed_hw(ctx: _Ctx) -> str | None:
-    """H and W swapped (square spatial axes)."""
+    """H and W swapped (square spatial axes) of an activation (a kernel's are
+    `kernel_axes_swapped`)."""
     sp = ctx.axes.spatial
+    if ctx.axes.layout == "hwio":
+        return None
     if sp is None or ctx.ref.shape[sp[0]] != ctx.ref.shape[sp[1]] or ctx.ref.shape[sp[0]] < 2:
         return None
     if ctx.fits(np.swapaxes(ctx.ref, sp[0], sp[1]), ctx.port):
@@ -466,7 +482,7 @@ def kernel_axes_swapped(ctx: _Ctx) -> str | None:
             if perm == tuple(range(len(names))):
                 continue
             moved = np.transpose(ctx.ref, perm)
-            if moved.shape == ctx.port.shape and ctx.fits(moved, ctx.port):
+            if moved.shape == ctx.port.shape and _exact(ctx, moved):
                 undo = tuple(int(i) for i in np.argsort(perm))
                 swapped = [names[i] for i in range(len(names)) if perm[i] != i]
                 return (f"kernel axes swapped ({', '.join(swapped)}): the port's kernel is "
@@ -474,6 +490,14 @@ def kernel_axes_swapped(ctx: _Ctx) -> str | None:
                         f"[{', '.join(names[i] for i in perm)}], a kernel read or reshaped "
                         f"in another axis order; the fix: its transpose {undo}")
     return None
+
+
+def _exact(ctx: _Ctx, candidate: np.ndarray) -> bool:
+    """`port` matches `candidate` within the diff's own tolerances, not the loose rule: a
+    kernel's gradient in another axis order is exact, and a smooth gradient nearly matches
+    many orders."""
+    bound = ctx.diff.atol + ctx.diff.rtol * np.abs(candidate)
+    return bool(np.all(np.abs(ctx.port - candidate) <= bound))
 
 
 def axes_transposed(ctx: _Ctx) -> str | None:
@@ -569,10 +593,11 @@ def periodic_error(ctx: _Ctx) -> str | None:
 
 TRANSFORMS: tuple[Callable[[_Ctx], str | None], ...] = (
     port_zero,
+    port_constant,
     sign_flipped,
-    kernel_axes_swapped,
     transposed_hw,
     spatially_flipped,
+    kernel_axes_swapped,
     axes_transposed,
     normalised_over_another_axis,
     batch_permuted,

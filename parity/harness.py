@@ -39,6 +39,7 @@ from parity.sections import BY_KEY, E2E_SECTIONS, ISOLATED_SECTIONS
 from parity.settings import ParitySettings
 from parity.synced import SyncedStep, reference_steps, synced_training
 from parity.tolerances import Tolerances
+from parity.variable_hints import explain_biases
 from spec.layer import Layer
 from spec.pair import TwinPair
 from spec.registry import get_pair
@@ -145,12 +146,13 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
         port.set_weights(reference.weights)
         mark_amplification(found)
     comparer.explain_forward_ties(reference.capture, port_taps, found)
+    explain_biases(found, {mode: reference.capture.section(mode) for mode in MODES}, port_taps,
+                   reference.weights, layers)
     if reference.backward is not None and has_layer_backward(port):
-        found[BACKWARD_ISOLATED] = comparer.backward_diff(
-            reference.backward, port_backward(port, layout, layers, reference.inputs,
-                                              reference.capture.section("training"),
-                                              reference.backward))
-        explain_forward(found, found[BACKWARD_ISOLATED])
+        port_items = port_backward(port, layout, layers, reference.inputs,
+                                   reference.capture.section("training"), reference.backward)
+        found[BACKWARD_ISOLATED] = comparer.backward_diff(reference.backward, port_items)
+        explain_forward(found, found[BACKWARD_ISOLATED], reference.backward, port_items)
         port.set_weights(reference.weights)
     rows: list[dict] = []
     if settings.steps:

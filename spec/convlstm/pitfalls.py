@@ -72,7 +72,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "Zero initial states, as a fresh RNN would have.",
         "CL/fore_cl3_0, the forecaster's first step, fails first; the encoder's taps pass.",
         "Feed the encoder's last states (`tap(enco, input_frames - 1)`).",
-        "ForecasterFromZeros", FORWARD_E2E_INFERENCE, "CL/fore_cl3_0"),
+        "ForecasterFromZeros", FORWARD_E2E_INFERENCE, "CL/fore_cl3_0",
+        hints=("state_not_carried",)),
     Pitfall(
         "frame_order", "the predicted frames compared in the wrong order",
         "Prediction k is frame input_frames + k.",
@@ -82,5 +83,6 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "CL/prediction_0: the loss's gradient for the first prediction is 2 (prediction - "
         "its target), and the port's target is another frame.",
         "Keep the forecaster's step order; compare prediction k with frame input_frames + k.",
-        "FramesReversed", BACKWARD_ISOLATED, "CL/loss <- CL/prediction_0"),
+        "FramesReversed", BACKWARD_ISOLATED, "CL/loss <- CL/prediction_0",
+        hints=("inputs_reordered",)),
 )

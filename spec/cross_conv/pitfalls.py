@@ -144,7 +144,7 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "image_decoder_0 fails first in every forward mode.",
         "`spec.layout.Transpose.KERNEL`.",
         "DeconvKernelHW", FORWARD_E2E_INFERENCE, "image_decoder_0",
-        hints=("periodic_error", "axes_transposed")),
+        hints=("periodic_error", "axes_transposed", "kernel_axes_swapped")),
     Pitfall(
         "deconv_pad", "deconv padding",
         "SAME conv2d_transpose to stride x size crops pad_before = max((in - 1) s + k - out, "

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from spec.layer import Layer
 from spec.pitfall import Pitfall, SharedMistake
-from spec.section_keys import FORWARD_E2E_INFERENCE, FORWARD_E2E_TRAINING
+from spec.section_keys import BACKWARD_ISOLATED, FORWARD_E2E_INFERENCE, FORWARD_E2E_TRAINING
 
 PAD_HALF_KERNEL = Pitfall(
     "pad_half_kernel", "`pad=filter_size/2` for TF's SAME",
@@ -78,6 +78,43 @@ OWN_SCHEDULE = Pitfall(
     "OwnSchedule", FORWARD_E2E_TRAINING, "model/prev_image_*")
 
 
+STATE_NOT_CARRIED = Pitfall(
+    "state_not_carried", "the ConvLSTM state not carried between steps",
+    "Each `basic_conv_lstm_cell` call takes the cell's state of the step before (`lstm_state1` "
+    "in, out again): the recurrence.",
+    "The state left out of the cell's call, so every step starts from zeros: step 0 is right, "
+    "as it starts from zeros in TF too.",
+    "model/state1_0 agrees and model/state1_1 fails first; the isolated backward finds the "
+    "port's gradient to model/state1_0 zero, and the hint says the state is not carried.",
+    "Pass each cell its state of the step before.",
+    "StateNotCarried", FORWARD_E2E_INFERENCE, "model/state1_1", hints=("state_not_carried",))
+
+BACKGROUND = Pitfall(
+    "background_wrong_frame", "the background taken from the last prediction",
+    "`construct_model`'s compositing: output = mask_0 * prev_image + the transformed images "
+    "under masks 1..n; the background is the previous frame, the ground truth at the context "
+    "steps.",
+    "The step before's prediction under mask 0 at every step after the first, the previous "
+    "frame never read there.",
+    "model/output_0 agrees (it reads prev_image_0) and model/output_1 fails first; the "
+    "isolated backward finds the port's gradient to model/prev_image_1 zero.",
+    "The previous frame under mask 0.",
+    "BackgroundFromLastPrediction", FORWARD_E2E_INFERENCE, "model/output_1",
+    hints=("input_ignored",))
+
+
+BIAS_TWICE = Pitfall(
+    "bias_twice", "the fully connected layers' bias added twice",
+    "`slim.fully_connected` adds its `biases` once (then the relu, unless activation_fn=None).",
+    "`F.linear(x, W, b) + b`: the bias given to `F.linear` and added again after it.",
+    "At TF's initial weights the biases are zero, so every forward agrees; the isolated "
+    "backward fails first at model/state_pred_0 <- model/state_pred/biases, the port's "
+    "gradient twice the reference's (each use of the bias adds its share).",
+    "The bias once (`F.linear(x, W, b)`).",
+    "BiasTwice", BACKWARD_ISOLATED, "model/state_pred_0 <- model/state_pred/biases",
+    hints=("bias_twice",))
+
+
 class ReluBeforeNorm(SharedMistake):
     """slim's convs with a normalizer_fn given a relu before the layer norm as well as after
     it: relu(LN(relu(conv))) for relu(LN(conv)), on scale1_conv1 and convt3 (the Finn
@@ -103,7 +140,7 @@ RELU_BEFORE_NORM = Pitfall(
     "ReluBeforeNorm", FORWARD_E2E_INFERENCE, "model/scale1_conv1_0", shared=True)
 
 
-def _relu_shift(first: str) -> Pitfall:
+def _relu_shift(first: str, hints: tuple[str, ...] = ()) -> Pitfall:
     return Pitfall(
         "relu_shift_typo", "RELU_SHIFT added back as 1e+12",
         "CDNA's and DNA's kernels are bounded below by relu(x - 1e-12) + 1e-12, then "
@@ -112,13 +149,13 @@ def _relu_shift(first: str) -> Pitfall:
         "normalised kernel is a uniform blur whatever the network predicts.",
         f"{first} fails first in every forward mode.",
         "The same constant both times (`RELU_SHIFT`).",
-        "ReluShiftTypo", FORWARD_E2E_INFERENCE, first)
+        "ReluShiftTypo", FORWARD_E2E_INFERENCE, first, hints=hints)
 
 
 CATALOGUES: dict[str, tuple[Pitfall, ...]] = {
     "cdna": (
         PAD_HALF_KERNEL, STATELESS_LINKS, STATE_SPLIT, LAYER_NORM, _relu_shift(
-            "model/cdna_kernels_0"),
+            "model/cdna_kernels_0", ("port_constant",)),
         Pitfall(
             "cdna_kernel_channel", "CDNA kernels applied to the wrong mask or colour channel",
             "`cdna_transformation` applies each sample's kernel m, the same for every colour "
@@ -129,7 +166,8 @@ CATALOGUES: dict[str, tuple[Pitfall, ...]] = {
             "pass).",
             "Expand the kernels in the images' order (`FinnModel.expand_cdna_kernels`).",
             "CDNAKernelsTiled", FORWARD_E2E_INFERENCE, "model/cdna_0"),
-        MASKS_NCHW, OWN_SCHEDULE, RELU_BEFORE_NORM),
+        MASKS_NCHW, OWN_SCHEDULE, STATE_NOT_CARRIED, BACKGROUND,
+        BIAS_TWICE, RELU_BEFORE_NORM),
     "dna": (
         Pitfall(
             "dna_repadded", "DNA's shifted copies by slicing and re-padding",
@@ -140,7 +178,8 @@ CATALOGUES: dict[str, tuple[Pitfall, ...]] = {
             "model/dna_0 fails first in every forward mode.",
             "Slice the padded image (`FinnModel.dna_shifts`).",
             "DNARepadded", FORWARD_E2E_INFERENCE, "model/dna_0"),
-        _relu_shift("model/dna_0"), RELU_BEFORE_NORM),
+        _relu_shift("model/dna_0"), STATE_NOT_CARRIED, BACKGROUND,
+        BIAS_TWICE, RELU_BEFORE_NORM),
     "stp": (
         Pitfall(
             "chainer_spatial_transformer", "Chainer's spatial transformer for TF's",
@@ -153,5 +192,5 @@ CATALOGUES: dict[str, tuple[Pitfall, ...]] = {
             "parameters, pass).",
             "`tf_spatial_transformer` (`TFCompat.spatial_transformer`).",
             "ChainerSpatialTransformer", FORWARD_E2E_INFERENCE, "model/stp_0"),
-        RELU_BEFORE_NORM),
+        STATE_NOT_CARRIED, BACKGROUND, BIAS_TWICE, RELU_BEFORE_NORM),
 }

@@ -29,5 +29,18 @@ class OwnSchedule(mistakes.OwnSchedule, CDNAModel):
     __doc__ = mistakes.OwnSchedule.__doc__
 
 
-__all__ = ["CDNAKernelsTiled", "LayerNormPerPixel", "MasksReshapeNCHW", "OwnSchedule",
-           "PadHalfKernel", "ReluBeforeNorm", "ReluShiftTypo", "StateSplitHC", "StatelessLinks"]
+class StateNotCarried(mistakes.StateNotCarried, CDNAModel):
+    __doc__ = mistakes.StateNotCarried.__doc__
+
+
+class BackgroundFromLastPrediction(mistakes.BackgroundFromLastPrediction, CDNAModel):
+    __doc__ = mistakes.BackgroundFromLastPrediction.__doc__
+
+
+class BiasTwice(mistakes.BiasTwice, CDNAModel):
+    __doc__ = mistakes.BiasTwice.__doc__
+
+
+__all__ = ["BackgroundFromLastPrediction", "BiasTwice", "CDNAKernelsTiled", "LayerNormPerPixel",
+           "MasksReshapeNCHW", "OwnSchedule", "PadHalfKernel", "ReluBeforeNorm", "ReluShiftTypo",
+           "StateNotCarried", "StateSplitHC", "StatelessLinks"]

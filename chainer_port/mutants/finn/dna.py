@@ -13,4 +13,17 @@ class ReluShiftTypo(mistakes.ReluShiftTypo, DNAModel):
     __doc__ = mistakes.ReluShiftTypo.__doc__
 
 
-__all__ = ["DNARepadded", "ReluBeforeNorm", "ReluShiftTypo"]
+class StateNotCarried(mistakes.StateNotCarried, DNAModel):
+    __doc__ = mistakes.StateNotCarried.__doc__
+
+
+class BackgroundFromLastPrediction(mistakes.BackgroundFromLastPrediction, DNAModel):
+    __doc__ = mistakes.BackgroundFromLastPrediction.__doc__
+
+
+class BiasTwice(mistakes.BiasTwice, DNAModel):
+    __doc__ = mistakes.BiasTwice.__doc__
+
+
+__all__ = ["BackgroundFromLastPrediction", "BiasTwice", "DNARepadded", "ReluBeforeNorm",
+           "ReluShiftTypo", "StateNotCarried"]

@@ -13,6 +13,7 @@ from chainer import initializers
 
 from chainer_port.finn import FinnModel
 from chainer_port.mutants import base
+from chainer_port.tf_compat import nhwc_flatten
 from spec.layer import Layer
 
 SEED_RELU_SHIFT_ADDED = 1e12  # the seed's `F.relu(enc7 - 1e-12) + 1e+12`
@@ -100,3 +101,37 @@ class OwnSchedule:
         own = self.noise_rng.random(schedule.shape, dtype=np.float32)
         return FinnModel.ground_truth_samples(self, layer, iter_num,
                                               chainer.Variable(self.device.send(own)))
+
+
+class StateNotCarried:
+    """Every ConvLSTM cell started from zeros at every step: the state is not carried (the
+    recurrent state dropped from the cell's call)."""
+
+    def _lstm(self, layer: Layer, x: chainer.Variable, *state: chainer.Variable,
+              training: bool) -> chainer.Variable:
+        return FinnModel._lstm(self, layer, x, training=training)
+
+
+class BackgroundFromLastPrediction:
+    """The composite's background taken from the step before's prediction, never from the
+    previous frame (which is the ground truth at the context steps)."""
+
+    def _composite(self, layer: Layer, prev_image: chainer.Variable, masks: chainer.Variable,
+                   *transformed: chainer.Variable, training: bool) -> chainer.Variable:
+        background = prev_image if layer.attrs["t"] == 0 else self._last_prediction
+        out = FinnModel._composite(self, layer, background, masks, *transformed,
+                                   training=training)
+        self._last_prediction = out
+        return out
+
+
+class BiasTwice:
+    """The fully connected layers' bias added again after `F.linear` (which adds it)."""
+
+    def _fc(self, layer: Layer, x: chainer.Variable, training: bool) -> chainer.Variable:
+        a = layer.attrs
+        flat = nhwc_flatten(x) if a["flatten"] else x
+        bias = self.var(a["scope"], "biases")
+        y = F.linear(flat, self.var(a["scope"], "weights"), bias) + F.broadcast_to(
+            bias, (flat.shape[0], bias.shape[0]))
+        return F.relu(y) if a["relu"] else y

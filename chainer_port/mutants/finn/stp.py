@@ -2,6 +2,7 @@
 
 from chainer_port.finn import STPModel
 from chainer_port.mutants import base
+from chainer_port.mutants.finn import mistakes
 from spec.finn.pitfalls import ReluBeforeNorm
 
 ChainerSpatialTransformer = base.compat_mutant(
@@ -9,4 +10,18 @@ ChainerSpatialTransformer = base.compat_mutant(
     "`F.spatial_transformer_sampler` for tensorflow/models' `transformer`.",
     spatial_transformer="chainer")
 
-__all__ = ["ChainerSpatialTransformer", "ReluBeforeNorm"]
+
+class StateNotCarried(mistakes.StateNotCarried, STPModel):
+    __doc__ = mistakes.StateNotCarried.__doc__
+
+
+class BackgroundFromLastPrediction(mistakes.BackgroundFromLastPrediction, STPModel):
+    __doc__ = mistakes.BackgroundFromLastPrediction.__doc__
+
+
+class BiasTwice(mistakes.BiasTwice, STPModel):
+    __doc__ = mistakes.BiasTwice.__doc__
+
+
+__all__ = ["BackgroundFromLastPrediction", "BiasTwice", "ChainerSpatialTransformer",
+           "ReluBeforeNorm", "StateNotCarried"]
