@@ -39,7 +39,7 @@ from parity.sections import BY_KEY, E2E_SECTIONS, ISOLATED_SECTIONS
 from parity.settings import ParitySettings
 from parity.synced import SyncedStep, reference_steps, synced_training
 from parity.tolerances import Tolerances
-from parity.variable_hints import explain_biases
+from parity.variable_hints import explain_biases, explain_other_taps
 from spec.layer import Layer
 from spec.pair import TwinPair
 from spec.registry import get_pair
@@ -146,8 +146,9 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
         port.set_weights(reference.weights)
         mark_amplification(found)
     comparer.explain_forward_ties(reference.capture, port_taps, found)
-    explain_biases(found, {mode: reference.capture.section(mode) for mode in MODES}, port_taps,
-                   reference.weights, layers)
+    reference_taps = {mode: reference.capture.section(mode) for mode in MODES}
+    explain_biases(found, reference_taps, port_taps, reference.weights, layers)
+    explain_other_taps(found, reference_taps, port_taps)
     if reference.backward is not None and has_layer_backward(port):
         port_items = port_backward(port, layout, layers, reference.inputs,
                                    reference.capture.section("training"), reference.backward)

@@ -1,6 +1,8 @@
-"""Failing forward taps explained by the layer's own variables, which no transform of the tap
-alone can name: a port whose tap is the reference's plus (or minus) one of the layer's bias
-vectors, channel by channel, adds that bias twice (or leaves it out).
+"""Failing forward taps explained by the reference's other arrays, which no transform of the
+tap alone can name: a port whose tap is the reference's plus (or minus) one of the layer's bias
+vectors, channel by channel, adds that bias twice (or leaves it out); a port whose tap is the
+reference's value of another tap reads or returns that one (two outputs swapped, the wrong
+layer or step).
 
 Where an activation follows the bias (relu(x + 2b) against relu(x + b)) only the elements
 both sides keep are read.
@@ -18,6 +20,7 @@ from parity.sections import E2E_SECTIONS, ISOLATED_SECTIONS
 from spec.layer import Layer
 
 KEPT = 0.5  # the least share of elements both sides keep (nonzero) for a fit
+OTHER_TAP_HINT = "reads_another_tap"
 
 
 def bias_offset(reference: np.ndarray, port: np.ndarray, bias: np.ndarray, atol: float,
@@ -63,4 +66,28 @@ def explain_biases(found: Mapping[str, list[Any]], reference_taps: Mapping[str, 
                         f"port = reference {'+' if sign > 0 else '-'} {variable.name} on "
                         f"every channel: the bias {'added twice' if sign > 0 else 'left out'}"
                         " (a bias in the op and again after it, or in neither)")
+                    break
+
+
+def explain_other_taps(found: Mapping[str, list[Any]], reference_taps: Mapping[str, Mapping],
+                       port_taps: Mapping[str, Mapping]) -> None:
+    """Give a failing forward tap without hint the hint `reads_another_tap` when, within its
+    tolerance, it is the reference's value of another tap of its shape (not a constant)."""
+    for section in (*E2E_SECTIONS, *ISOLATED_SECTIONS):
+        reference, port = reference_taps.get(section.mode, {}), port_taps.get(section.key, {})
+        for diff in found.get(section.key, []):
+            if not diff.failed or diff.hint or diff.name not in port:
+                continue
+            found_value = np.asarray(port[diff.name], np.float64)
+            bound = diff.atol + diff.rtol * np.abs(found_value)
+            for other, value in reference.items():
+                value = np.asarray(value, np.float64)
+                if (other != diff.name and value.shape == found_value.shape
+                        and np.ptp(value) > diff.atol
+                        and np.all(np.abs(found_value - value) <= bound)):
+                    diff.hint = OTHER_TAP_HINT
+                    diff.suggestion = (f"the port's {diff.name} is the reference's {other}: "
+                                       "it reads or returns another tap (two outputs swapped, "
+                                       "a split unpacked the other way, the wrong layer or "
+                                       "step)")
                     break

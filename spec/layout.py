@@ -23,7 +23,22 @@ import enum
 import numpy as np
 
 
-class Transpose(enum.Enum):
+class ByAxes:
+    """A layout rule's conversions, from its permutation TF -> Chainer (`axes(ndim)`)."""
+
+    def axes(self, ndim: int) -> tuple[int, ...] | None:
+        raise NotImplementedError
+
+    def to_chainer(self, value: np.ndarray) -> np.ndarray:
+        axes = self.axes(value.ndim)
+        return value.transpose(axes) if axes else value
+
+    def to_tf(self, value: np.ndarray) -> np.ndarray:
+        axes = self.axes(value.ndim)
+        return value.transpose(np.argsort(axes)) if axes else value
+
+
+class Transpose(ByAxes, enum.Enum):
     """How one TF variable becomes the Chainer array: the axes permutation TF -> Chainer, by
     rule for any rank (`axes`): KERNEL moves a kernel's last two axes to the front in reverse
     order (conv1d [w, in, out], conv2d [h, w, in, out], conv3d [d, h, w, in, out] <-> (out,
@@ -56,16 +71,8 @@ class Transpose(enum.Enum):
                     f"{list(shape)}")
         return None
 
-    def to_chainer(self, value: np.ndarray) -> np.ndarray:
-        axes = self.axes(value.ndim)
-        return value.transpose(axes) if axes else value
 
-    def to_tf(self, value: np.ndarray) -> np.ndarray:
-        axes = self.axes(value.ndim)
-        return value.transpose(np.argsort(axes)) if axes else value
-
-
-class Activation(enum.Enum):
+class Activation(ByAxes, enum.Enum):
     """How a tap or an input (TF: channels last) is laid out in Chainer, by rule for any rank.
 
     FRAMES (the default): the channel axis third from last, rank >= 4 (NHWC <-> NCHW; a
@@ -86,14 +93,6 @@ class Activation(enum.Enum):
         if self is Activation.CHANNELS_FIRST and ndim >= 3:
             return (0, ndim - 1, *range(1, ndim - 1))
         return None
-
-    def to_chainer(self, value: np.ndarray) -> np.ndarray:
-        axes = self.axes(value.ndim)
-        return value.transpose(axes) if axes else value
-
-    def to_tf(self, value: np.ndarray) -> np.ndarray:
-        axes = self.axes(value.ndim)
-        return value.transpose(np.argsort(axes)) if axes else value
 
 
 def activation_to_chainer(value: np.ndarray) -> np.ndarray:

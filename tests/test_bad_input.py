@@ -349,11 +349,11 @@ ROWS = DATASET_ROWS + [
         "tests.outside_pair:build is not a spec.pair.TwinPair"),
 ] + PUSH_ROWS + ORIGINAL_ROWS + [
     Row(f"{PARITY} --model tests.bad_pairs:UNKNOWN_OPTIMIZER", "--model: an unknown optimizer",
-        "--model tests.bad_pairs:UNKNOWN_OPTIMIZER: bad_pairs.py:12: optimizer 'adagrad': known "
+        "--model tests.bad_pairs:UNKNOWN_OPTIMIZER: bad_pairs.py:11: optimizer 'adagrad': known "
         "kinds are sgd, adam, rmsprop, momentum"),
     Row(f"{PARITY} --model tests.bad_pairs:UNKNOWN_SETTING",
         "--model: an optimizer setting its kind lacks",
-        "bad_pairs.py:16: optimizer rmsprop: unknown setting(s) beta1 (known: decay, momentum, "
+        "bad_pairs.py:15: optimizer rmsprop: unknown setting(s) beta1 (known: decay, momentum, "
         "epsilon, centered)"),
 ]
 

@@ -19,7 +19,7 @@ from parity.backward import (
 )
 from parity.compare import compare_arrays
 from parity.diagnose import diagnose
-from parity.variable_hints import bias_offset
+from parity.variable_hints import bias_offset, explain_other_taps
 from spec.section_keys import FORWARD_E2E_INFERENCE, FORWARD_ISO_INFERENCE
 
 RNG = np.random.default_rng(0)
@@ -150,3 +150,18 @@ def test_a_tap_off_by_its_bias_on_every_channel():
     kept = np.abs(ref) + 1
     assert bias_offset(kept, kept + bias, bias, 1e-6, 1e-6) == 1
     assert bias_offset(ref, ref + 2 * bias, bias, 1e-6, 1e-6) == 0
+
+
+def test_a_tap_that_is_another_reference_tap_names_it():
+    mean, log_std = RNG.normal(size=(4, 6)), RNG.normal(size=(4, 6))
+    reference = {"inference": {"z_mean": mean, "z_stddev_log": log_std}}
+    port = {FORWARD_E2E_INFERENCE: {"z_mean": log_std, "z_stddev_log": mean}}
+    found = {FORWARD_E2E_INFERENCE: [diff(name, reference["inference"][name],
+                                          port[FORWARD_E2E_INFERENCE][name], "flat")
+                                     for name in ("z_mean", "z_stddev_log")]}
+    for d in found[FORWARD_E2E_INFERENCE]:
+        d.hint = d.suggestion = None
+    explain_other_taps(found, reference, port)
+    first = found[FORWARD_E2E_INFERENCE][0]
+    assert first.hint == "reads_another_tap" and "is the reference's z_stddev_log" in (
+        first.suggestion)

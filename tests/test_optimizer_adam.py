@@ -1,7 +1,8 @@
-"""Adam in both twin bases, as TF1's AdamOptimizer: each twin against TF1's rule in float64 and
-the TF twin against TF1's own optimizer; the state across the port interface (names, layout,
-checks, reset); the harness syncing it, comparing it and checking the port's update rule, so a
-correct port PASSes and an update-rule or a moment mistake FAILs where it is."""
+"""Adam in both twin bases, as TF1's AdamOptimizer: each twin against TF1's rule in float64 (the
+TF twin against TF1's own optimizer: tests/test_optimizers.py); the state across the port
+interface (names, layout, checks, reset); the harness syncing it, comparing it and checking the
+port's update rule, so a correct port PASSes and an update-rule or a moment mistake FAILs where
+it is."""
 
 from __future__ import annotations
 
@@ -90,29 +91,6 @@ def test_three_adam_steps_of_each_twin_are_tf1s_rule(backend):
         assert_weights_close(model.get_weights(), weights, start)
         assert_state_close(model.get_optimizer_state(), state)
     assert model.get_optimizer_state()[STEP] == 3
-
-
-def test_the_tf_twin_is_tf1s_own_adam_optimizer():
-    """TF itself as the oracle: tf.compat.v1.train.AdamOptimizer on copies of the variables,
-    given the same gradients, for two steps."""
-    import tensorflow as tf
-
-    model = ADAM_PAIR.twin_class("tf")("small", seed=2)
-    copies = {name: tf.Variable(value) for name, value in model.get_weights().items()}
-    tf1 = tf.compat.v1.train.AdamOptimizer(LR, OPTIMIZER.beta1, OPTIMIZER.beta2,
-                                           OPTIMIZER.epsilon)
-    for step, batch in enumerate(batches(2, seed=2)):
-        _, grads, _ = model.gradients(batch)
-        model.train_step(batch, {}, step)
-        tf1.apply_gradients([(tf.constant(grads[name]), copies[name]) for name in copies])
-        weights, state = model.get_weights(), model.get_optimizer_state()
-        for name, copy in copies.items():
-            np.testing.assert_allclose(weights[name], copy.numpy(), rtol=1e-6, atol=1e-9)
-            for slot, key in (("Adam", "m"), ("Adam_1", "v")):
-                np.testing.assert_allclose(state[f"{name}/{slot}"],
-                                           tf1.get_slot(copy, key).numpy(), rtol=1e-6,
-                                           atol=1e-12)
-        assert state[STEP] == step + 1
 
 
 class SometimesWithoutBias(ChainerAdamRegressor):

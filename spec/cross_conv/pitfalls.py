@@ -195,7 +195,8 @@ CATALOGUE: tuple[Pitfall, ...] = (
         "motion_encoder/z_mean fails first in every forward mode (it holds the reference's "
         "z_stddev_log).",
         "Part 0 is z_mean (`spec` says so: `attrs['part']`).",
-        "ZSplitSwapped", FORWARD_E2E_INFERENCE, "motion_encoder/z_mean"),
+        "ZSplitSwapped", FORWARD_E2E_INFERENCE, "motion_encoder/z_mean",
+        hints=("reads_another_tap",)),
     Pitfall(
         "kl_log_var", "KL with log-var vs log-std",
         "KL = 0.5 mean(mu^2 + sigma^2 - 2 log sigma - 1) from z_stddev_log = log sigma.",

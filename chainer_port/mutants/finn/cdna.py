@@ -29,17 +29,9 @@ class OwnSchedule(mistakes.OwnSchedule, CDNAModel):
     __doc__ = mistakes.OwnSchedule.__doc__
 
 
-class StateNotCarried(mistakes.StateNotCarried, CDNAModel):
-    __doc__ = mistakes.StateNotCarried.__doc__
-
-
-class BackgroundFromLastPrediction(mistakes.BackgroundFromLastPrediction, CDNAModel):
-    __doc__ = mistakes.BackgroundFromLastPrediction.__doc__
-
-
-class BiasTwice(mistakes.BiasTwice, CDNAModel):
-    __doc__ = mistakes.BiasTwice.__doc__
-
+StateNotCarried = mistakes.on(mistakes.StateNotCarried, CDNAModel)
+BackgroundFromLastPrediction = mistakes.on(mistakes.BackgroundFromLastPrediction, CDNAModel)
+BiasTwice = mistakes.on(mistakes.BiasTwice, CDNAModel)
 
 __all__ = ["BackgroundFromLastPrediction", "BiasTwice", "CDNAKernelsTiled", "LayerNormPerPixel",
            "MasksReshapeNCHW", "OwnSchedule", "PadHalfKernel", "ReluBeforeNorm", "ReluShiftTypo",

@@ -13,17 +13,9 @@ class ReluShiftTypo(mistakes.ReluShiftTypo, DNAModel):
     __doc__ = mistakes.ReluShiftTypo.__doc__
 
 
-class StateNotCarried(mistakes.StateNotCarried, DNAModel):
-    __doc__ = mistakes.StateNotCarried.__doc__
-
-
-class BackgroundFromLastPrediction(mistakes.BackgroundFromLastPrediction, DNAModel):
-    __doc__ = mistakes.BackgroundFromLastPrediction.__doc__
-
-
-class BiasTwice(mistakes.BiasTwice, DNAModel):
-    __doc__ = mistakes.BiasTwice.__doc__
-
+StateNotCarried = mistakes.on(mistakes.StateNotCarried, DNAModel)
+BackgroundFromLastPrediction = mistakes.on(mistakes.BackgroundFromLastPrediction, DNAModel)
+BiasTwice = mistakes.on(mistakes.BiasTwice, DNAModel)
 
 __all__ = ["BackgroundFromLastPrediction", "BiasTwice", "DNARepadded", "ReluBeforeNorm",
            "ReluShiftTypo", "StateNotCarried"]

@@ -19,6 +19,11 @@ from spec.layer import Layer
 SEED_RELU_SHIFT_ADDED = 1e12  # the seed's `F.relu(enc7 - 1e-12) + 1e+12`
 
 
+def on(mistake: type, model: type[FinnModel]) -> type:
+    """The mutant of `model` making `mistake` (a mixin here): its class, named as the mixin."""
+    return type(mistake.__name__, (mistake, model), {"__doc__": mistake.__doc__})
+
+
 def pad_half_kernel(model: type[FinnModel], name: str) -> Any:
     return base.compat_mutant(
         model, name, "`pad=filter_size // 2` on every conv and deconv (the seed's "

@@ -11,17 +11,9 @@ ChainerSpatialTransformer = base.compat_mutant(
     spatial_transformer="chainer")
 
 
-class StateNotCarried(mistakes.StateNotCarried, STPModel):
-    __doc__ = mistakes.StateNotCarried.__doc__
-
-
-class BackgroundFromLastPrediction(mistakes.BackgroundFromLastPrediction, STPModel):
-    __doc__ = mistakes.BackgroundFromLastPrediction.__doc__
-
-
-class BiasTwice(mistakes.BiasTwice, STPModel):
-    __doc__ = mistakes.BiasTwice.__doc__
-
+StateNotCarried = mistakes.on(mistakes.StateNotCarried, STPModel)
+BackgroundFromLastPrediction = mistakes.on(mistakes.BackgroundFromLastPrediction, STPModel)
+BiasTwice = mistakes.on(mistakes.BiasTwice, STPModel)
 
 __all__ = ["BackgroundFromLastPrediction", "BiasTwice", "ChainerSpatialTransformer",
            "ReluBeforeNorm", "StateNotCarried"]
