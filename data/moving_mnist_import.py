@@ -20,9 +20,9 @@ import numpy as np
 
 from common.atomic import atomic_dir
 from common.errors import UserError
+from common.progress import progress
 from data.moving_mnist import NORM_SCALE
 from data.npyfile import read_header
-from data.progress import progress
 from data.schema import ShardRow
 from data.writer import ShardWriter, add_split
 

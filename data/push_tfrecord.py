@@ -38,8 +38,8 @@ import numpy as np
 
 from common.atomic import atomic_dir
 from common.errors import UserError
+from common.progress import progress
 from common.tf_startup import import_tensorflow
-from data.progress import progress
 from data.schema import ShardRow
 from data.writer import ShardWriter
 

@@ -16,7 +16,7 @@ from PIL import Image, UnidentifiedImageError
 
 from common.atomic import atomic_dir
 from common.errors import UserError
-from data.progress import progress
+from common.progress import progress
 from data.schema import ShardRow
 from data.writer import ShardWriter
 

@@ -7,9 +7,9 @@ import os
 from pathlib import Path
 
 from common.errors import UserError
+from common.progress import progress
 from data.dataset import open_vector
 from data.npyfile import check_header, file_sha256
-from data.progress import progress
 from data.schema import ShardRow, read_map
 
 

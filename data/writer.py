@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 
 from common.atomic import atomic_dir
+from common.progress import progress
 from data.bitmap import write_strip
 from data.npyfile import file_sha256
-from data.progress import progress
 from data.schema import VECTOR_COLUMNS, ShardRow, write_map
 
 MAX_SHARD_SEQUENCES = 4096

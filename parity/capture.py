@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from common.arrays import read_npz
 from common.atomic import atomic_path
 from common.errors import UserError
+from common.progress import progress as show_progress
 from parity.inputs import ParityInputs, digest
 from spec.layer import Layer
 from spec.layout import Activation
@@ -130,8 +130,8 @@ def capture_model(model: Any, layout: str, layers: list[Layer], weights: Ordered
     capture = Capture({})
     arrays, errors = capture.arrays, capture.errors
     units = ("forward" in parts) + ("gradients" in parts) + steps * ("training" in parts)
-    with tqdm(total=units, desc=f"capture {label}", unit="part", disable=not progress,
-              leave=False) as bar:
+    with show_progress(total=units, desc=f"capture {label}", unit="part",
+                       disable=not progress, leave=False) as bar:
         if "forward" in parts:
             for mode, training in MODES.items():
                 taps, failed = forward_taps(model, layout, layers, weights, inputs, training)

@@ -9,8 +9,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
+from common.progress import progress as show_progress
 from parity.capture import Capture, error_text, step_row
 from parity.inputs import ParityInputs
 
@@ -95,8 +95,8 @@ def synced_training(reference: Iterable[SyncedStep], port: Any, inputs: ParityIn
     """
     rows: list[dict] = []
     last = None
-    for synced in tqdm(reference, desc="training steps", unit="step", total=total,
-                       disable=not progress, leave=False):
+    for synced in show_progress(reference, desc="training steps", unit="step", total=total,
+                                disable=not progress, leave=False):
         port.set_weights(synced.start.weights)
         try:
             port.set_optimizer_state(synced.start.state)

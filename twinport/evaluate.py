@@ -11,10 +11,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
-from tqdm import tqdm
 
 from common.atomic import atomic_path
 from common.errors import UserError
+from common.progress import progress as show_progress
 from data import Dataset
 from spec.cross_conv import PAIR as CROSS_CONV
 from spec.pair import noise_at
@@ -62,7 +62,8 @@ def evaluate(run: RunDir, data: str | None, split: str, batch_size: int, max_bat
     means = checkpoint.means() if pair.eval_overrides else {}
     totals = dict.fromkeys(pair.losses, 0.0)
     batches = pair.stream(data, split, batch_size, EVAL_SEED, preset)
-    for index in tqdm(range(count), desc=f"eval {split}", unit="batch", disable=not progress):
+    for index in show_progress(range(count), desc=f"eval {split}", unit="batch",
+                               disable=not progress):
         batch = next(batches)
         shapes = {name: value.shape for name, value in batch.items()}
         overrides = pair.eval_overrides(preset, means, shapes) if pair.eval_overrides else None

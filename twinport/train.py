@@ -12,9 +12,9 @@ import time
 from collections.abc import Iterator
 
 import numpy as np
-from tqdm import tqdm
 
 from common.errors import UserError
+from common.progress import progress as show_progress
 from spec.pair import noise_at
 from spec.registry import get_pair
 from twinport.backends import create_model
@@ -95,7 +95,7 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
 
     guard = FiniteGuard(model, start, check_every)
     last: dict = {}
-    with sigint_flag() as interrupted, tqdm(
+    with sigint_flag() as interrupted, show_progress(
         total=config.steps, initial=start, desc=f"train {config.backend}", unit="step",
         disable=not progress,
     ) as bar:
