@@ -138,9 +138,10 @@ def exactly_moved(reference: np.ndarray, port: np.ndarray) -> bool:
     ref, found = np.asarray(reference, np.float64), np.asarray(port, np.float64)
     bound = 1e-4 * float(np.abs(ref).max())
     spatial = tuple(range(ref.ndim - 2))
-    candidates = [np.flip(ref, axis=spatial)] + [
-        np.transpose(ref, perm) for perm in itertools.permutations(range(ref.ndim))
-        if perm != tuple(range(ref.ndim)) and ref.ndim <= 5]
+    orders = itertools.permutations(range(ref.ndim)) if ref.ndim <= 5 else ()
+    candidates = itertools.chain((np.flip(ref, axis=spatial),),
+                                 (np.transpose(ref, order) for order in orders
+                                  if order != tuple(range(ref.ndim))))
     return any(c.shape == found.shape and float(np.abs(c - found).max()) <= bound
                for c in candidates)
 
