@@ -42,7 +42,8 @@ class SpecRule(chainer.UpdateRule):
         xp = param.device.xp
         with chainer.using_device(param.device):
             for slot in self.spec.kind.slots(self.spec.settings):
-                self.state[slot.key] = xp.full_like(param.array, slot.start)
+                self.state[slot.key] = (param.array.copy() if slot.start is None
+                                        else xp.full_like(param.array, slot.start))
 
     def update_core(self, param: chainer.Parameter) -> None:
         if param.grad is not None:

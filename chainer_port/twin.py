@@ -167,13 +167,15 @@ class ChainerTwin(TwinModel, chainer.Chain):
         serializer.save(self.optimizer)
         saved = serializer.target
         state: dict[str, Any] = {STEP: saved["t"]}
-        optimizer = self.pair.optimizer
+        optimizer, weights = self.pair.optimizer, None
         for name, var in self._trainable_variables().items():
             for slot, key in zip(optimizer.slots, optimizer.keys, strict=True):
                 value = saved.get(f"{name}/{key}")
-                state[f"{name}/{slot}"] = (
-                    np.full(var.shape, optimizer.start(slot), np.float32) if value is None
-                    else var.transpose.to_tf(value))
+                if value is None:
+                    weights = self.get_weights() if weights is None else weights
+                    state[f"{name}/{slot}"] = optimizer.first_value(slot, weights[name])
+                else:
+                    state[f"{name}/{slot}"] = var.transpose.to_tf(value)
         return state
 
     def set_optimizer_state_impl(self, state: Mapping[str, np.ndarray]) -> None:

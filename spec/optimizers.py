@@ -32,11 +32,14 @@ Arrays = dict[str, Any]
 
 @dataclass(frozen=True)
 class Slot:
-    """One piece of state per trainable variable: its key in the rule and its first value
-    (TF1's RMSProp starts its mean square at ones, everything else at zeros)."""
+    """One piece of state per trainable variable: its key in the rule, its first value (TF1's
+    RMSProp starts its mean square at ones, most at zeros; None: the variable's own value, as
+    an `ExponentialMovingAverage`'s shadow) and, where the rule of TF1's names does not give
+    it, its name (`{var}/{name}`)."""
 
     key: str
-    start: float = 0.0
+    start: float | None = 0.0
+    name: str = ""
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,8 @@ class OptimizerKind:
         slots from `before` to `after` added to the variable, float64 (the harness's check of
         a port's last update, which sees the state but not the gradient).
     tf_update: "module:function" or the function, (optimizer, variable, grad, {key: slot
-        variable}, lr, t) running TF1's kernel on the variables in place.
+        variable}, lr, t) running TF1's kernel on the variables in place; None runs `step` on
+        TF's tensors (`tf_reference.optimizers.by_rule`), for a kind TF1 has no kernel of.
     chainer_update: the same for Chainer arrays, (optimizer, param array, grad, {key: state
         array}, lr, t) in place; None runs `step`.
     advice: what a port gets wrong most often, for the hints.
@@ -66,15 +70,16 @@ class OptimizerKind:
     slots: Callable[[Mapping[str, Any]], tuple[Slot, ...]]
     step: Callable[..., tuple[Any, Arrays]]
     change: Callable[..., np.ndarray] | None
-    tf_update: str | Callable[..., None]
+    tf_update: str | Callable[..., None] | None
     chainer_update: str | Callable[..., None] | None = None
     advice: str = ""
     scale_free: bool = False
 
     def slot_names(self, settings: Mapping[str, Any]) -> tuple[str, ...]:
-        """TF1's slot names: the optimizer's name, then `_1`, `_2`, ... in creation order."""
-        return tuple(self.tf_name if i == 0 else f"{self.tf_name}_{i}"
-                     for i in range(len(self.slots(settings))))
+        """TF1's slot names: the optimizer's name, then `_1`, `_2`, ... in creation order (a
+        slot's own `name` where it has one)."""
+        return tuple(slot.name or (self.tf_name if i == 0 else f"{self.tf_name}_{i}")
+                     for i, slot in enumerate(self.slots(settings)))
 
 
 def resolve(target: str | Callable[..., Any]) -> Callable[..., Any]:
@@ -219,9 +224,12 @@ class Optimizer:
         """The same slots by their keys in the rule (Adam's m, v)."""
         return tuple(slot.key for slot in self.kind.slots(self.settings))
 
-    def start(self, slot: str) -> float:
-        """The first value of the slot of TF1 name `slot` (a fresh optimizer's)."""
-        return self.kind.slots(self.settings)[self.slots.index(slot)].start
+    def first_value(self, slot: str, variable: np.ndarray) -> np.ndarray:
+        """A fresh optimizer's slot of TF1 name `slot` for a variable of value `variable`
+        (float32, the variable's shape and layout)."""
+        start = self.kind.slots(self.settings)[self.slots.index(slot)].start
+        return (np.array(variable, np.float32) if start is None
+                else np.full(np.shape(variable), start, np.float32))
 
     def step(self, xp: Any, var: Any, grad: Any, slots: Sequence[Any], lr: float, t: float
              ) -> tuple[Any, list[Any]]:

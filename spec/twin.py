@@ -154,11 +154,12 @@ class TwinModel:
 
     def reset_optimizer_state(self) -> None:
         """The state of a fresh optimizer: each slot at its first value (`Slot.start`: TF1's
-        RMSProp starts its mean square at ones), step 0."""
-        fresh = OrderedDict()
+        RMSProp starts its mean square at ones, a moving average at the variable), step 0."""
+        weights, fresh = self.get_weights(), OrderedDict()
         for name, shape in self.optimizer_shapes.items():
-            start = 0 if name == STEP else self.pair.optimizer.start(name.rpartition("/")[2])
-            fresh[name] = np.full(shape, start, np.float32)
+            variable, _, slot = name.rpartition("/")
+            fresh[name] = (np.zeros(shape, np.float32) if name == STEP
+                           else self.pair.optimizer.first_value(slot, weights[variable]))
         self.set_optimizer_state(fresh)
 
     def load(self, path: str | os.PathLike) -> None:

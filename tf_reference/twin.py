@@ -23,6 +23,7 @@ from spec.twin import TwinModel
 from spec.weights import STEP, check_weights, trainable_names
 from tf_reference.device import tf_device
 from tf_reference.layers import spec_variable
+from tf_reference.optimizers import by_rule
 
 ArrayLike = np.ndarray | tf.Tensor
 
@@ -198,12 +199,14 @@ class TFTwin(TwinModel, tf.Module):
         """The optimizer's state as TF1 keeps it: each slot at its first value, and the update
         count `step` that crosses the interface."""
         optimizer = self.pair.optimizer
-        self.slots = OrderedDict(
-            (name, tf.Variable(tf.fill(shape, optimizer.start(name.rpartition("/")[2])),
-                               trainable=False))
-            for name, shape in self.optimizer_shapes.items() if name != STEP)
+        self.slots = OrderedDict()
+        for name in self.optimizer_shapes:
+            if name != STEP:
+                variable, _, slot = name.rpartition("/")
+                self.slots[name] = tf.Variable(optimizer.first_value(
+                    slot, self.named_variables[variable].numpy()), trainable=False)
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False)
-        self._update = resolve(optimizer.kind.tf_update)
+        self._update = resolve(optimizer.kind.tf_update or by_rule)
 
 
 def _float32(value: ArrayLike) -> tf.Tensor:
