@@ -61,28 +61,35 @@ def closed_form(case: str, var, grad, slots: list) -> tuple[np.ndarray, list]:
     return var - mom, [ms, mom]
 
 
-@pytest.mark.parametrize("backend", ["tf", "chainer"])
-@pytest.mark.parametrize("case", CASES)
-def test_three_steps_of_each_twin_are_tf1s_rule(case, backend):
-    spec = optimizer(case)
-    model = twins(spec)[backend]("small", seed=1)
+def assert_steps_follow(model, rule, slot_rtol: float, steps: int = 3) -> None:
+    """`steps` training steps of `model`, each variable and slot against `rule(start, grad,
+    slots, t)` -> (variable, slots in `Optimizer.slots` order), float64 from the state before."""
+    spec = model.pair.optimizer
     state = {name: np.float64(value) for name, value in model.get_optimizer_state().items()}
-    for step, batch in enumerate(batches(3)):
+    for step, batch in enumerate(batches(steps)):
         start = model.get_weights()
         _, grads, _ = model.gradients(batch)
         model.train_step(batch, {}, step)
         weights, found = model.get_weights(), model.get_optimizer_state()
         for name, grad in grads.items():
             slots = [state[f"{name}/{slot}"] for slot in spec.slots]
-            var, slots = closed_form(case, np.float64(start[name]), np.float64(grad), slots)
+            var, slots = rule(np.float64(start[name]), np.float64(grad), slots, step + 1)
             scale = np.abs(var - start[name]).max()
             np.testing.assert_allclose(weights[name], var, rtol=0, err_msg=name,
                                        atol=1e-4 * scale + 2 ** -23 * np.abs(var).max())
             for slot, value in zip(spec.slots, slots, strict=True):
-                np.testing.assert_allclose(found[f"{name}/{slot}"], value, rtol=1e-5,
+                np.testing.assert_allclose(found[f"{name}/{slot}"], value, rtol=slot_rtol,
                                            atol=1e-7 * np.abs(value).max(), err_msg=slot)
                 state[f"{name}/{slot}"] = value
-    assert model.get_optimizer_state()[STEP] == 3
+    assert model.get_optimizer_state()[STEP] == steps
+
+
+@pytest.mark.parametrize("backend", ["tf", "chainer"])
+@pytest.mark.parametrize("case", CASES)
+def test_three_steps_of_each_twin_are_tf1s_rule(case, backend):
+    model = twins(optimizer(case))[backend]("small", seed=1)
+    assert_steps_follow(model, lambda var, grad, slots, t: closed_form(case, var, grad, slots),
+                        slot_rtol=1e-5)
 
 
 TF1 = {"rmsprop": ("RMSPropOptimizer", ("rms", "mg", "momentum")),

@@ -15,7 +15,7 @@ import numpy as np
 from common.arrays import read_npy, read_npz
 from common.atomic import atomic_path
 from common.errors import UserError
-from spec.layout import Activation
+from parity.capture import layout_converters
 from spec.registry import DEFAULT_MODEL, get_pair
 from twinport.backends import create_model
 
@@ -23,12 +23,8 @@ from twinport.backends import create_model
 def to_tf_layout(model: Any, value: Any, tap: str = "output") -> np.ndarray:
     """The tap `tap` (a layer's name or a named tap: "output") of `model` as a host array in
     TF layout, by the layer's rule (`Layer.layout`; TF's taps are in it already)."""
-    array = model.to_numpy(value)
-    if getattr(model, "layout", "NCHW") != "NCHW":
-        return array
-    name = model.pair.named_taps.get(tap, tap)
-    layer = getattr(model, "layer_by_name", {}).get(name)
-    return (layer.layout if layer is not None else Activation.FRAMES).to_tf(array)
+    to_tf, _ = layout_converters(getattr(model, "layout", "NCHW"), model.layers)
+    return to_tf(model.pair.named_taps.get(tap, tap), model.to_numpy(value))
 
 
 def read_input(path: str, spec: Any, value: np.ndarray | None = None) -> np.ndarray:
