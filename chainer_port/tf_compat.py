@@ -33,9 +33,9 @@ def tf_same_pads(size: int, kernel: int, stride: int, extra: str = "after", dila
     return (before, after) if extra == "after" else (after, before)
 
 
-def same_padding(x: VariableOrArray, kernel: int | tuple[int, ...], stride: int,
-                 value: float = 0.0, extra: str = "after", dilation: int = 1, spatial: int = 2
-                 ) -> tuple[chainer.Variable, tuple[int, ...]]:
+def same_padding(x: VariableOrArray, kernel: int | tuple[int, ...],
+                 stride: int | tuple[int, ...], value: float = 0.0, extra: str = "after",
+                 dilation: int = 1, spatial: int = 2) -> tuple[chainer.Variable, tuple[int, ...]]:
     """Prepare `x` (N, C and `spatial` axes) for a TF SAME window op: (x, symmetric pad per
     spatial axis for Chainer's `pad=`).
 
@@ -45,8 +45,9 @@ def same_padding(x: VariableOrArray, kernel: int | tuple[int, ...], stride: int,
     for max pooling, where TF's padding never wins).
     """
     kernels = kernel if isinstance(kernel, tuple) else (kernel,) * spatial
-    pads = [tf_same_pads(size, k, stride, extra, dilation)
-            for size, k in zip(x.shape[-spatial:], kernels, strict=True)]
+    strides = stride if isinstance(stride, tuple) else (stride,) * spatial
+    pads = [tf_same_pads(size, k, s, extra, dilation)
+            for size, k, s in zip(x.shape[-spatial:], kernels, strides, strict=True)]
     symmetric = tuple(min(pad) for pad in pads)
     if any(before != after for before, after in pads):
         widths = ((0, 0),) * (x.ndim - spatial) + tuple(
@@ -56,11 +57,13 @@ def same_padding(x: VariableOrArray, kernel: int | tuple[int, ...], stride: int,
     return chainer.as_variable(x), symmetric
 
 
-def tf_conv(x: VariableOrArray, weights: VariableOrArray, padding: str, stride: int = 1,
-            dilation: int = 1, pad_extra: str = "after") -> chainer.Variable:
+def tf_conv(x: VariableOrArray, weights: VariableOrArray, padding: str,
+            stride: int | tuple[int, ...] = 1, dilation: int = 1, pad_extra: str = "after"
+            ) -> chainer.Variable:
     """`tf.nn.convolution(x, W, strides=stride, padding, dilations=dilation)` without bias,
     of any number of spatial axes (conv1d, conv2d, conv3d), channels first: x (N, C, ...),
-    W (out, in, ...) = the TF kernel [..., in, out] by `spec.layout.Transpose.KERNEL`.
+    W (out, in, ...) = the TF kernel [..., in, out] by `spec.layout.Transpose.KERNEL`; a
+    stride per spatial axis or one for all.
 
     Both frameworks cross-correlate (no kernel flip). VALID is `pad=0`; SAME pads as TF does
     for the dilated kernel's extent (`spec.tf_geometry.same_pads`), through `same_padding`
@@ -71,7 +74,8 @@ def tf_conv(x: VariableOrArray, weights: VariableOrArray, padding: str, stride: 
     spatial = x.ndim - 2
     if padding not in ("VALID", "SAME"):
         raise ValueError(f"unknown padding {padding!r}")
-    if spatial == 2 and dilation == 1 and fast_cpu.applies(x, weights):
+    if spatial == 2 and dilation == 1 and isinstance(stride, int) and fast_cpu.applies(
+            x, weights):
         pads = [tf_same_pads(size, k, stride, pad_extra) if padding == "SAME" else (0, 0)
                 for size, k in zip(x.shape[-2:], weights.shape[-2:], strict=True)]
         return fast_cpu.conv2d(x, weights, pads, stride)

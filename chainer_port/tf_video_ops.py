@@ -18,22 +18,24 @@ CHAINER_LAYER_NORM_EPSILON = 1e-5  # L.LayerNormalization's default eps
 
 def tf_layer_norm(x: VariableOrArray, beta: VariableOrArray, gamma: VariableOrArray,
                   mode: str = "tf") -> chainer.Variable:
-    """`tf.contrib.layers.layer_norm(x)` of an NCHW map (`TFCompat.layer_norm`).
+    """`tf.contrib.layers.layer_norm(x)` of a channels-first map of any rank, NCHW or NCDHW
+    (`TFCompat.layer_norm`).
 
-    TF normalises each sample over ALL its axes but the batch (H, W and C together) with
-    eps 1e-12, then scales and shifts per channel. Chainer's `L.LayerNormalization` normalises
-    the last axis of a 2-d array with eps 1e-5: applied to the map's pixels ("chainer"), it
-    normalises each pixel's channels on their own. The statistics are accumulated in float64
-    (a 64x64x64 map is 262,144 values per sample).
+    TF normalises each sample over ALL its axes but the batch (space and channels together)
+    with eps 1e-12, then scales and shifts per channel. Chainer's `L.LayerNormalization`
+    normalises the last axis of a 2-d array with eps 1e-5: applied to the map's positions
+    ("chainer"), it normalises each position's channels on their own. The statistics are
+    accumulated in float64 (a 64x64x64 map is 262,144 values per sample).
     """
     if mode == "chainer":
-        n, c, h, w = x.shape
-        rows = F.reshape(F.transpose(x, (0, 2, 3, 1)), (n * h * w, c))
+        last = (0, *range(2, x.ndim), 1)
+        rows = F.reshape(F.transpose(x, last), (-1, x.shape[1]))
         y = F.layer_normalization(rows, gamma, beta, eps=CHAINER_LAYER_NORM_EPSILON)
-        return F.transpose(F.reshape(y, (n, h, w, c)), (0, 3, 1, 2))
+        moved = (x.shape[0], *x.shape[2:], x.shape[1])
+        return F.transpose(F.reshape(y, moved), tuple(int(a) for a in np.argsort(last)))
     dtype = x.dtype
     wide = F.cast(x, np.float64) if dtype == np.float32 else chainer.as_variable(x)
-    axes = (1, 2, 3)
+    axes = tuple(range(1, x.ndim))
     centred = wide - F.broadcast_to(F.mean(wide, axis=axes, keepdims=True), wide.shape)
     variance = F.mean(F.square(centred), axis=axes, keepdims=True)
     normed = centred * F.broadcast_to(

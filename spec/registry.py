@@ -14,6 +14,7 @@ MODELS = {
     "cdna": "spec.finn:CDNA_PAIR",
     "dna": "spec.finn:DNA_PAIR",
     "stp": "spec.finn:STP_PAIR",
+    "e3d_lstm": "spec.e3d_lstm:PAIR",
 }
 
 

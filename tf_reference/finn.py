@@ -14,9 +14,8 @@ import tensorflow as tf
 from spec.finn import CDNA_PAIR, DNA_PAIR, STP_PAIR
 from spec.finn.graph import SCOPE
 from spec.layer import Layer
+from tf_reference.layers import contrib_layer_norm
 from tf_reference.twin import TFTwin
-
-LAYER_NORM_EPSILON = 1e-12  # tf.contrib.layers.layer_norm's variance_epsilon
 
 
 class FinnModel(TFTwin):
@@ -99,9 +98,7 @@ class FinnModel(TFTwin):
         batch_normalization with beta and gamma per channel and eps 1e-12; then slim's relu
         when it normalises a conv."""
         scope = layer.attrs["scope"]
-        mean, variance = tf.nn.moments(x, axes=[1, 2, 3], keepdims=True)
-        y = tf.nn.batch_normalization(x, mean, variance, self.var(scope, "beta"),
-                                      self.var(scope, "gamma"), LAYER_NORM_EPSILON)
+        y = contrib_layer_norm(x, self.var(scope, "beta"), self.var(scope, "gamma"))
         return tf.nn.relu(y) if layer.attrs["relu"] else y
 
     def _lstm(self, layer: Layer, x: tf.Tensor, *state: tf.Tensor, training: bool

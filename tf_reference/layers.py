@@ -136,3 +136,15 @@ def spec_variable(variable: Variable, rng: tf.random.Generator) -> tf.Variable:
     value = initializers.draw(initializers.parse(variable.init, variable.shape, variable.name),
                               variable.shape, tf_source(rng))
     return tf.Variable(value, trainable=variable.trainable, name=variable.name)
+
+
+CONTRIB_LAYER_NORM_EPSILON = 1e-12  # tf.contrib.layers.layer_norm's variance_epsilon
+
+
+def contrib_layer_norm(x: tf.Tensor, beta: tf.Tensor, gamma: tf.Tensor) -> tf.Tensor:
+    """`tf.contrib.layers.layer_norm(x)` at its defaults: `tf.nn.moments` over every axis but
+    the batch, then `tf.nn.batch_normalization` with beta and gamma per channel (the last
+    axis) and epsilon 1e-12, as contrib computes it."""
+    mean, variance = tf.nn.moments(x, axes=list(range(1, x.shape.rank)), keepdims=True)
+    return tf.nn.batch_normalization(x, mean, variance, beta, gamma,
+                                     CONTRIB_LAYER_NORM_EPSILON)
