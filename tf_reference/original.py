@@ -57,6 +57,29 @@ def _module(name: str, **attributes: Any) -> types.ModuleType:
     return module
 
 
+def _legacy_conv(rank: int) -> Callable[..., tf.Tensor]:
+    """TF1's functional `tf.layers.conv{rank}d` (Keras 3's TF has none): the variables
+    `kernel` (glorot uniform: get_variable's default) and `bias` (zeros) in a variable scope
+    named as a legacy layer names itself, `conv{rank}d`, `conv{rank}d_1`, ... in call order,
+    counted afresh each time the enclosing scope is entered; then the convolution and
+    bias_add. Channels last, no activation: what the seeds call."""
+
+    def conv(inputs: tf.Tensor, filters: int, kernel_size: Any, strides: Any = 1,
+             padding: str = "valid", use_bias: bool = True) -> tf.Tensor:
+        kernel = tuple(kernel_size) if isinstance(kernel_size, (list, tuple)) else (
+            kernel_size,) * rank
+        stride = tuple(strides) if isinstance(strides, (list, tuple)) else (strides,) * rank
+        with tf1.variable_scope(None, default_name=f"conv{rank}d"):
+            weights = tf1.get_variable("kernel", [*kernel, inputs.shape[-1], filters])
+            y = tf.nn.convolution(inputs, weights, [*stride], padding.upper())
+            if use_bias:
+                y = tf.nn.bias_add(y, tf1.get_variable("bias", [filters],
+                                                       initializer=tf1.zeros_initializer()))
+        return y
+
+    return conv
+
+
 def _stand_ins(flags: Flags) -> dict[str, types.ModuleType]:
     """The modules TF1 code imports that TF 2 no longer has."""
     import tf_slim
@@ -70,7 +93,9 @@ def _stand_ins(flags: Flags) -> dict[str, types.ModuleType]:
         if not name.startswith("_")})
     contrib = _module("tensorflow.contrib", slim=tf_slim, layers=layers)
     # `import tensorflow.contrib.slim` looks `contrib` up on the module named `tensorflow`.
-    v1 = _module("tensorflow", contrib=contrib, __getattr__=lambda name: getattr(tf1, name))
+    legacy = _module("tensorflow.layers", conv2d=_legacy_conv(2), conv3d=_legacy_conv(3))
+    v1 = _module("tensorflow", contrib=contrib, layers=legacy,
+                 __getattr__=lambda name: getattr(tf1, name))
     return {
         "tensorflow": v1,
         "tensorflow.contrib": contrib,
@@ -101,7 +126,8 @@ def patched_text(path: Path, patches: tuple[Patch, ...]) -> str:
 
 
 class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
-    """Imports top-level modules found as FOLDER/NAME.py, patched."""
+    """Imports modules found as FOLDER/NAME.py, patched, and FOLDER/PACKAGE/.../NAME.py as
+    `PACKAGE....NAME` (google/e3d_lstm's `src.models....`: its folders have no __init__.py)."""
 
     def __init__(self, folder: Path, patches: tuple[Patch, ...]) -> None:
         self.folder, self.patches = folder, patches
@@ -109,18 +135,29 @@ class _Finder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def find_spec(self, name: str, path: Any = None, target: Any = None
                   ) -> importlib.machinery.ModuleSpec | None:
-        file = self.folder / f"{name}.py"
-        if path is None and file.is_file():
-            return importlib.util.spec_from_loader(name, self, origin=str(file))
+        top = name.split(".")[0]
+        if path is not None and top not in self.loaded:
+            return None
+        base = self.folder.joinpath(*name.split("."))
+        if base.with_suffix(".py").is_file():
+            return importlib.util.spec_from_loader(name, self, origin=str(base) + ".py")
+        if base.is_dir() and any(base.rglob("*.py")):
+            spec = importlib.util.spec_from_loader(name, self, origin=str(base),
+                                                   is_package=True)
+            spec.submodule_search_locations = [str(base)]
+            return spec
         return None
 
     def create_module(self, spec: importlib.machinery.ModuleSpec) -> None:
         return None
 
     def exec_module(self, module: types.ModuleType) -> None:
-        file = self.folder / f"{module.__name__}.py"
-        module.__file__ = str(file)
         self.loaded.append(module.__name__)
+        base = self.folder.joinpath(*module.__name__.split("."))
+        if base.is_dir():
+            return
+        file = base.with_suffix(".py")
+        module.__file__ = str(file)
         exec(compile(patched_text(file, self.patches), str(file), "exec"), module.__dict__)
 
 

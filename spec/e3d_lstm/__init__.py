@@ -30,6 +30,7 @@ from spec.e3d_lstm.graph import (
     x_gen,
 )
 from spec.e3d_lstm.optimizer import E3D_ADAM
+from spec.e3d_lstm.original import ORIGINAL
 from spec.e3d_lstm.presets import PRESETS, Preset
 from spec.pair import InputSpec, NoiseSpec, Optimizer, TwinPair
 
@@ -108,6 +109,7 @@ PAIR = TwinPair(
     default_data=DEFAULT_DATA,
     make_data="twinport data moving-mnist",
     suite={"preset": "tiny", "batch_size": 2, "steps": 2},
+    original=ORIGINAL,
 )
 
 __all__ = ["FRAMES", "IMAGES", "LOSS", "PAIR", "PRESETS", "Preset", "build_spec"]
