@@ -123,6 +123,9 @@ class TwinPair:
         taps `twinport eval` fixes (cross_conv: its empirical z); optional.
     prediction: (preset, tap name -> that tap in TF layout) -> what `twinport predict`
         writes; default the `output` named tap.
+    metrics: (preset, one batch's inputs, its prediction; TF layout) -> named arrays, which
+        `twinport eval` averages over its batches and writes beside the losses (e3d_lstm:
+        trainer.test's per-frame MSE and PSNR); optional.
     default_data / make_data: the default dataset folder and the command that makes it.
     pitfalls / mutants / suite: the catalogue of porting mistakes, the module of their mutants
         and the parity settings the mutation suite runs them in (`parity.mutation`).
@@ -150,6 +153,8 @@ class TwinPair:
     eval_overrides: Callable[[Any, Mapping[str, np.ndarray], Mapping[str, tuple[int, ...]]],
                              dict[str, np.ndarray]] | None = None
     prediction: Callable[[Any, Callable[[str], np.ndarray]], np.ndarray] | None = None
+    metrics: Callable[[Any, Mapping[str, np.ndarray], np.ndarray],
+                      Mapping[str, np.ndarray]] | None = None
     default_data: str = ""
     make_data: str = ""
     pitfalls: tuple[Pitfall, ...] = ()

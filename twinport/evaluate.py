@@ -1,4 +1,5 @@
-"""`twinport eval`: a run's mean losses over a split, on either backend, for any pair.
+"""`twinport eval`: a run's mean losses over a split, on either backend, for any pair, and
+the pair's own metrics of its prediction (`TwinPair.metrics`), averaged over the batches.
 
 The batches are the pair's own (`TwinPair.batches`, one fixed order: seed EVAL_SEED), the
 noise of batch i is `noise_at(run seed, i)`, and a pair that evaluates with fixed taps
@@ -9,6 +10,7 @@ means of its step outputs.
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 
@@ -20,6 +22,7 @@ from spec.cross_conv import PAIR as CROSS_CONV
 from spec.pair import noise_at
 from spec.registry import get_pair
 from twinport.backends import create_model
+from twinport.predict import prediction
 from twinport.runs import Checkpoint, RunConfig, RunDir
 
 EVAL_SEED = 0
@@ -60,7 +63,7 @@ def evaluate(run: RunDir, data: str | None, split: str, batch_size: int, max_bat
         pair.check_data(data, split, preset, batch_size)
     count = min(max_batches, Dataset(data, split).steps_per_epoch(batch_size))
     means = checkpoint.means() if pair.eval_overrides else {}
-    totals = dict.fromkeys(pair.losses, 0.0)
+    totals: dict[str, Any] = dict.fromkeys(pair.losses, 0.0)
     batches = pair.stream(data, split, batch_size, EVAL_SEED, preset)
     for index in show_progress(range(count), desc=f"eval {split}", unit="batch",
                                disable=not progress):
@@ -71,7 +74,12 @@ def evaluate(run: RunDir, data: str | None, split: str, batch_size: int, max_bat
                                                index), overrides=overrides, training=False)
         for label, tap in pair.losses.items():
             totals[label] += float(model.to_numpy(result.taps[tap]))
-    summary = {label: value / count for label, value in totals.items()}
+        if pair.metrics is not None:
+            predicted = prediction(model, preset, result)
+            for label, value in pair.metrics(preset, batch, predicted).items():
+                totals[label] = totals.get(label, 0.0) + np.asarray(value, np.float64)
+    summary = {label: (value / count).tolist() if isinstance(value, np.ndarray) else
+               value / count for label, value in totals.items()}
     summary.update(step=checkpoint.step, split=split, batches=count, batch_size=batch_size,
                    backend=backend or config.backend, model=config.model, data=str(data))
     with atomic_path(run.path / "eval.json") as tmp:

@@ -48,10 +48,14 @@ def read_input(path: str, spec: Any, value: np.ndarray | None = None) -> np.ndar
 
 
 def read_inputs(path: str, specs: Any) -> dict[str, np.ndarray]:
-    """The pair's inputs from `path`: its one input's .npy, or an .npz holding each input by
-    name (an input with a `default` may be left out: filled in, one row per sample)."""
-    if len(specs) == 1:
-        return {specs[0].name: read_input(path, specs[0])}
+    """The pair's inputs from `path`: its one input's .npy (or its first, the others having a
+    `default`), or an .npz holding each input by name (an input with a `default` may be left
+    out: filled in, one row per sample)."""
+    if len(specs) == 1 or (str(path).endswith(".npy") and all(
+            spec.default is not None for spec in specs[1:])):
+        first = read_input(path, specs[0])
+        return {specs[0].name: first, **{spec.name: np.full(
+            (len(first), *spec.shape), spec.default, np.float32) for spec in specs[1:]}}
     names = ", ".join(spec.name for spec in specs)
     arrays = read_npz(path, f"an .npz of {names}")
     missing = [spec.name for spec in specs if spec.name not in arrays and spec.default is None]
@@ -82,14 +86,18 @@ def predict(backend: str, preset: str, weights: str, input_path: str, noise_path
             raise UserError(f"{noise_path}: expected float32 {noise_specs[0].name} {want}, "
                             f"got {noise.dtype} {list(noise.shape)}")
     twin = create_model(backend, preset, device=device, weights=weights, model=model)
-    result = twin.forward(inputs, noise, training=train_mode)
-    if pair.prediction is not None:
-        prediction = pair.prediction(preset_value,
-                                     lambda name: to_tf_layout(twin, result.taps[name], name))
-    else:
-        prediction = to_tf_layout(twin, result.output)
-    prediction = np.asarray(prediction, np.float32)
+    predicted = prediction(twin, preset_value, twin.forward(inputs, noise, training=train_mode))
     with atomic_path(output) as tmp:
         with open(tmp, "wb") as handle:
-            np.save(handle, prediction)
-    return prediction
+            np.save(handle, predicted)
+    return predicted
+
+
+def prediction(model: Any, preset: Any, result: Any) -> np.ndarray:
+    """The pair's prediction (`TwinPair.prediction`, default the `output` tap) from a forward
+    `result` of `model`, float32 in TF layout."""
+    pair = model.pair
+    if pair.prediction is None:
+        return np.asarray(to_tf_layout(model, result.output), np.float32)
+    return np.asarray(pair.prediction(preset, lambda name: to_tf_layout(
+        model, result.taps[name], name)), np.float32)

@@ -70,6 +70,31 @@ def prediction(preset: Preset, tap: Callable[[str], np.ndarray]) -> np.ndarray:
     return reshape_patch_back(np.stack(frames, axis=1), preset.patch)
 
 
+def batch_psnr(gen_frames: np.ndarray, gt_frames: np.ndarray) -> float:
+    """trainer.batch_psnr: uint8 frames compared as int32, the MSE per sample in float32 over
+    its pixels, 20 log10(255) - 10 log10(mse), the mean over the batch (inf where equal)."""
+    x, y = np.int32(gen_frames), np.int32(gt_frames)
+    mse = np.sum((x - y) ** 2, axis=tuple(range(1, x.ndim)), dtype=np.float32) / float(
+        np.size(gen_frames[0]))
+    with np.errstate(divide="ignore"):
+        return float(np.mean(20 * np.log10(255) - 10 * np.log10(mse)))
+
+
+def metrics(preset: Preset, inputs: Mapping[str, np.ndarray], predicted: np.ndarray
+            ) -> dict[str, np.ndarray]:
+    """trainer.test's numbers of one batch: per predicted frame, the squared error of the
+    prediction clipped to [0, 1] summed over its pixels and averaged over the batch, and
+    batch_psnr of both as uint8 (`np.uint8(x * 255)`, truncating); `mse_per_seq` their sum,
+    `psnr` the mean over frames."""
+    target = inputs[FRAMES][:, preset.input_length:]
+    clipped = np.clip(predicted, 0, 1)
+    mse = np.square(target - clipped).sum(axis=(2, 3, 4)).mean(axis=0)
+    psnr = np.array([batch_psnr(np.uint8(clipped[:, i] * 255), np.uint8(target[:, i] * 255))
+                     for i in range(preset.output_length)])
+    return {"mse_per_frame": mse, "mse_per_seq": mse.sum(), "psnr_per_frame": psnr,
+            "psnr": psnr.mean()}
+
+
 def sample(preset: Preset, inputs: Mapping[str, np.ndarray],
            reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarray]
            ) -> dict[str, np.ndarray] | None:
@@ -106,6 +131,7 @@ PAIR = TwinPair(
     sample_caption=("The last input frame, the TF and port first predicted frames (grey), and "
                      "their difference."),
     prediction=prediction,
+    metrics=metrics,
     default_data=DEFAULT_DATA,
     make_data="twinport data moving-mnist",
     suite={"preset": "tiny", "batch_size": 2, "steps": 2},

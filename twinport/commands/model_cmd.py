@@ -115,6 +115,9 @@ def run_eval(args: argparse.Namespace) -> int:
                        for label in get_pair(summary["model"]).losses)
     print(f"step {summary['step']}: {args.split} {losses} over {summary['batches']} batches; "
           f"written to {args.run}/eval.json")
+    for label, value in summary.items():
+        if isinstance(value, list):  # a pair's metric per frame (TwinPair.metrics)
+            print(f"  {label}: {' '.join(f'{v:.4f}' for v in value)}")
     return 0
 
 
