@@ -187,3 +187,49 @@ def test_the_check_runs_under_op_determinism(tmp_path, moving_objects_dir):
         if not was:
             config.disable_op_determinism()
     assert run.ensure_verdict().passed
+
+
+PACKAGED_CODE = '''\
+import tensorflow as tf
+
+
+def net(x):
+  for step in range(2):
+    with tf.variable_scope('outer', reuse=step > 0):
+      with tf.variable_scope('cell'):
+        y = tf.layers.conv3d(x, 3, [2, 3, 3], padding='same')
+        y = tf.layers.conv3d(y, 2, [1, 1, 1], padding='same')
+      x = tf.layers.conv3d(y, 1, [2, 1, 1], [2, 1, 1], 'same')
+  return x
+'''
+
+
+def test_code_in_package_folders_with_tf1s_legacy_convs(tmp_path):
+    """google/e3d_lstm's layout: modules under src/... without __init__.py; its unnamed
+    tf.layers.conv3d calls named conv3d, conv3d_1 in each scope, afresh at every reuse, and
+    computing the conv and its bias."""
+    import numpy as np
+
+    from tf_reference.original import original_modules, tf1
+
+    (tmp_path / "src" / "models").mkdir(parents=True)
+    (tmp_path / "src" / "models" / "packaged.py").write_text(PACKAGED_CODE)
+    graph = tf.Graph()
+    with graph.as_default(), original_modules(tmp_path, (), {}) as load:
+        x = tf1.placeholder(tf.float32, [1, 2, 4, 4, 1])
+        y = load("src.models.packaged").net(x)
+        variables = {v.op.name: v for v in tf1.global_variables()}
+        with tf1.Session(graph=graph) as session:
+            session.run(tf1.global_variables_initializer())
+            kernel = session.run(variables["outer/conv3d/kernel"])
+            value = np.ones((1, 2, 4, 4, 1), np.float32)
+            found, first, inner = session.run(
+                [y, "outer/conv3d/BiasAdd:0", "outer/cell/conv3d_1/BiasAdd:0"], {x: value})
+    assert list(variables) == ["outer/cell/conv3d/kernel", "outer/cell/conv3d/bias",
+                     "outer/cell/conv3d_1/kernel", "outer/cell/conv3d_1/bias",
+                     "outer/conv3d/kernel", "outer/conv3d/bias"]
+    assert found.shape == (1, 1, 4, 4, 1)
+    # the first step's [2, 1, 1] stride-2 conv: one frame, the kernel over depth and channels
+    np.testing.assert_allclose(first[0, 0, :, :, 0], np.einsum(
+        "dhwc,dc->hw", inner[0], kernel[:, 0, 0, :, 0]), rtol=1e-5, atol=1e-6)
+    assert "src" not in sys.modules and "src.models.packaged" not in sys.modules
