@@ -11,7 +11,8 @@ import dataclasses
 import numpy as np
 import pytest
 
-from chainer_port.optimizer import SpecOptimizer, step_in_place
+from chainer_port.mutants.e3d_lstm import without_ema
+from chainer_port.optimizer import SpecOptimizer
 from parity.harness import check_port
 from spec.e3d_lstm.optimizer import E3D_ADAM
 from spec.optimizers import Optimizer
@@ -73,13 +74,6 @@ class TFE3D(TFRegressor):
 
 class ChainerE3D(ChainerRegressor):
     pair = E3D_PAIR
-
-
-def without_ema(optimizer, var, grad, state, lr, t):
-    """The code's Adam without its moving average (the EMA not kept)."""
-    ema = state["ema"].copy()
-    step_in_place(optimizer, var, grad, state, lr, t)
-    state["ema"][...] = ema
 
 
 @pytest.fixture(scope="module")

@@ -31,6 +31,7 @@ from spec.e3d_lstm.graph import (
 )
 from spec.e3d_lstm.optimizer import E3D_ADAM
 from spec.e3d_lstm.original import ORIGINAL
+from spec.e3d_lstm.pitfalls import CATALOGUE
 from spec.e3d_lstm.presets import PRESETS, Preset
 from spec.pair import InputSpec, NoiseSpec, Optimizer, TwinPair
 
@@ -134,6 +135,8 @@ PAIR = TwinPair(
     metrics=metrics,
     default_data=DEFAULT_DATA,
     make_data="twinport data moving-mnist",
+    pitfalls=CATALOGUE,
+    mutants="chainer_port.mutants.e3d_lstm",
     suite={"preset": "tiny", "batch_size": 2, "steps": 2},
     original=ORIGINAL,
 )

@@ -11,7 +11,7 @@ at 1: all true frames).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from common.errors import UserError
 
@@ -115,3 +115,7 @@ PRESETS = {
                    input_length=3, total_length=5, sampling_start=0.5, sampling_rate=0.05,
                    sampling_stop=10, batch_size=2),
 }
+# tiny with every quirk field on the paper's side (the new global memory passed on, the
+# output gate's sigmoid alone).
+PRESETS["tiny_as_paper"] = replace(PRESETS["tiny"], name="tiny_as_paper", global_memory="new",
+                                   output_gate="sigmoid")
