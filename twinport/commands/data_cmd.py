@@ -80,6 +80,19 @@ def register(subparsers) -> None:
     _add_out(p)
     p.set_defaults(func=from_moving_mnist_npz)
 
+    p = add_command(commands, "from-kth-frames",
+                    "import KTH action frames as google/e3d_lstm reads them (its person split)")
+    p.add_argument("src_dir", metavar="DIR",
+                   help="folder of <action>/personNN_<action>_dN/image_NNNN.* frames")
+    _add_out(p)
+    p.add_argument("--width", type=int, default=128,
+                   help="frames resized to WIDTH x WIDTH (the KTH script's img_width)")
+    p.add_argument("--seq-len", type=int, default=30,
+                   help="frames per sequence (the KTH script's total_length)")
+    p.add_argument("--dtype", choices=("uint8", "float32"), default="uint8",
+                   help="uint8 (x 255, rounded) or float32 (the code's values exactly)")
+    p.set_defaults(func=from_kth_frames)
+
     p = add_command(commands, "verify",
                     "check map.csv and every shard's shape, dtype, size and sha256")
     p.add_argument("dir", metavar="DIR", help="dataset folder")
@@ -188,6 +201,15 @@ def from_moving_mnist_npz(args: argparse.Namespace) -> int:
     from data.moving_mnist_import import write_moving_mnist_npz
 
     rows = write_moving_mnist_npz(args.files, args.out, overwrite=args.overwrite)
+    _report(args.out, rows)
+    return 0
+
+
+def from_kth_frames(args: argparse.Namespace) -> int:
+    from data.kth import write_kth_frames
+
+    rows = write_kth_frames(args.src_dir, args.out, width=args.width, seq_len=args.seq_len,
+                            dtype=args.dtype, overwrite=args.overwrite)
     _report(args.out, rows)
     return 0
 
