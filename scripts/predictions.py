@@ -1,5 +1,6 @@
 """A pair's prediction figure for docs/models/: test sequences' last input frames, the true
-next frames and each run's predicted frames, side by side (the ConvLSTM's, Finn et al.'s).
+next frames and each run's predicted frames, side by side (the ConvLSTM's, Finn et al.'s, the
+E3D-LSTM's).
 
     .venv/bin/python scripts/predictions.py RUN_TF RUN_CHAINER -o FIGURE.png
         [--data DIR] [--n 3]
@@ -20,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from spec.registry import get_pair  # noqa: E402
 from twinport.evaluate import latest_model  # noqa: E402
-from twinport.predict import to_tf_layout  # noqa: E402
+from twinport.predict import prediction  # noqa: E402
 from twinport.runs import RunDir  # noqa: E402
 
 SHOWN_INPUTS = 3
@@ -29,10 +30,7 @@ SHOWN_INPUTS = 3
 def predictions(run: RunDir, inputs: dict[str, np.ndarray]) -> tuple[np.ndarray, str, int]:
     """The run's predicted frames [N, K, H, W, C] in [0, 1], its backend and step."""
     model, checkpoint, config = latest_model(run)
-    pair = get_pair(config.model)
-    result = model.forward(inputs, training=False)
-    frames = pair.prediction(model.preset,
-                             lambda name: to_tf_layout(model, result.taps[name], name))
+    frames = prediction(model, model.preset, model.forward(inputs, training=False))
     return frames, config.backend, checkpoint.step
 
 

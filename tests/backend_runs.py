@@ -48,3 +48,19 @@ def assert_backends_agree(found: dict[str, dict[str, Any]], shape: tuple[int, ..
     np.testing.assert_allclose(chainer["eval"], tf["eval"], rtol=1e-3)
     assert tf["prediction"].shape == shape
     np.testing.assert_allclose(chainer["prediction"], tf["prediction"], rtol=1e-3, atol=1e-4)
+
+
+def passing_parity(model: str, preset: str, data: Path) -> Any:
+    """`twinport parity` of the pair's own port (batch 2, 2 synced steps), asserted to pass;
+    the run, for what a test then checks of its taps and sections."""
+    from parity.harness import check_port, prepare_reference
+    from parity.port import load_port, port_spec
+    from parity.settings import ParitySettings
+
+    settings = ParitySettings(model=model, preset=preset, data=str(data), batch_size=2, steps=2)
+    reference = prepare_reference(settings, progress=False)
+    port, layout = load_port(port_spec(None, reference.pair), reference.preset, 0, "cpu")
+    run = check_port(reference, port, layout, progress=False)
+    verdict = run.ensure_verdict()
+    assert verdict.passed, verdict.summary_text()
+    return run

@@ -9,11 +9,8 @@ import numpy as np
 import pytest
 
 from common.tf_startup import import_tensorflow
-from parity.harness import check_port, prepare_reference
-from parity.port import load_port, port_spec
-from parity.settings import ParitySettings
 from spec.convlstm import PAIR
-from tests.backend_runs import assert_backends_agree, train_eval_predict
+from tests.backend_runs import assert_backends_agree, passing_parity, train_eval_predict
 
 # The seed's variable dump (../shared/seeds/002_*.txt), one cell's pattern and the head.
 CELLS = {"enco_cl1": (16, 128), "enco_cl2": (128, 64), "enco_cl3": (64, 64),
@@ -60,13 +57,8 @@ def test_the_ports_space_to_depth_is_tfs():
 
 
 def test_the_twins_pass_every_section_on_the_tiny_preset(moving_mnist_dir):
-    settings = ParitySettings(model="convlstm", preset="tiny", data=str(moving_mnist_dir),
-                              batch_size=2, steps=2)
-    reference = prepare_reference(settings, progress=False)
-    port, layout = load_port(port_spec(None, PAIR), reference.preset, 0, "cpu")
-    run = check_port(reference, port, layout, progress=False)
+    run = passing_parity("convlstm", "tiny", moving_mnist_dir)
     verdict = run.ensure_verdict()
-    assert verdict.passed, verdict.summary_text()
     taps = [d.name for d in run.sections["forward/isolated/training"]]
     # Every cell at every step is its own tap, the forecaster's fed the encoder's states.
     assert {"CL/enco_cl1_2", "CL/fore_cl3_0", "CL/fore_cl1_2/h", "CL/prediction_2"} <= set(taps)

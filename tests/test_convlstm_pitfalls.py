@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-import re
-from fnmatch import fnmatchcase
-from pathlib import Path
-
 import pytest
 
-from parity.mutation import check_mutant, import_mutants, suite_reference
+from parity.mutation import suite_reference
 from spec.convlstm import PAIR
 from spec.convlstm.pitfalls import CATALOGUE
+from tests.pitfall_checks import (
+    assert_caught_and_localised,
+    assert_docs_hold,
+    assert_mutants_are_the_catalogue,
+)
 
 pytestmark = pytest.mark.pitfalls
-
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "pitfalls.md"
 
 
 @pytest.fixture(scope="module")
@@ -24,24 +23,12 @@ def reference(moving_mnist_dir):
 
 @pytest.mark.parametrize("pitfall", CATALOGUE, ids=[p.name for p in CATALOGUE])
 def test_the_mutant_is_caught_and_localised(reference, pitfall):
-    result = check_mutant(reference, pitfall, import_mutants(PAIR))
-    verdict = result.run.ensure_verdict()
-    assert not verdict.passed, f"{pitfall.mutant} passes: {verdict.summary_text()}"
-    named = f"{pitfall.mutant}: named {verdict.first_divergent} ({verdict.first_section})"
-    assert fnmatchcase(verdict.first_section, pitfall.section), named
-    assert result.localised, named
+    assert_caught_and_localised(reference, pitfall, PAIR)
 
 
 def test_every_mutant_is_one_catalogue_entry():
-    assert sorted(p.mutant for p in CATALOGUE) == sorted(import_mutants(PAIR).__all__)
+    assert_mutants_are_the_catalogue(PAIR, CATALOGUE)
 
 
 def test_the_docs_hold_the_catalogue_and_its_check(cli):
-    status, out, _ = cli("pitfalls", "--model", "convlstm", "--markdown")
-    assert status == 0
-    text = DOCS.read_text(encoding="utf-8")
-    assert out.strip() in text, "docs/pitfalls.md: paste `pitfalls --model convlstm --markdown`"
-    section = text[text.index("### `twinport pitfalls --model convlstm --check`"):]
-    checked = re.findall(r"^\| (\w+) \| \w+ \| yes \|", section, flags=re.MULTILINE)
-    assert checked[:len(CATALOGUE)] == [p.name for p in CATALOGUE], (
-        "docs/pitfalls.md: the convlstm --check table")
+    assert_docs_hold(cli, "convlstm", CATALOGUE)

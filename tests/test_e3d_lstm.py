@@ -11,13 +11,10 @@ import math
 import numpy as np
 import pytest
 
-from parity.harness import check_port, prepare_reference
-from parity.port import load_port, port_spec
-from parity.settings import ParitySettings
 from spec.e3d_lstm import PAIR, metrics, reshape_patch_back
 from spec.e3d_lstm.data import batches
 from spec.e3d_lstm.graph import ETA, FRAMES, IMAGES, input_frame, tap, x_gen
-from tests.backend_runs import assert_backends_agree, train_eval_predict
+from tests.backend_runs import assert_backends_agree, passing_parity, train_eval_predict
 
 SCOPE = "generator/e3d-lstm"
 
@@ -174,13 +171,8 @@ def test_metrics_are_trainer_tests():
 
 
 def test_the_twins_pass_every_section_on_the_tiny_preset(moving_mnist_dir):
-    settings = ParitySettings(model="e3d_lstm", preset="tiny", data=str(moving_mnist_dir),
-                              batch_size=2, steps=2)
-    reference = prepare_reference(settings, progress=False)
-    port, layout = load_port(port_spec(None, PAIR), reference.preset, 0, "cpu")
-    run = check_port(reference, port, layout, progress=False)
+    run = passing_parity("e3d_lstm", "tiny", moving_mnist_dir)
     verdict = run.ensure_verdict()
-    assert verdict.passed, verdict.summary_text()
     taps = {d.name for d in run.sections["forward/isolated/training"]}
     # every part of every cell at every step is its own tap, the attention's recall included
     assert {tap(1, 3, "recall"), tap(0, 2, "cell"), tap(1, 0, "memory"), x_gen(3)} <= taps

@@ -7,13 +7,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from parity.harness import check_port, prepare_reference
-from parity.port import load_port, port_spec
-from parity.settings import ParitySettings
 from spec.finn import CDNA_PAIR, DNA_PAIR, STP_PAIR
 from spec.layout import activation_to_tf
 from spec.registry import get_pair
-from tests.backend_runs import assert_backends_agree, train_eval_predict
+from tests.backend_runs import assert_backends_agree, passing_parity, train_eval_predict
 
 PAIRS = {"cdna": CDNA_PAIR, "dna": DNA_PAIR, "stp": STP_PAIR}
 
@@ -133,13 +130,8 @@ def test_the_ports_layer_norm_is_tfs_and_chainers_is_not():
 @pytest.mark.parametrize(("model", "preset"), [(model, "tiny") for model in PAIRS]
                          + [("cdna", "tiny-8699e3b")])
 def test_the_twins_pass_every_section_on_the_tiny_preset(model, preset, pushing_dir):
-    settings = ParitySettings(model=model, preset=preset, data=str(pushing_dir), batch_size=2,
-                              steps=2)
-    reference = prepare_reference(settings, progress=False)
-    port, layout = load_port(port_spec(None, PAIRS[model]), reference.preset, 0, "cpu")
-    run = check_port(reference, port, layout, progress=False)
+    run = passing_parity(model, preset, pushing_dir)
     verdict = run.ensure_verdict()
-    assert verdict.passed, verdict.summary_text()
     taps = {d.name for d in run.sections["forward/isolated/training"]}
     # Every layer at every step is its own tap, the sampled steps' inputs included.
     assert {"model/state1_3", "model/state7_4/h", "model/prev_image_3", "model/masks_4",

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-import re
-from fnmatch import fnmatchcase
-from pathlib import Path
-
 import pytest
 
-from parity.mutation import check_mutant, import_mutants, suite_reference
+from parity.mutation import suite_reference
 from spec.finn.pitfalls import CATALOGUES
 from spec.registry import get_pair
+from tests.pitfall_checks import (
+    assert_caught_and_localised,
+    assert_docs_hold,
+    assert_mutants_are_the_catalogue,
+)
 
 pytestmark = pytest.mark.pitfalls
 
-DOCS = Path(__file__).resolve().parents[1] / "docs" / "pitfalls.md"
 CASES = [(model, pitfall) for model, catalogue in CATALOGUES.items() for pitfall in catalogue
          if not pitfall.shared]
 
@@ -34,30 +34,17 @@ def references(pushing_dir):
 @pytest.mark.parametrize(("model", "pitfall"), CASES,
                          ids=[f"{model}-{p.name}" for model, p in CASES])
 def test_the_mutant_is_caught_and_localised(references, model, pitfall):
-    result = check_mutant(references(model), pitfall, import_mutants(get_pair(model)))
-    verdict = result.run.ensure_verdict()
-    assert not verdict.passed, f"{pitfall.mutant} passes: {verdict.summary_text()}"
-    named = f"{pitfall.mutant}: named {verdict.first_divergent} ({verdict.first_section})"
-    assert fnmatchcase(verdict.first_section, pitfall.section), named
-    assert result.localised, named
+    assert_caught_and_localised(references(model), pitfall, get_pair(model))
 
 
 @pytest.mark.parametrize("model", list(CATALOGUES))
 def test_every_mutant_is_one_catalogue_entry(model):
-    assert sorted(p.mutant for p in CATALOGUES[model]) == sorted(
-        import_mutants(get_pair(model)).__all__)
+    assert_mutants_are_the_catalogue(get_pair(model), CATALOGUES[model])
 
 
 @pytest.mark.parametrize("model", list(CATALOGUES))
 def test_the_docs_hold_the_catalogue_and_its_check(cli, model):
-    status, out, _ = cli("pitfalls", "--model", model, "--markdown")
-    assert status == 0
-    text = DOCS.read_text(encoding="utf-8")
-    assert out.strip() in text, f"docs/pitfalls.md: paste `pitfalls --model {model} --markdown`"
-    section = text[text.index(f"### `twinport pitfalls --model {model} --check`"):]
-    checked = re.findall(r"^\| (\w+) \| \w+ \| yes \|", section, flags=re.MULTILINE)
-    assert checked[:len(CATALOGUES[model])] == [p.name for p in CATALOGUES[model]], (
-        f"docs/pitfalls.md: the {model} --check table")
+    assert_docs_hold(cli, model, CATALOGUES[model])
 
 
 @pytest.mark.parametrize("model", list(CATALOGUES))

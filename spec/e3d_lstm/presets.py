@@ -96,6 +96,11 @@ class Preset:
         return self.total_length - 1
 
     @property
+    def seq_len(self) -> int:
+        """Frames a sequence must have (the reader takes the first total_length)."""
+        return self.total_length
+
+    @property
     def output_length(self) -> int:
         return self.total_length - self.input_length
 
@@ -115,6 +120,9 @@ PRESETS = {
                    input_length=3, total_length=5, sampling_start=0.5, sampling_rate=0.05,
                    sampling_stop=10, batch_size=2),
 }
+# The paper's frames, patches, kernels, sequence and schedule with 2 layers of 16: the docs'
+# training run of both backends on a CPU (docs/models/e3d_lstm.md).
+PRESETS["small"] = replace(PRESETS["paper"], name="small", num_hidden=(16, 16))
 # tiny with every quirk field on the paper's side (the new global memory passed on, the
 # output gate's sigmoid alone).
 PRESETS["tiny_as_paper"] = replace(PRESETS["tiny"], name="tiny_as_paper", global_memory="new",
