@@ -52,6 +52,14 @@ def test_both_twins_hold_the_codes_variables_in_its_order(backend):
     assert sum(math.prod(v.shape) for v in weights.values()) == 12_898_832
 
 
+def test_the_kth_preset_is_the_kth_scripts_sizes():
+    """128x128 frames in patches of 8: 64 channels into the first cell and out of x_gen."""
+    layers = PAIR.build(PAIR.get_preset("kth"))
+    shapes = {v.name: v.shape for layer in layers for v in layer.variables}
+    assert shapes == code_variables(patch_channels=64)
+    assert sum(math.prod(shape) for shape in shapes.values()) == 13_980_224
+
+
 def test_reshape_patch_is_the_codes_and_goes_back():
     """preprocess.reshape_patch written out as the code does it, against both twins'
     `images` tap; reshape_patch_back inverts it."""
