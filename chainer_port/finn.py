@@ -30,9 +30,6 @@ class FinnModel(ChainerTwin):
     """The predictor on NCHW Chainer arrays (NumPy or CuPy); the variant is the preset's
     `transform`. The interface is `ChainerTwin`'s (docs/port-interface.md)."""
 
-    # The halves of a ConvLSTM state concat(c, h) in TF's order (`basic_conv_lstm_cell`).
-    STATE_SPLIT = ("c", "h")
-
     def var(self, scope: str, leaf: str) -> chainer.Variable:
         return self.variable(f"{scope}/{leaf}")
 
@@ -124,23 +121,6 @@ class FinnModel(ChainerTwin):
         y = tf_layer_norm(x, self.var(scope, "beta"), self.var(scope, "gamma"),
                           self.tf_compat.layer_norm)
         return F.relu(y) if layer.attrs["relu"] else y
-
-    def _lstm(self, layer: Layer, x: chainer.Variable, *state: chainer.Variable,
-              training: bool) -> chainer.Variable:
-        """basic_conv_lstm_cell on NCHW: state concat(c, h) on the channel axis."""
-        a = layer.attrs
-        if state:
-            halves = dict(zip(self.STATE_SPLIT, F.split_axis(state[0], 2, axis=1), strict=True))
-            c, h = halves["c"], halves["h"]
-        else:
-            xp = chainer.backend.get_array_module(x)
-            c = h = chainer.Variable(xp.zeros((x.shape[0], a["width"], *x.shape[2:]), x.dtype))
-        gates = F.bias(tf_conv2d(F.concat([x, h], axis=1), self.var(a["scope"], "Gates/weights"),
-                                 "SAME"), self.var(a["scope"], "Gates/biases"), axis=1)
-        i, j, f, o = F.split_axis(gates, 4, axis=1)
-        new_c = c * F.sigmoid(f + a["forget_bias"]) + F.sigmoid(i) * F.tanh(j)
-        new_h = F.tanh(new_c) * F.sigmoid(o)
-        return F.concat([new_c, new_h], axis=1)
 
     def _hidden(self, layer: Layer, state: chainer.Variable, training: bool
                 ) -> chainer.Variable:

@@ -30,7 +30,7 @@ from chainer.serializers import DictionarySerializer, NpzDeserializer
 from chainer_port.device import resolve_device
 from chainer_port.initializers import spec_initializer
 from chainer_port.optimizer import SpecOptimizer
-from chainer_port.tf_compat import TFCompat, nhwc_to_nchw
+from chainer_port.tf_compat import TFCompat, nhwc_to_nchw, tf_conv2d
 from spec.layer import Layer, run_graph
 from spec.layout import Activation
 from spec.twin import TwinModel
@@ -221,6 +221,26 @@ class ChainerTwin(TwinModel, chainer.Chain):
              training: bool) -> chainer.Variable:
         """The mean squared error, a scalar."""
         return F.mean(F.square(y - target))
+
+    # The order of the halves of a ConvLSTM state concat(c, h) (a mutant reads it otherwise).
+    STATE_SPLIT = ("c", "h")
+
+    def _basic_conv_lstm(self, layer: Layer, x: chainer.Variable, *state: chainer.Variable,
+                         training: bool) -> chainer.Variable:
+        """The TF twin's ConvLSTM cell on NCHW: state concat(c, h) on the channel axis."""
+        a = layer.attrs
+        if state:
+            halves = dict(zip(self.STATE_SPLIT, F.split_axis(state[0], 2, axis=1), strict=True))
+            c, h = halves["c"], halves["h"]
+        else:
+            xp = chainer.backend.get_array_module(x)
+            c = h = chainer.Variable(xp.zeros((x.shape[0], a["width"], *x.shape[2:]), x.dtype))
+        gates = F.bias(tf_conv2d(F.concat([x, h], axis=1), self.variable(a["kernel"]), "SAME"),
+                       self.variable(a["bias"]), axis=1)
+        i, j, f, o = F.split_axis(gates, 4, axis=1)
+        new_c = c * F.sigmoid(f + a["forget_bias"]) + F.sigmoid(i) * F.tanh(j)
+        new_h = F.tanh(new_c) * F.sigmoid(o)
+        return F.concat([new_c, new_h], axis=1)
 
     def layout_of(self, name: str) -> Activation:
         """The layout rule of a tap or an input (`Layer.layout`, `InputSpec.layout`)."""

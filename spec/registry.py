@@ -15,6 +15,7 @@ MODELS = {
     "dna": "spec.finn:DNA_PAIR",
     "stp": "spec.finn:STP_PAIR",
     "e3d_lstm": "spec.e3d_lstm:PAIR",
+    "vpn": "spec.vpn:PAIR",
 }
 
 

@@ -48,3 +48,18 @@ def tf1_bilinear_sources(in_size: int, out_size: int
     lower = np.floor(src).astype(np.int64)
     upper = np.minimum(lower + 1, in_size - 1)
     return lower, upper, src - lower.astype(np.float32)
+
+
+def pixelcnn_mask(kernel: int, in_channels: int, out_channels: int, mask_type: str,
+                  channels_masked: int) -> np.ndarray:
+    """The mask of a PixelCNN conv kernel [k, k, in, out] (TF layout), as the VPN code's
+    `masked_conv2d` builds it: zero right of the centre in the centre row and every row below
+    (mask "B" keeps the centre); mask "A" also zeroes the centre for the first
+    `channels_masked` input channels."""
+    mask = np.ones((kernel, kernel, in_channels, out_channels), np.float32)
+    centre = kernel // 2
+    mask[centre, centre + 1:] = 0.0
+    mask[centre + 1:] = 0.0
+    if mask_type == "A":
+        mask[centre, centre, :channels_masked] = 0.0
+    return mask

@@ -101,23 +101,6 @@ class FinnModel(TFTwin):
         y = contrib_layer_norm(x, self.var(scope, "beta"), self.var(scope, "gamma"))
         return tf.nn.relu(y) if layer.attrs["relu"] else y
 
-    def _lstm(self, layer: Layer, x: tf.Tensor, *state: tf.Tensor, training: bool
-              ) -> tf.Tensor:
-        """basic_conv_lstm_cell: state concat(c, h) (zeros at first); one `Gates` conv of
-        concat(inputs, h) split i, j, f, o; c' = c sigm(f + forget_bias) + sigm(i) tanh(j),
-        h' = tanh(c') sigm(o); returns concat(c', h')."""
-        a = layer.attrs
-        if state:
-            c, h = tf.split(state[0], 2, axis=3)
-        else:
-            c = h = tf.zeros([tf.shape(x)[0], *x.shape[1:3], a["width"]])
-        gates = tf.nn.bias_add(
-            tf.nn.conv2d(tf.concat([x, h], axis=3), self.var(a["scope"], "Gates/weights"), 1,
-                         "SAME"), self.var(a["scope"], "Gates/biases"))
-        i, j, f, o = tf.split(gates, 4, axis=3)
-        new_c = c * tf.sigmoid(f + a["forget_bias"]) + tf.sigmoid(i) * tf.tanh(j)
-        new_h = tf.tanh(new_c) * tf.sigmoid(o)
-        return tf.concat([new_c, new_h], axis=3)
 
     def _hidden(self, layer: Layer, state: tf.Tensor, training: bool) -> tf.Tensor:
         return state[..., layer.attrs["width"]:]

@@ -145,6 +145,26 @@ class TFTwin(TwinModel, tf.Module):
         """The mean squared error, a scalar."""
         return tf.reduce_mean(tf.square(y - target))
 
+    def _basic_conv_lstm(self, layer: Layer, x: tf.Tensor, *state: tf.Tensor, training: bool
+                         ) -> tf.Tensor:
+        """The ConvLSTM cell TF1 video code copies (Finn et al.'s basic_conv_lstm_cell,
+        loliverhennigh's BasicConvLSTMCell): state concat(c, h) (zeros when not given); one
+        SAME conv of concat(x, h) by `attrs["kernel"]` plus `attrs["bias"]`, split i, j, f, o;
+        c' = c sigm(f + forget_bias) + sigm(i) tanh(j), h' = tanh(c') sigm(o); returns
+        concat(c', h')."""
+        a = layer.attrs
+        if state:
+            c, h = tf.split(state[0], 2, axis=3)
+        else:
+            c = h = tf.zeros([tf.shape(x)[0], *x.shape[1:3], a["width"]])
+        gates = tf.nn.bias_add(tf.nn.conv2d(tf.concat([x, h], axis=3),
+                                            self.variable(a["kernel"]), 1, "SAME"),
+                               self.variable(a["bias"]))
+        i, j, f, o = tf.split(gates, 4, axis=3)
+        new_c = c * tf.sigmoid(f + a["forget_bias"]) + tf.sigmoid(i) * tf.tanh(j)
+        new_h = tf.tanh(new_c) * tf.sigmoid(o)
+        return tf.concat([new_c, new_h], axis=3)
+
     # Traced bodies -------------------------------------------------------------------------
 
     def _run(self, inputs: dict[str, tf.Tensor], noise: dict[str, tf.Tensor],

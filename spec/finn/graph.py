@@ -103,9 +103,11 @@ class _Builder:
                               "xavier_uniform"),
                      Variable(f"{SCOPE}/{scope}/Gates/biases", (4 * width,), init="zeros"))
         state = name(scope, t - 1) if t else None
-        tap = self.add(name(scope, t), "lstm", (x, state) if state else (x,),
-                       (size, size, 2 * width), t, variables, scope=f"{SCOPE}/{scope}",
-                       width=width, forget_bias=p.forget_bias)
+        tap = self.add(name(scope, t), "basic_conv_lstm", (x, state) if state else (x,),
+                       (size, size, 2 * width), t, variables,
+                       kernel=f"{SCOPE}/{scope}/Gates/weights",
+                       bias=f"{SCOPE}/{scope}/Gates/biases", width=width,
+                       forget_bias=p.forget_bias)
         return self.add(name(scope, t, "/h"), "hidden", (tap,), (size, size, width), t,
                         width=width)
 

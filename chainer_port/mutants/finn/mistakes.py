@@ -112,9 +112,9 @@ class StateNotCarried:
     """Every ConvLSTM cell started from zeros at every step: the state is not carried (the
     recurrent state dropped from the cell's call)."""
 
-    def _lstm(self, layer: Layer, x: chainer.Variable, *state: chainer.Variable,
-              training: bool) -> chainer.Variable:
-        return FinnModel._lstm(self, layer, x, training=training)
+    def _basic_conv_lstm(self, layer: Layer, x: chainer.Variable, *state: chainer.Variable,
+                         training: bool) -> chainer.Variable:
+        return FinnModel._basic_conv_lstm(self, layer, x, training=training)
 
 
 class BackgroundFromLastPrediction:
