@@ -77,8 +77,10 @@ def check_original(settings: OriginalSettings, progress: bool = True,
         taps = capture.section(section.mode)
         feed = {name: taps[code.fed_taps[name]] if name in code.fed_taps else value
                 for name, value in inputs.batches[0].items()}
+        training = MODES[section.mode]
         found, match = run_original(code, folder, preset, feed, inputs.noise[0], weights,
-                                    MODES[section.mode])
+                                    training, code.feeds(preset, inputs.batches[0], taps,
+                                                         training))
         sections[section.key] = comparer.taps_diff(
             section.key, found, {name: taps[name] for name in found if name in taps},
             taps=[name for name in comparer.taps if name in found])

@@ -52,6 +52,9 @@ class OriginalCode:
     tensors: (preset, training) -> pair tap -> the original graph's tensor name.
     noise: (preset, noise of the forward, training) -> original tensor name -> the value fed
         in place of the random op that made it (`tf.random_shuffle`, ...).
+    feeds: (preset, the pair's inputs, the reference's taps, training) -> original tensor
+        name -> the value fed to it (a placeholder the pair has no input for: the VPN's
+        initial LSTM state, which its code computes in a run of its own).
     fed_taps: pair input name -> the pair tap fed to the original in its place (the tiny
         presets' frames are the pair's pooled frames: pooling is not the original's).
     variable: the pair's variable name -> the original's (default: the same).
@@ -68,6 +71,8 @@ class OriginalCode:
     noise: Callable[[Any, Mapping[str, np.ndarray], bool], Mapping[str, np.ndarray]] = (
         lambda preset, noise, training: {})
     patches: Callable[[Any], tuple[Patch, ...]] = lambda preset: ()
+    feeds: Callable[[Any, Mapping[str, np.ndarray], Mapping[str, np.ndarray], bool],
+                    Mapping[str, np.ndarray]] = lambda preset, inputs, taps, training: {}
     fed_taps: Mapping[str, str] = field(default_factory=dict)
     variable: Callable[[str], str] = lambda name: name
     version: Callable[[Any], str] | None = None

@@ -11,6 +11,7 @@ import dataclasses
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from parity.original import OriginalSettings, check_original
@@ -208,8 +209,6 @@ def test_code_in_package_folders_with_tf1s_legacy_convs(tmp_path):
     """google/e3d_lstm's layout: modules under src/... without __init__.py; its unnamed
     tf.layers.conv3d calls named conv3d, conv3d_1 in each scope, afresh at every reuse, and
     computing the conv and its bias."""
-    import numpy as np
-
     from tf_reference.original import original_modules, tf1
 
     (tmp_path / "src" / "models").mkdir(parents=True)
@@ -234,3 +233,31 @@ def test_code_in_package_folders_with_tf1s_legacy_convs(tmp_path):
     np.testing.assert_allclose(first[0, 0, :, :, 0], np.einsum(
         "dhwc,dc->hw", inner[0], kernel[:, 0, 0, :, 0]), rtol=1e-5, atol=1e-6)
     assert "src" not in sys.modules and "src.models.packaged" not in sys.modules
+
+
+OFFSET = "tests.test_original:OFFSET_PAIR"
+
+
+def offset_build(tf, load, inputs, preset, training):
+    """The loss of the regressor plus a placeholder the pair has no input for."""
+    output = load("regressor").regressor(inputs["image"])
+    offset = tf.placeholder(tf.float32, [], name="offset")
+    return {"loss": tf.reduce_mean(tf.square(output + offset - inputs["target"]))}
+
+
+OFFSET_PAIR = dataclasses.replace(PAIR, original=dataclasses.replace(
+    MAP, build=offset_build, feeds=lambda preset, inputs, taps, training: {
+        "offset:0": np.float32(0)}))
+OFFSET_ONE = dataclasses.replace(OFFSET_PAIR, original=dataclasses.replace(
+    OFFSET_PAIR.original, feeds=lambda preset, inputs, taps, training: {
+        "offset:0": np.float32(1)}))
+
+
+def test_a_placeholder_the_pair_lacks_is_fed_from_the_maps_feeds(tmp_path, moving_objects_dir):
+    """`OriginalCode.feeds`: the VPN's initial LSTM state is such a placeholder."""
+    folder = write_code(tmp_path / "code", RIGHT)
+    run, _ = check(folder, moving_objects_dir, OFFSET)
+    assert run.ensure_verdict().passed
+    run, _ = check(folder, moving_objects_dir, "tests.test_original:OFFSET_ONE")
+    verdict = run.ensure_verdict()
+    assert not verdict.passed and verdict.first_divergent == "loss"

@@ -9,6 +9,7 @@ no original module and `tensorflow` is TF 2 again.
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import importlib
 import importlib.abc
@@ -59,23 +60,28 @@ def _module(name: str, **attributes: Any) -> types.ModuleType:
 
 def _legacy_conv(rank: int) -> Callable[..., tf.Tensor]:
     """TF1's functional `tf.layers.conv{rank}d` (Keras 3's TF has none): the variables
-    `kernel` (glorot uniform: get_variable's default) and `bias` (zeros) in a variable scope
-    named as a legacy layer names itself, `conv{rank}d`, `conv{rank}d_1`, ... in call order,
-    counted afresh each time the enclosing scope is entered; then the convolution and
-    bias_add. Channels last, no activation: what the seeds call."""
+    `kernel` (the given initialiser, else glorot uniform: get_variable's default) and `bias`
+    (zeros) in a variable scope named as a legacy layer names itself: its `name`, or
+    `conv{rank}d`, `conv{rank}d_1`, ... in call order, counted afresh each time the enclosing
+    scope is entered; then the (dilated) convolution, bias_add and the activation. Channels
+    last: what the seeds call."""
 
     def conv(inputs: tf.Tensor, filters: int, kernel_size: Any, strides: Any = 1,
-             padding: str = "valid", use_bias: bool = True) -> tf.Tensor:
-        kernel = tuple(kernel_size) if isinstance(kernel_size, (list, tuple)) else (
-            kernel_size,) * rank
-        stride = tuple(strides) if isinstance(strides, (list, tuple)) else (strides,) * rank
-        with tf1.variable_scope(None, default_name=f"conv{rank}d"):
-            weights = tf1.get_variable("kernel", [*kernel, inputs.shape[-1], filters])
-            y = tf.nn.convolution(inputs, weights, [*stride], padding.upper())
+             padding: str = "valid", dilation_rate: Any = 1, activation: Any = None,
+             use_bias: bool = True, kernel_initializer: Any = None, name: str | None = None
+             ) -> tf.Tensor:
+        def per_axis(value: Any) -> tuple[int, ...]:
+            return tuple(value) if isinstance(value, (list, tuple)) else (value,) * rank
+
+        with tf1.variable_scope(None, default_name=name or f"conv{rank}d"):
+            weights = tf1.get_variable("kernel", [*per_axis(kernel_size), inputs.shape[-1],
+                                                  filters], initializer=kernel_initializer)
+            y = tf.nn.convolution(inputs, weights, [*per_axis(strides)], padding.upper(),
+                                  dilations=[*per_axis(dilation_rate)])
             if use_bias:
                 y = tf.nn.bias_add(y, tf1.get_variable("bias", [filters],
                                                        initializer=tf1.zeros_initializer()))
-        return y
+        return activation(y) if activation else y
 
     return conv
 
@@ -91,7 +97,11 @@ def _stand_ins(flags: Flags) -> dict[str, types.ModuleType]:
     layers = _module("tensorflow.contrib.layers", python=layers_python, **{
         name: getattr(tf_slim.layers, name) for name in dir(tf_slim.layers)
         if not name.startswith("_")})
-    contrib = _module("tensorflow.contrib", slim=tf_slim, layers=layers)
+    layers.xavier_initializer = tf_slim.xavier_initializer
+    # TF1's LSTMStateTuple is a namedtuple (c, h); Keras 3's TF lacks it.
+    rnn = _module("tensorflow.contrib.rnn",
+                  LSTMStateTuple=collections.namedtuple("LSTMStateTuple", ("c", "h")))
+    contrib = _module("tensorflow.contrib", slim=tf_slim, layers=layers, rnn=rnn)
     # `import tensorflow.contrib.slim` looks `contrib` up on the module named `tensorflow`.
     legacy = _module("tensorflow.layers", conv2d=_legacy_conv(2), conv3d=_legacy_conv(3))
     v1 = _module("tensorflow", contrib=contrib, layers=legacy,
@@ -101,6 +111,7 @@ def _stand_ins(flags: Flags) -> dict[str, types.ModuleType]:
         "tensorflow.contrib": contrib,
         "tensorflow.contrib.slim": tf_slim,
         "tensorflow.contrib.layers": layers,
+        "tensorflow.contrib.rnn": rnn,
         "tensorflow.contrib.layers.python": layers_python,
         "tensorflow.contrib.layers.python.layers": tf_slim.layers,
         "tensorflow.python.platform": _module("tensorflow.python.platform",
@@ -225,11 +236,13 @@ def _match_variables(code: OriginalCode, weights: Mapping[str, np.ndarray]
 
 def run_original(code: OriginalCode, folder: Path, preset: Any,
                  inputs: Mapping[str, np.ndarray], noise: Mapping[str, np.ndarray],
-                 weights: Mapping[str, np.ndarray], training: bool
+                 weights: Mapping[str, np.ndarray], training: bool,
+                 fed: Mapping[str, np.ndarray] | None = None
                  ) -> tuple[dict[str, np.ndarray], VariableMatch]:
     """The taps the original code computes on `inputs` (TF layout) from `weights` (the pair's
-    names), its random ops fed from `noise`; and how its variables matched. `folder`: resolved
-    and checked (`OriginalCode.check_folder`)."""
+    names), its random ops fed from `noise` and its tensors named in `fed` with their values;
+    and how its variables matched. `folder`: resolved and checked
+    (`OriginalCode.check_folder`)."""
     graph = tf.Graph()
     with graph.as_default(), original_modules(folder, code.patches(preset),
                                               code.flags(preset, training)) as load:
@@ -248,7 +261,7 @@ def run_original(code: OriginalCode, folder: Path, preset: Any,
         variables, match = _match_variables(code, weights)
         fetches = {**built, **_tensors(graph, code.tensors(preset, training))}
         feeds = {placeholders[name]: value for name, value in inputs.items()}
-        for name, value in code.noise(preset, noise, training).items():
+        for name, value in {**code.noise(preset, noise, training), **(fed or {})}.items():
             feeds[_tensor(graph, name)] = value
         with tf1.Session(graph=graph) as session:
             session.run(tf1.global_variables_initializer())

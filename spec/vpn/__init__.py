@@ -17,6 +17,7 @@ from spec.dataset_check import check_split
 from spec.pair import InputSpec, Optimizer, TwinPair
 from spec.vpn.data import batches, frame_problems
 from spec.vpn.graph import FRAMES, LOSS, build_spec
+from spec.vpn.original import ORIGINAL
 from spec.vpn.presets import PRESETS, Preset
 
 DEFAULT_DATA = "data/generated/moving-mnist"
@@ -60,6 +61,7 @@ PAIR = TwinPair(
     default_data=DEFAULT_DATA,
     make_data="twinport data moving-mnist",
     suite={"preset": "tiny", "batch_size": 2, "steps": 2},
+    original=ORIGINAL,
 )
 
 __all__ = ["FRAMES", "LOSS", "PAIR", "PRESETS", "Preset", "build_spec"]
