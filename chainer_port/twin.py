@@ -160,14 +160,18 @@ class ChainerTwin(TwinModel, chainer.Chain):
                           for name, var in variables(self.layers).items()}
         NpzDeserializer(chainer_layout).load(self)
 
+    def optimizer_settings(self) -> dict[str, Any]:
+        return dict(self.optimizer.spec.settings)
+
     def get_optimizer_state_impl(self) -> dict[str, Any]:
-        """Every slot of every trainable variable in TF layout (at its first value before the
-        first update creates it), and the optimizer's update count."""
+        """Every slot of every trainable variable in TF layout (before the first update
+        creates it, at the first value of the port's own optimizer: a fresh port's state is
+        what its optimizer starts from), and the optimizer's update count."""
         serializer = DictionarySerializer()
         serializer.save(self.optimizer)
         saved = serializer.target
         state: dict[str, Any] = {STEP: saved["t"]}
-        optimizer, weights = self.pair.optimizer, None
+        optimizer, weights = self.optimizer.spec, None
         for name, var in self._trainable_variables().items():
             for slot, key in zip(optimizer.slots, optimizer.keys, strict=True):
                 value = saved.get(f"{name}/{key}")
@@ -222,8 +226,10 @@ class ChainerTwin(TwinModel, chainer.Chain):
         """The mean squared error, a scalar."""
         return F.mean(F.square(y - target))
 
-    # The order of the halves of a ConvLSTM state concat(c, h) (a mutant reads it otherwise).
+    # The order of the halves of a ConvLSTM state concat(c, h) and of its four gates' blocks
+    # (a mutant reads them otherwise).
     STATE_SPLIT = ("c", "h")
+    GATE_SPLIT = ("i", "j", "f", "o")
 
     def _basic_conv_lstm(self, layer: Layer, x: chainer.Variable, *state: chainer.Variable,
                          training: bool) -> chainer.Variable:
@@ -237,7 +243,8 @@ class ChainerTwin(TwinModel, chainer.Chain):
             c = h = chainer.Variable(xp.zeros((x.shape[0], a["width"], *x.shape[2:]), x.dtype))
         gates = F.bias(tf_conv2d(F.concat([x, h], axis=1), self.variable(a["kernel"]), "SAME"),
                        self.variable(a["bias"]), axis=1)
-        i, j, f, o = F.split_axis(gates, 4, axis=1)
+        g = dict(zip(self.GATE_SPLIT, F.split_axis(gates, 4, axis=1), strict=True))
+        i, j, f, o = g["i"], g["j"], g["f"], g["o"]
         new_c = c * F.sigmoid(f + a["forget_bias"]) + F.sigmoid(i) * F.tanh(j)
         new_h = F.tanh(new_c) * F.sigmoid(o)
         return F.concat([new_c, new_h], axis=1)

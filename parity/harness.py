@@ -29,7 +29,7 @@ from parity.backward import (
 from parity.capture import MODES, Capture, capture_model, run_layers
 from parity.comparer import Comparer, compare_captures, mark_amplification
 from parity.environment import environment
-from parity.init_check import init_diffs
+from parity.init_check import init_diffs, optimizer_start_diffs
 from parity.inputs import ParityInputs
 from parity.learning import learning_checks
 from parity.port import load_port, port_spec
@@ -123,7 +123,8 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
                ) -> ParityRun:
     """One port (freshly built by its factory) against the reference: every section."""
     settings, layers, comparer = reference.settings, reference.layers, reference.comparer
-    own_weights = port.get_weights()
+    own_weights, own_state = port.get_weights(), port.get_optimizer_state()
+    own_settings = port.optimizer_settings()
     # The weights cross through the interchange file, the path a researcher's weights take.
     with tempfile.TemporaryDirectory() as tmp:
         save_weights(Path(tmp, "weights.npz"), reference.weights)
@@ -166,7 +167,8 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
         if last is not None and port_after is not None:
             found[AFTER_TRAINING] = comparer.after_training_diff(last.end, port_after, last,
                                                                  reference.pair.optimizer)
-    found[INITIALISATION] = init_diffs(reference.weights, own_weights, layers)
+    found[INITIALISATION] = init_diffs(reference.weights, own_weights, layers) + (
+        optimizer_start_diffs(own_state, own_weights, reference.pair.optimizer, own_settings))
 
     run = ParityRun(
         settings={**asdict(settings), "port": port_spec(settings.port, reference.pair),

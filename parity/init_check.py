@@ -24,6 +24,7 @@ import argparse
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,13 +32,16 @@ from parity.diff import FAIL, PASS, TensorDiff, fmt
 from spec import initializers
 from spec.initializers import TRUNCATION
 from spec.layer import Layer, Variable
+from spec.optimizers import Optimizer
 from spec.registry import get_pair
+from spec.weights import STEP
 
 # Worst |z| over 40 seeds x 65 random variables x 2 backends, tiny and paper: 3.6 (tiny) and
 # 3.4 (paper), as a N(0, 1) statistic over ~5000 draws would give. 6 leaves room for more
 # seeds and presets; the mutants are at 9 to several hundred, or break a bound.
 Z_MAX = 6.0
 INIT_HINT = "initialiser"  # the hint's name, scored by `twinport pitfalls --check`
+OPTIMIZER_HINT = "optimizer_state"
 BOUND_SLACK = 1e-6  # float32 rounding of the bound itself
 ORTHOGONAL_TOLERANCE = 1e-4  # float32 rounding of Q^T Q over a few hundred terms, with room
 
@@ -137,6 +141,46 @@ def side_stats(values: np.ndarray, expected: Expected, z_max: float = Z_MAX) -> 
     if top > expected.bound * (1 + BOUND_SLACK):
         problems.append(f"|w| up to {fmt(top)} > bound {fmt(expected.bound)}")
     return SideStats(mean, std, top, z_std, z_of_mean, tuple(problems))
+
+
+def optimizer_start_diffs(state: Mapping[str, np.ndarray], weights: Mapping[str, np.ndarray],
+                          optimizer: Optimizer, settings: Mapping[str, Any]
+                          ) -> list[TensorDiff]:
+    """The port's OWN optimizer before any step against the pair's: each setting it runs
+    with (`optimizer/{setting}`: Chainer's RMSprop decay 0.99 where TF1's is 0.9 changes a
+    synced step's mean square by less than the section's tolerance), and where each slot of
+    its fresh state starts, given the port's own weights (Chainer's RMSprop: the mean square
+    from zeros, not TF1's ones, which the synced steps never see: they hand the port TF's
+    state). Exact, stat "init"."""
+    out = []
+    for key, want in optimizer.settings.items():
+        found = settings.get(key)
+        same = found == want
+        out.append(TensorDiff(
+            name=f"optimizer/{key}", status=PASS if same else FAIL, ref_shape=(),
+            port_shape=(), stat="init", n_elements=1, note=f"{key}: TF {want!r}, port "
+            f"{found!r}", suggestion=None if same else (
+                f"the port's {optimizer.kind.tf_name} {key} is {found!r}, the pair's "
+                f"{want!r}: {optimizer.kind.advice}"),
+            hint=None if same else OPTIMIZER_HINT))
+    for name, value in state.items():
+        if name == STEP:
+            continue
+        variable, _, slot = name.rpartition("/")
+        want = optimizer.first_value(slot, weights[variable])
+        found = np.asarray(value, np.float32)
+        same = found.shape == want.shape and np.array_equal(found, want)
+        out.append(TensorDiff(
+            name=name, status=PASS if same else FAIL, ref_shape=want.shape,
+            port_shape=found.shape, stat="init", n_elements=int(want.size),
+            abs_stat=0.0 if same else float(np.abs(found - want).max()),
+            note=f"a fresh optimizer's {slot}",
+            suggestion=None if same else (
+                f"the port's optimizer starts {name} at {fmt(float(found.flat[0]))}, "
+                f"{optimizer.kind.tf_name} at {fmt(float(want.flat[0]))}: "
+                f"{optimizer.kind.advice}"),
+            hint=None if same else OPTIMIZER_HINT))
+    return out
 
 
 def init_diffs(reference: Mapping[str, np.ndarray], port: Mapping[str, np.ndarray],

@@ -152,6 +152,11 @@ class TwinModel:
         if self.optimizer_shapes:
             self.set_optimizer_state_impl(state)
 
+    def optimizer_settings(self) -> dict[str, Any]:
+        """The settings the twin's optimizer runs with (decay, epsilon, ...): the pair's,
+        unless a twin keeps an optimizer of its own (the Chainer twins: the one they built)."""
+        return dict(self.pair.optimizer.settings)
+
     def reset_optimizer_state(self) -> None:
         """The state of a fresh optimizer: each slot at its first value (`Slot.start`: TF1's
         RMSProp starts its mean square at ones, a moving average at the variable), step 0."""

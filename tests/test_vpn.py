@@ -94,4 +94,4 @@ def test_the_warm_up_state_is_a_constant_of_the_training_pass(backend):
 def test_the_twins_pass_every_section_on_the_tiny_preset(moving_mnist_dir):
     run = passing_parity("vpn", "tiny", moving_mnist_dir)
     taps = {d.name for d in run.sections["forward/isolated/training"]}
-    assert {"warmup/state", "lstm_1", "decoder_1/rmb_1", "decoder_1/logits"} <= taps
+    assert {"warmup/lstm_1/state", "lstm_1", "decoder_1/rmb_1", "decoder_1/logits"} <= taps

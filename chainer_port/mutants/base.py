@@ -34,16 +34,19 @@ def compat_mutant(model: type[ChainerTwin], name: str, doc: str, **options: Any
     return factory
 
 
-def optimizer_mutant(model: type[ChainerTwin], name: str, doc: str, **changes: Any
+def optimizer_mutant(model: type[ChainerTwin], name: str, doc: str,
+                     settings: dict[str, Any] | None = None, **changes: Any
                      ) -> Callable[..., ChainerTwin]:
     """A factory of the `model` port whose optimizer kind has `changes` (its slots, its
-    Chainer update: `spec.optimizers.OptimizerKind`), the pair's settings kept."""
+    Chainer update: `spec.optimizers.OptimizerKind`) and whose `settings` replace the pair's
+    (Chainer's defaults where TF1's are meant), the rest kept."""
 
     def factory(preset: Any, seed: int = 0, device: str = "cpu") -> ChainerTwin:
         port = model(preset, seed=seed, device=device)
         spec = port.pair.optimizer
         kind = dataclasses.replace(spec.kind, **changes)
-        port.optimizer = SpecOptimizer(Optimizer(kind, spec.learning_rate, **spec.settings))
+        port.optimizer = SpecOptimizer(Optimizer(kind, spec.learning_rate,
+                                                 **{**spec.settings, **(settings or {})}))
         port.optimizer.setup(port)
         return port
 

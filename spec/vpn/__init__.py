@@ -18,6 +18,7 @@ from spec.pair import InputSpec, Optimizer, TwinPair
 from spec.vpn.data import batches, frame_problems
 from spec.vpn.graph import FRAMES, LOSS, build_spec
 from spec.vpn.original import ORIGINAL
+from spec.vpn.pitfalls import CATALOGUE
 from spec.vpn.presets import PRESETS, Preset
 
 DEFAULT_DATA = "data/generated/moving-mnist"
@@ -60,6 +61,8 @@ PAIR = TwinPair(
     prediction=prediction,
     default_data=DEFAULT_DATA,
     make_data="twinport data moving-mnist",
+    pitfalls=CATALOGUE,
+    mutants="chainer_port.mutants.vpn",
     suite={"preset": "tiny", "batch_size": 2, "steps": 2},
     original=ORIGINAL,
 )

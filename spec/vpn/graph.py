@@ -10,8 +10,8 @@ without_mask_{1,2}/{g1,g2,g3,u}, h4}/{kernel,bias}`, `vpn_encoder/Conv_LSTM/{Mat
 block's variables belong to its first tap, later steps read them by scope.
 
 Warm-up (trainer.py's first `sess.run`): the encoder and the ConvLSTM over frames 0 .. T - 1
-from zero states; `warmup/state` is its last state, a constant for the training pass (a
-separate run in the code: no gradient flows back into it). Training step t (0 .. T - 1):
+from zero states; `warmup/lstm_{T-1}/state` is its last state, a constant for the training
+pass (a separate run in the code: no gradient flows back into it). Training step t (0 .. T - 1):
 `encoder_{t}/...` reads frame T + t, `lstm_{t}` carries the state on, `decoder_{t}/...`
 reads the LSTM's output and the current frame T + t + 1 (the PixelCNN's input), and
 `decoder_{t}/logits` are its 256 intensity logits per pixel. `loss`: softmax cross-entropy
@@ -28,10 +28,14 @@ FRAMES = "frames"
 ENCODER = "vpn_encoder/resolution_preserving_cnn_encoders"
 LSTM = "vpn_encoder/Conv_LSTM"
 DECODER = "vpn_decoder/pixel_cnn_decoders"
-WARMUP_STATE = "warmup/state"
 LOSS = "loss"
 CLASSES = 256
 UNIT_GATES = ("g1", "g2", "g3", "u")
+
+
+def warmup_state(steps: int) -> str:
+    """The warm-up's last LSTM state as the training pass takes it (a constant)."""
+    return f"warmup/lstm_{steps - 1}/state"
 
 
 def conv(scope: str, k: int, cin: int, cout: int, masked: bool = False) -> tuple[Variable, ...]:
@@ -81,7 +85,7 @@ def build_spec(preset: Preset) -> list[Layer]:
     state = None
     for k in range(steps):
         state = encode("warmup/", k, k, state, k == 0)
-    state = add(WARMUP_STATE, "stop_gradient", (state,), 2 * width)
+    state = add(warmup_state(steps), "stop_gradient", (state,), 2 * width)
     logits = []
     for t in range(steps):
         state = encode("", t, steps + t, state, False)

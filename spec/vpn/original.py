@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from spec.original import OriginalCode, Patch
-from spec.vpn.graph import FRAMES, LOSS, WARMUP_STATE
+from spec.vpn.graph import FRAMES, LOSS, warmup_state
 from spec.vpn.presets import Preset
 
 SOURCE = "o-tawab/Video-Pixel-Networks (model.py, layers.py, logger.py)"
@@ -83,7 +83,7 @@ def feeds(preset: Preset, inputs: Mapping[str, np.ndarray], taps: Mapping[str, n
           training: bool) -> dict[str, np.ndarray]:
     """trainer.py's second run: the training frames and the warm-up's state as (c, h)."""
     steps, width = preset.truncated_steps, preset.conv_lstm_filters
-    state = taps[WARMUP_STATE]
+    state = taps[warmup_state(steps)]
     return {"inputs/sequences:0": inputs[FRAMES][:, steps:],
             "inputs/initial_lstm_state:0": np.stack([state[..., :width], state[..., width:]])}
 
