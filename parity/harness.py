@@ -27,6 +27,7 @@ from parity.backward import (
     reference_backward,
 )
 from parity.capture import MODES, Capture, capture_model, run_layers
+from parity.causality import causality_diffs
 from parity.comparer import Comparer, compare_captures, mark_amplification
 from parity.environment import environment
 from parity.init_check import init_diffs, optimizer_start_diffs
@@ -46,6 +47,7 @@ from spec.registry import get_pair
 from spec.section_keys import (
     AFTER_TRAINING,
     BACKWARD_ISOLATED,
+    CAUSALITY,
     INITIALISATION,
     TRAINING_LOSSES,
 )
@@ -156,6 +158,12 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
         found[BACKWARD_ISOLATED] = comparer.backward_diff(reference.backward, port_items)
         explain_forward(found, found[BACKWARD_ISOLATED], reference.backward, port_items)
         port.set_weights(reference.weights)
+    if reference.pair.autoregressive is not None:
+        reference.model.set_weights(reference.weights)
+        port.set_weights(reference.weights)
+        found[CAUSALITY] = causality_diffs(reference.pair.autoregressive(reference.preset),
+                                           reference.model, port,
+                                           reference.inputs.batches[0], reference.inputs.noise[0])
     rows: list[dict] = []
     if settings.steps:
         rows, last, port_after = synced_training(reference.synced_steps(), port,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from spec.section_keys import (
     AFTER_TRAINING,
     BACKWARD_ISOLATED,
+    CAUSALITY,
     FORWARD_E2E_INFERENCE,
     FORWARD_E2E_TRAINING,
     FORWARD_ISO_INFERENCE,
@@ -24,10 +25,11 @@ from spec.section_keys import (
 class Section:
     """key: as in a verdict and `summary.json`. item: what one row is ("tap", "parameter",
     "tensor", "step"). tolerance: the `parity.tolerances.Tolerances` field it is judged with
-    ("" for the initialisation, judged against closed forms). layout: how `parity.diagnose`
-    reads its arrays ("nhwc", "hwio", "flat"; "" when each item says). mode: the forward mode
-    of a forward section ("inference", "training"), "" elsewhere. isolated: each layer fed
-    the reference's inputs (and, backward, its upstream gradient).
+    ("" for the initialisation, judged against closed forms, and the causality, exact).
+    layout: how `parity.diagnose` reads its arrays ("nhwc", "hwio", "flat"; "" when each item
+    says). mode: the forward mode of a forward section ("inference", "training"), ""
+    elsewhere. isolated: each layer fed the reference's inputs (and, backward, its upstream
+    gradient).
     """
 
     key: str
@@ -58,6 +60,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(AFTER_TRAINING, "parameters after K steps", "parameter", "after_training", "hwio"),
     Section(INITIALISATION, "each side's own initial weights vs TF's initialisers",
             "parameter", "", ""),
+    Section(CAUSALITY, "causality of the autoregressive taps", "pixel", "", ""),
 )
 BY_KEY = {section.key: section for section in SECTIONS}
 SECTION_ORDER = tuple(section.key for section in SECTIONS)

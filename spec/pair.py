@@ -64,6 +64,17 @@ class InputSpec:
 
 
 @dataclass(frozen=True)
+class Autoregressive:
+    """An autoregressive tap: its value at pixel (h, w) (axes -3, -2 of the tap, TF layout)
+    may depend on `input`[:, *index] only at the pixels before (h, w) in raster order (the
+    VPN's logits of step t and the frame they predict, fed as the PixelCNN's input)."""
+
+    tap: str
+    input: str
+    index: tuple[int, ...]
+
+
+@dataclass(frozen=True)
 class NoiseSpec:
     """Noise both twins must share, drawn by the harness (or by a model given none).
 
@@ -131,6 +142,8 @@ class TwinPair:
         and the parity settings the mutation suite runs them in (`parity.mutation`).
     original: how to run the original TF1 code the reference re-implements and where its
         tensors are (`spec.original.OriginalCode`; `twinport parity original`), or None.
+    autoregressive: (preset) -> the taps whose pixels may see their input only before them
+        in raster order (`Autoregressive`); the causality section checks both twins.
     """
 
     name: str
@@ -161,6 +174,7 @@ class TwinPair:
     mutants: str = ""
     suite: Mapping[str, Any] = field(default_factory=dict)
     original: Any = None
+    autoregressive: Callable[[Any], tuple[Autoregressive, ...]] | None = None
 
     def get_preset(self, preset: Any) -> Any:
         """A preset by name (a UserError listing the known ones), or the preset itself."""

@@ -95,3 +95,40 @@ def test_the_twins_pass_every_section_on_the_tiny_preset(moving_mnist_dir):
     run = passing_parity("vpn", "tiny", moving_mnist_dir)
     taps = {d.name for d in run.sections["forward/isolated/training"]}
     assert {"warmup/lstm_1/state", "lstm_1", "decoder_1/rmb_1", "decoder_1/logits"} <= taps
+
+
+@pytest.mark.parametrize(("changes", "leaks"), [
+    ({}, False), ({"mask_a_gate": "g2_h"}, True), ({"first_mask": "B"}, True)])
+def test_the_causality_section_finds_the_leak_on_both_twins(moving_mnist_dir, changes, leaks):
+    """The code since 4f59fe2 is causal; g2 * h before it, or a mask B on the frame, lets
+    each pixel's logits see the pixel itself: a finding of the model on both twins, which
+    agree, so the section passes."""
+    import dataclasses
+
+    preset = dataclasses.replace(PAIR.get_preset("tiny"), name="tiny_changed", **changes)
+    run = causality_run(preset, moving_mnist_dir)
+    items = run.sections["causality"]
+    assert items and all(not d.failed for d in items)
+    found = [d.note.startswith("finding of the model") for d in items]
+    assert all(found) if leaks else not any(found)
+
+
+def causality_run(preset, data, port=None):
+    """Parity without training steps or isolated sections, for the causality section
+    (`preset`: a name or a preset object)."""
+    from parity.harness import check_port, prepare_reference
+    from parity.settings import ParitySettings
+
+    settings = ParitySettings(model="vpn", preset=preset, data=str(data), batch_size=1,
+                              steps=0, mode="end-to-end")
+    reference = prepare_reference(settings, progress=False)
+    return check_port(reference, (port or PAIR.twin_class("chainer"))(reference.preset),
+                      "NCHW", progress=False)
+
+
+def test_a_port_whose_mask_is_shifted_fails_the_causality_section(moving_mnist_dir):
+    from chainer_port.mutants.vpn import MaskRowsBelowKept
+
+    run = causality_run("tiny", moving_mnist_dir, MaskRowsBelowKept)
+    failed = [d for d in run.sections["causality"] if d.failed]
+    assert failed and failed[0].hint == "causality" and "the port sees" in failed[0].suggestion

@@ -14,7 +14,7 @@ from collections.abc import Callable
 import numpy as np
 
 from spec.dataset_check import check_split
-from spec.pair import InputSpec, Optimizer, TwinPair
+from spec.pair import Autoregressive, InputSpec, Optimizer, TwinPair
 from spec.vpn.data import batches, frame_problems
 from spec.vpn.graph import FRAMES, LOSS, build_spec
 from spec.vpn.original import ORIGINAL
@@ -32,6 +32,13 @@ def inputs(preset: Preset) -> tuple[InputSpec, ...]:
 
 def check_data(data: str, split: str, preset: Preset, batch_size: int) -> None:
     check_split(data, split, preset, batch_size, frame_problems)
+
+
+def autoregressive(preset: Preset) -> tuple[Autoregressive, ...]:
+    """Step t's logits and the frame they predict, the decoder's masked input."""
+    steps = preset.truncated_steps
+    return tuple(Autoregressive(f"decoder_{t}/logits", FRAMES, (steps + t + 1,))
+                 for t in range(steps))
 
 
 def prediction(preset: Preset, tap: Callable[[str], np.ndarray]) -> np.ndarray:
@@ -65,6 +72,7 @@ PAIR = TwinPair(
     mutants="chainer_port.mutants.vpn",
     suite={"preset": "tiny", "batch_size": 2, "steps": 2},
     original=ORIGINAL,
+    autoregressive=autoregressive,
 )
 
 __all__ = ["FRAMES", "LOSS", "PAIR", "PRESETS", "Preset", "build_spec"]
