@@ -35,10 +35,14 @@ class VPNModel(ChainerTwin):
         else:
             kernel, bias = self.variable(f"{scope}/weights"), self.variable(f"{scope}/biases")
             cout, cin, k, _ = kernel.shape
-            pattern = Transpose.KERNEL.to_chainer(
-                pixelcnn_mask(k, cin, cout, mask, masked_channels))
+            pattern = Transpose.KERNEL.to_chainer(self.mask(k, cin, cout, mask, masked_channels))
             kernel = kernel * self.device.send(np.ascontiguousarray(pattern, kernel.dtype))
         return F.bias(tf_conv(x, kernel, "SAME", dilation=dilation), bias, axis=1)
+
+    def mask(self, k: int, cin: int, cout: int, mask: str, masked_channels: int
+             ) -> np.ndarray:
+        """The PixelCNN mask, TF layout (`spec.tf_geometry.pixelcnn_mask`)."""
+        return pixelcnn_mask(k, cin, cout, mask, masked_channels)
 
     def unit(self, h: chainer.Variable, scope: str, dilation: int = 1, mask: str | None = None,
              masked_channels: int = 0, g2_times_h: bool = True) -> chainer.Variable:

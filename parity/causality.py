@@ -1,8 +1,9 @@
 """The causality section: does an autoregressive tap see its input only before each pixel?
 
 For every tap a pair declares (`TwinPair.autoregressive`), at a few pixels p in raster order,
-each twin runs the forward again with the declared input changed (+1) at p and every pixel
-after it; the tap at p must not move. Exact, on each twin from the same weights and inputs:
+each twin runs the forward again with the declared input changed by 1 (up, or down where up
+would leave the input's range: a 255 stays a valid intensity) at p and every pixel after it;
+the tap at p must not move. Exact, on each twin from the same weights and inputs:
 a masked convolution's zeros multiply the change to nothing, any path around the mask moves
 the tap. The two twins agreeing is the verdict: both causal passes; both leaking passes too,
 as a finding of the model (the note says so: the VPN's mask B on the current frame); one
@@ -30,16 +31,17 @@ def pixels(height: int, width: int) -> list[tuple[int, int]]:
 
 
 def tap_moves(model: Any, check: Autoregressive, inputs: Mapping[str, np.ndarray],
-              noise: Mapping[str, np.ndarray], base: np.ndarray, pixel: tuple[int, int]
-              ) -> float:
+              noise: Mapping[str, np.ndarray], base: np.ndarray, pixel: tuple[int, int],
+              high: float | None) -> float:
     """How far the tap at `pixel` moves (max abs, all samples and channels) when the input
-    changes at that pixel and every one after it."""
+    changes by 1 at that pixel and every one after it (down where up would pass `high`)."""
     changed = {name: np.array(value) for name, value in inputs.items()}
     plane = changed[check.input][(slice(None), *check.index)]  # [B, H, W, C]
     height, width = plane.shape[-3:-1]
     after = (np.arange(height)[:, None] * width + np.arange(width)) >= (
         pixel[0] * width + pixel[1])
-    plane[..., after, :] += 1.0
+    region = plane[..., after, :]
+    plane[..., after, :] = region + np.where(high is None or region + 1 <= high, 1.0, -1.0)
     moved = tap_value(model, check.tap, changed, noise)
     row, col = pixel
     return float(np.abs(moved[..., row, col, :] - base[..., row, col, :]).max())
@@ -54,17 +56,18 @@ def tap_value(model: Any, tap: str, inputs: Mapping[str, np.ndarray],
 
 
 def causality_diffs(checks: tuple[Autoregressive, ...], reference: Any, port: Any,
-                    inputs: Mapping[str, np.ndarray], noise: Mapping[str, np.ndarray]
-                    ) -> list[TensorDiff]:
+                    inputs: Mapping[str, np.ndarray], noise: Mapping[str, np.ndarray],
+                    highs: Mapping[str, float | None]) -> list[TensorDiff]:
     """One item per checked tap and pixel, `{tap} @ (h, w)`; both models at the same
-    weights."""
+    weights; `highs`: each input's largest valid value (None: any)."""
     out = []
     for check in checks:
+        high = highs.get(check.input)
         bases = {side: tap_value(model, check.tap, inputs, noise)
                  for side, model in (("reference", reference), ("port", port))}
         height, width = bases["reference"].shape[-3:-1]
         for pixel in pixels(height, width):
-            moves = {side: tap_moves(model, check, inputs, noise, bases[side], pixel)
+            moves = {side: tap_moves(model, check, inputs, noise, bases[side], pixel, high)
                      for side, model in (("reference", reference), ("port", port))}
             leaks = {side: move > 0 for side, move in moves.items()}
             agree = leaks["reference"] == leaks["port"]

@@ -161,9 +161,11 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
     if reference.pair.autoregressive is not None:
         reference.model.set_weights(reference.weights)
         port.set_weights(reference.weights)
+        highs = {spec.name: spec.value_range[1] if spec.value_range else None
+                 for spec in reference.pair.inputs(reference.preset)}
         found[CAUSALITY] = causality_diffs(reference.pair.autoregressive(reference.preset),
-                                           reference.model, port,
-                                           reference.inputs.batches[0], reference.inputs.noise[0])
+                                           reference.model, port, reference.inputs.batches[0],
+                                           reference.inputs.noise[0], highs)
     rows: list[dict] = []
     if settings.steps:
         rows, last, port_after = synced_training(reference.synced_steps(), port,

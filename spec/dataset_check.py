@@ -15,6 +15,20 @@ from data.schema import MAP_NAME
 FrameProblems = Callable[[int, int, int, int, Any], list[str]]
 
 
+def shape_problems(seq_len: int, height: int, width: int, channels: int, want_channels: int,
+                   want_frames: int, size: int, reads: str) -> list[str]:
+    """The common refusals of a frame pair's data: the channels, too few frames per sequence
+    (`reads`: what the model does with them), another frame size."""
+    problems = []
+    if channels != want_channels:
+        problems.append(f"{channels} channels, the model takes {want_channels}")
+    if seq_len < want_frames:
+        problems.append(f"{seq_len} frames per sequence, the model {reads}")
+    if (height, width) != (size, size):
+        problems.append(f"frames of {height}x{width}, the model takes {size}x{size}")
+    return problems
+
+
 def check_split(data: str | os.PathLike, split: str, preset: Any, batch_size: int,
                 problems: FrameProblems) -> Dataset:
     """The split, checked against the preset and the batch size (a UserError naming the

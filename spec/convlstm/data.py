@@ -11,21 +11,15 @@ import numpy as np
 from data import Dataset
 from spec.convlstm.graph import FRAMES
 from spec.convlstm.presets import Preset
+from spec.dataset_check import shape_problems
 
 
 def frame_problems(seq_len: int, height: int, width: int, channels: int,
                    preset: Preset) -> list[str]:
     """Why sequences of this shape do not fit `preset`; empty when they do."""
-    problems = []
-    if channels != 1:
-        problems.append(f"{channels} channels, the model takes 1")
-    if seq_len < preset.seq_len:
-        problems.append(f"{seq_len} frames per sequence, the model reads {preset.input_frames} "
-                        f"and predicts {preset.output_frames}")
-    if (height, width) != (preset.data_size, preset.data_size):
-        problems.append(f"frames of {height}x{width}, the model takes "
-                        f"{preset.data_size}x{preset.data_size}")
-    return problems
+    return shape_problems(seq_len, height, width, channels, 1, preset.seq_len,
+                          preset.data_size, f"reads {preset.input_frames} and predicts "
+                          f"{preset.output_frames}")
 
 
 def batches(data: str, split: str, batch_size: int, seed: int, start_step: int = 0,

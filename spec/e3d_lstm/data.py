@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from data import Dataset
+from spec.dataset_check import shape_problems
 from spec.e3d_lstm.graph import ETA, FRAMES
 from spec.e3d_lstm.presets import Preset
 
@@ -22,16 +23,9 @@ from spec.e3d_lstm.presets import Preset
 def frame_problems(seq_len: int, height: int, width: int, channels: int,
                    preset: Preset) -> list[str]:
     """Why sequences of this shape do not fit `preset`; empty when they do."""
-    problems = []
-    if channels != preset.img_channel:
-        problems.append(f"{channels} channels, the model takes {preset.img_channel}")
-    if seq_len < preset.total_length:
-        problems.append(f"{seq_len} frames per sequence, the model reads "
-                        f"{preset.total_length}")
-    if (height, width) != (preset.data_width, preset.data_width):
-        problems.append(f"frames of {height}x{width}, the model takes "
-                        f"{preset.data_width}x{preset.data_width}")
-    return problems
+    return shape_problems(seq_len, height, width, channels, preset.img_channel,
+                          preset.total_length, preset.data_width,
+                          f"reads {preset.total_length}")
 
 
 def pooled(frames: np.ndarray, preset: Preset) -> np.ndarray:

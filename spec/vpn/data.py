@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from data import Dataset
+from spec.dataset_check import shape_problems
 from spec.vpn.graph import FRAMES
 from spec.vpn.presets import Preset
 
@@ -19,16 +20,9 @@ from spec.vpn.presets import Preset
 def frame_problems(seq_len: int, height: int, width: int, channels: int,
                    preset: Preset) -> list[str]:
     """Why sequences of this shape do not fit `preset`; empty when they do."""
-    problems = []
-    if channels != 1:
-        problems.append(f"{channels} channels, the model takes 1")
-    if seq_len < preset.seq_len:
-        problems.append(f"{seq_len} frames per sequence, the model reads {preset.seq_len} "
-                        f"(2 x {preset.truncated_steps} truncated steps + 1)")
-    if (height, width) != (preset.data_width, preset.data_width):
-        problems.append(f"frames of {height}x{width}, the model takes "
-                        f"{preset.data_width}x{preset.data_width}")
-    return problems
+    return shape_problems(seq_len, height, width, channels, 1, preset.seq_len,
+                          preset.data_width, f"reads {preset.seq_len} (2 x "
+                          f"{preset.truncated_steps} truncated steps + 1)")
 
 
 def intensities(frames: np.ndarray, preset: Preset) -> np.ndarray:

@@ -8,14 +8,11 @@ import re
 import zlib
 
 import chainer
-import chainer.functions as F
 import numpy as np
 
 from chainer_port.mutants.base import CHAINERS_RMSPROP, optimizer_mutant
-from chainer_port.tf_compat import tf_conv
 from chainer_port.vpn import VPNModel
 from spec.layer import Layer
-from spec.layout import Transpose
 
 
 class MasksSwapped(VPNModel):
@@ -33,21 +30,11 @@ class MaskRowsBelowKept(VPNModel):
     """The mask's rows off by one: only the rows two below the centre zeroed (a `centre + 2`
     where `centre + 1` was meant), so each pixel sees the row under it."""
 
-    def conv(self, x: chainer.Variable, scope: str, dilation: int = 1, mask: str | None = None,
-             masked_channels: int = 0) -> chainer.Variable:
-        if mask is None:
-            return super().conv(x, scope, dilation)
-        kernel, bias = self.variable(f"{scope}/weights"), self.variable(f"{scope}/biases")
-        cout, cin, k, _ = kernel.shape
-        pattern = np.ones((k, k, cin, cout), np.float32)
-        centre = k // 2
-        pattern[centre, centre + 1:] = 0.0
-        pattern[centre + 2:] = 0.0
-        if mask == "A":
-            pattern[centre, centre, :masked_channels] = 0.0
-        kernel = kernel * self.device.send(np.ascontiguousarray(
-            Transpose.KERNEL.to_chainer(pattern), kernel.dtype))
-        return F.bias(tf_conv(x, kernel, "SAME"), bias, axis=1)
+    def mask(self, k: int, cin: int, cout: int, mask: str, masked_channels: int
+             ) -> np.ndarray:
+        pattern = super().mask(k, cin, cout, mask, masked_channels)
+        pattern[k // 2 + 1] = 1.0  # the row under the centre left unmasked
+        return pattern
 
 
 class DilationIgnored(VPNModel):
