@@ -1,5 +1,5 @@
-"""The VPN pair's mutation suite: every mutant caught and localised, the port passes; the
-port's own optimizer (its settings, where its state starts) checked at initialisation."""
+"""The VPN's optimizer pitfalls beyond its suite (tests/test_seed_pitfalls.py): the port's
+own optimizer (its settings, where its state starts) checked at initialisation."""
 
 from __future__ import annotations
 
@@ -7,12 +7,6 @@ import pytest
 
 from parity.mutation import suite_reference
 from spec.vpn import PAIR
-from spec.vpn.pitfalls import CATALOGUE
-from tests.pitfall_checks import (
-    assert_caught_and_localised,
-    assert_docs_hold,
-    assert_mutants_are_the_catalogue,
-)
 
 pytestmark = pytest.mark.pitfalls
 
@@ -20,15 +14,6 @@ pytestmark = pytest.mark.pitfalls
 @pytest.fixture(scope="module")
 def reference(moving_mnist_dir):
     return suite_reference("vpn", moving_mnist_dir)
-
-
-@pytest.mark.parametrize("pitfall", CATALOGUE, ids=[p.name for p in CATALOGUE])
-def test_the_mutant_is_caught_and_localised(reference, pitfall):
-    assert_caught_and_localised(reference, pitfall, PAIR)
-
-
-def test_every_mutant_is_one_catalogue_entry():
-    assert_mutants_are_the_catalogue(PAIR, CATALOGUE)
 
 
 def test_the_ports_own_optimizer_is_checked_at_initialisation(reference):
@@ -49,7 +34,3 @@ def test_the_ports_own_optimizer_is_checked_at_initialisation(reference):
     names = [d.name for d in clean.sections["initialisation"]]
     assert "optimizer/decay" in names and any(n.endswith("/RMSProp") for n in names)
     assert not any(d.failed for d in clean.sections["initialisation"])
-
-
-def test_the_docs_hold_the_catalogue_and_its_check(cli):
-    assert_docs_hold(cli, "vpn", CATALOGUE)
