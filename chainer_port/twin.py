@@ -96,6 +96,12 @@ class ChainerTwin(TwinModel, chainer.Chain):
         with chainer.using_config("train", training):
             return self.apply(layer, [self._input(value) for value in inputs], training)
 
+    def run_chain_impl(self, layers: list[Layer], sources: dict[str, Any], training: bool
+                       ) -> chainer.Variable:
+        """Layer by layer, without the backprop graph (a pixel loop needs none)."""
+        with chainer.no_backprop_mode():
+            return super().run_chain_impl(layers, sources, training)
+
     def layer_gradients_impl(self, layer: Layer, inputs: list[Any], upstream: Any,
                              training: bool) -> tuple[list[Any], dict]:
         """One spec layer's backward from `upstream` (NCHW); variable gradients in TF

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -31,9 +32,21 @@ def open_vector(root: Path, row: ShardRow, name: str) -> np.ndarray:
     return array
 
 
+def split_slice(split: str) -> tuple[str, int | None]:
+    """"train" -> ("train", None); "train[:N]" -> ("train", N): the split's first N sequences
+    (TFDS's slicing; the VPN seed's overfitting run trains on `train[:1]`)."""
+    found = re.fullmatch(r"(.+)\[:(\d*)\]", split)
+    if found is None:
+        return split, None
+    if not found.group(2) or int(found.group(2)) < 1:
+        raise UserError(f"split {split!r}: write NAME[:N] with N at least 1")
+    return found.group(1), int(found.group(2))
+
+
 class Dataset:
     """One split of a dataset folder, `[len, seq_len, H, W, C]` as float32 in [0, 1], with
-    its per-frame actions and states when the folder has them (`get_arrays`).
+    its per-frame actions and states when the folder has them (`get_arrays`). `split` may
+    take the first N sequences only: `train[:N]` (`split_slice`).
 
     Opening checks map.csv and every shard's .npy header and size against it (cheap); the
     full sha256 check is `twinport data verify`.
@@ -42,11 +55,12 @@ class Dataset:
     def __init__(self, root: str | os.PathLike, split: str) -> None:
         self.root = Path(root)
         self.split = split
+        name, self.limit = split_slice(split)
         rows = read_map(self.root)
-        self.rows = [row for row in rows if row.split == split]
+        self.rows = [row for row in rows if row.split == name]
         if not self.rows:
             splits = ", ".join(repr(name) for name in sorted({row.split for row in rows}))
-            raise UserError(f"{self.root / MAP_NAME}: no shards in split {split!r} "
+            raise UserError(f"{self.root / MAP_NAME}: no shards in split {name!r} "
                             f"(splits: {splits})")
         self._shards = [open_shard(self.root, row) for row in self.rows]
         # The optional per-frame arrays ("actions", "states"), memory-mapped like the shards;
@@ -61,7 +75,8 @@ class Dataset:
         self._starts = np.cumsum([0] + [row.num_sequences for row in self.rows])
 
     def __len__(self) -> int:
-        return int(self._starts[-1])
+        stored = int(self._starts[-1])
+        return stored if self.limit is None else min(stored, self.limit)
 
     def __repr__(self) -> str:
         return (f"Dataset({str(self.root)!r}, {self.split!r}: {len(self)} sequences of "

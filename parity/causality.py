@@ -13,13 +13,16 @@ leaking and not the other fails (a port whose mask is shifted by one).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from parity.capture import layout_converters
 from parity.diff import FAIL, PASS, TensorDiff, fmt
 from spec.pair import Autoregressive
+
+if TYPE_CHECKING:
+    from parity.harness import ReferenceRun
 
 LEAK_HINT = "causality"
 
@@ -86,3 +89,14 @@ def causality_diffs(checks: tuple[Autoregressive, ...], reference: Any, port: An
                     "a mask (or a path around it) that differs"),
                 hint=None if agree else LEAK_HINT))
     return out
+
+
+def section(reference: ReferenceRun, port: Any) -> list[TensorDiff] | None:
+    """Every autoregressive tap of the pair on batch 0; None for a pair without one."""
+    pair = reference.pair
+    if pair.autoregressive is None:
+        return None
+    highs = {spec.name: spec.value_range[1] if spec.value_range else None
+             for spec in pair.inputs(reference.preset)}
+    return causality_diffs(pair.autoregressive(reference.preset), reference.model, port,
+                           reference.inputs.batches[0], reference.inputs.noise[0], highs)

@@ -96,7 +96,8 @@ class TensorDiff:
                    f"{_shape_text(self.port_shape)} (port)"
         if self.status == RAISED:
             return f"{self.name}: the port raised {self.note}"
-        if self.stat in ("init", "check"):  # parity.init_check, parity.learning: in the note
+        # parity.init_check, parity.learning, parity.sampling: in the note
+        if self.stat in ("init", "check", "sampling"):
             return f"{self.name}: {self.status}, {self.suggestion or self.note}"
         parts = [f"{self.name}: {self.status}"]
         if self.status == NONFINITE:

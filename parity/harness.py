@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import UserError
+from parity import causality, sampling
 from parity.backward import (
     Backward,
     explain_forward,
@@ -27,7 +28,6 @@ from parity.backward import (
     reference_backward,
 )
 from parity.capture import MODES, Capture, capture_model, run_layers
-from parity.causality import causality_diffs
 from parity.comparer import Comparer, compare_captures, mark_amplification
 from parity.environment import environment
 from parity.init_check import init_diffs, optimizer_start_diffs
@@ -49,9 +49,14 @@ from spec.section_keys import (
     BACKWARD_ISOLATED,
     CAUSALITY,
     INITIALISATION,
+    SAMPLING,
     TRAINING_LOSSES,
 )
 from spec.weights import save_weights
+
+# The sections that run both models once more, each one module's `section(reference, port)`:
+# its items, or None where the pair has nothing for it.
+MODEL_SECTIONS = ((CAUSALITY, causality.section), (SAMPLING, sampling.section))
 
 
 @dataclass
@@ -158,14 +163,12 @@ def check_port(reference: ReferenceRun, port: Any, layout: str, progress: bool =
         found[BACKWARD_ISOLATED] = comparer.backward_diff(reference.backward, port_items)
         explain_forward(found, found[BACKWARD_ISOLATED], reference.backward, port_items)
         port.set_weights(reference.weights)
-    if reference.pair.autoregressive is not None:
+    for key, section in MODEL_SECTIONS:
         reference.model.set_weights(reference.weights)
         port.set_weights(reference.weights)
-        highs = {spec.name: spec.value_range[1] if spec.value_range else None
-                 for spec in reference.pair.inputs(reference.preset)}
-        found[CAUSALITY] = causality_diffs(reference.pair.autoregressive(reference.preset),
-                                           reference.model, port, reference.inputs.batches[0],
-                                           reference.inputs.noise[0], highs)
+        items = section(reference, port)
+        if items is not None:
+            found[key] = items
     rows: list[dict] = []
     if settings.steps:
         rows, last, port_after = synced_training(reference.synced_steps(), port,

@@ -17,6 +17,7 @@ from spec.section_keys import (
     INITIALISATION,
     INPUT_GRADIENT,
     MOVING_STATISTICS,
+    SAMPLING,
     TRAINING_LOSSES,
 )
 
@@ -25,7 +26,8 @@ from spec.section_keys import (
 class Section:
     """key: as in a verdict and `summary.json`. item: what one row is ("tap", "parameter",
     "tensor", "step"). tolerance: the `parity.tolerances.Tolerances` field it is judged with
-    ("" for the initialisation, judged against closed forms, and the causality, exact).
+    ("" for the initialisation, judged against closed forms, the causality, exact, and the
+    sampling, judged by its draws).
     layout: how `parity.diagnose` reads its arrays ("nhwc", "hwio", "flat"; "" when each item
     says). mode: the forward mode of a forward section ("inference", "training"), ""
     elsewhere. isolated: each layer fed the reference's inputs (and, backward, its upstream
@@ -61,6 +63,7 @@ SECTIONS: tuple[Section, ...] = (
     Section(INITIALISATION, "each side's own initial weights vs TF's initialisers",
             "parameter", "", ""),
     Section(CAUSALITY, "causality of the autoregressive taps", "pixel", "", ""),
+    Section(SAMPLING, "the next frame sampled pixel by pixel", "frame", "", ""),
 )
 BY_KEY = {section.key: section for section in SECTIONS}
 SECTION_ORDER = tuple(section.key for section in SECTIONS)

@@ -14,7 +14,9 @@ MODE_CHOICES = ("both", "end-to-end", "isolated")
 class ParitySettings:
     """data: None reads the pair's default dataset. port: None checks the pair's own Chainer
     twin. mode: the forward sections, end to end, isolated or both. repeat: runs of each
-    side for the determinism table (`parity.repeat`; 1: none)."""
+    side for the determinism table (`parity.repeat`; 1: none). sample_pixels / greedy: how
+    many pixels of an autoregressive pair's next frame the sampling section draws (None or 0:
+    all), and whether by argmax instead of the inverse CDF (`parity.sampling`)."""
 
     model: str = DEFAULT_MODEL
     preset: str = "paper"
@@ -32,3 +34,5 @@ class ParitySettings:
     chainer_device: str = "cpu"
     start_step: int = 0
     repeat: int = 1
+    sample_pixels: int | None = 256
+    greedy: bool = False

@@ -67,11 +67,17 @@ class InputSpec:
 class Autoregressive:
     """An autoregressive tap: its value at pixel (h, w) (axes -3, -2 of the tap, TF layout)
     may depend on `input`[:, *index] only at the pixels before (h, w) in raster order (the
-    VPN's logits of step t and the frame they predict, fed as the PixelCNN's input)."""
+    VPN's logits of step t and the frame they predict, fed as the PixelCNN's input).
+
+    `given`: the taps that do not change while the input is generated pixel by pixel (the
+    VPN's encoder state, through its decoder's unmasked block): sampling computes them once
+    and runs only the layers between them (and the input) and the tap per pixel
+    (`parity.sampling.chain_names`); empty, the whole graph reads the input per pixel."""
 
     tap: str
     input: str
     index: tuple[int, ...]
+    given: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -143,7 +149,8 @@ class TwinPair:
     original: how to run the original TF1 code the reference re-implements and where its
         tensors are (`spec.original.OriginalCode`; `twinport parity original`), or None.
     autoregressive: (preset) -> the taps whose pixels may see their input only before them
-        in raster order (`Autoregressive`); the causality section checks both twins.
+        in raster order (`Autoregressive`); the causality and sampling sections check both
+        twins, `twinport sample` generates with them.
     """
 
     name: str

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from common.errors import UserError
-from spec.layer import Layer
+from spec.layer import Layer, run_graph
 from spec.pair import TwinPair, draw_noise
 from spec.result import ForwardResult
 from spec.weights import (
@@ -76,6 +76,21 @@ class TwinModel:
         """One spec layer on the given native-layout inputs (isolated parity)."""
         return self.run_layer_impl(self._checked_layer(name, inputs), list(inputs),
                                    bool(training))
+
+    def run_chain(self, names: Sequence[str], sources: Mapping[str, Any],
+                  training: bool = False) -> Any:
+        """The named layers in graph order, each reading `sources` (native layout, by tap or
+        input name) or an earlier one's output: the last one's output (sampling runs the
+        VPN's masked decoder this way once a pixel, its encoder state a source)."""
+        unknown = [name for name in names if name not in self.layer_by_name]
+        if unknown or not names:
+            raise UserError(f"run_chain: no layer named {unknown[0]!r} in the {self.pair.name} "
+                            "graph" if unknown else "run_chain: no layers")
+        layers = [self.layer_by_name[name] for name in names]
+        missing = sorted({i for layer in layers for i in layer.inputs} - {*sources, *names})
+        if missing:
+            raise UserError(f"run_chain: no value for {', '.join(missing)}")
+        return self.run_chain_impl(layers, dict(sources), bool(training))
 
     def gradients(self, inputs: Any, noise: Any = None, training: bool = True
                   ) -> tuple[ForwardResult, OrderedDict[str, np.ndarray],
@@ -244,6 +259,14 @@ class TwinModel:
 
     def run_layer_impl(self, layer: Layer, inputs: list[Any], training: bool) -> Any:
         raise NotImplementedError
+
+    def run_chain_impl(self, layers: list[Layer], sources: dict[str, Any], training: bool
+                       ) -> Any:
+        """Layer by layer through `run_layer_impl`; a twin may fuse them (TF: one
+        `tf.function` per chain)."""
+        taps = run_graph(layers, lambda layer, x: self.run_layer_impl(layer, x, training),
+                         sources)
+        return taps[layers[-1].name]
 
     def gradients_impl(self, inputs: dict[str, Any], noise: dict[str, Any], training: bool
                        ) -> tuple[OrderedDict[str, Any], Mapping[str, Any],

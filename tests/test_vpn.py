@@ -95,6 +95,8 @@ def test_the_twins_pass_every_section_on_the_tiny_preset(moving_mnist_dir):
     run = passing_parity("vpn", "tiny", moving_mnist_dir)
     taps = {d.name for d in run.sections["forward/isolated/training"]}
     assert {"warmup/lstm_1/state", "lstm_1", "decoder_1/rmb_1", "decoder_1/logits"} <= taps
+    [sampled] = run.sections["sampling"]
+    assert sampled.status == "pass" and sampled.n_elements == 2 * 16 * 16  # the whole frame
 
 
 @pytest.mark.parametrize(("changes", "leaks"), [
@@ -132,3 +134,5 @@ def test_a_port_whose_mask_is_shifted_fails_the_causality_section(moving_mnist_d
     run = causality_run("tiny", moving_mnist_dir, MaskRowsBelowKept)
     failed = [d for d in run.sections["causality"] if d.failed]
     assert failed and failed[0].hint == "causality" and "the port sees" in failed[0].suggestion
+    [sampled] = run.sections["sampling"]  # its logits see the rows not yet drawn
+    assert sampled.failed and sampled.hint == "sampling" and sampled.headroom > 1

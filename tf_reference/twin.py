@@ -68,6 +68,14 @@ class TFTwin(TwinModel, tf.Module):
         with tf.device(self.device):
             return self.apply(layer, [_float32(x) for x in inputs], training)
 
+    def run_chain_impl(self, layers: list[Layer], sources: dict[str, ArrayLike],
+                       training: bool) -> tf.Tensor:
+        """The chain as one `tf.function` (traced once per chain and shapes: a pixel loop's
+        calls run one graph, as the code's `sess.run` of its decoder does)."""
+        with tf.device(self.device):
+            return self._chain(tuple(layer.name for layer in layers), _tensors(sources),
+                               training)
+
     def layer_gradients_impl(self, layer: Layer, inputs: list[ArrayLike], upstream: ArrayLike,
                              training: bool) -> tuple[list[tf.Tensor | None], dict]:
         """One spec layer's vector-Jacobian product, eagerly (NHWC)."""
@@ -176,6 +184,13 @@ class TFTwin(TwinModel, tf.Module):
     def _taps(self, inputs: dict[str, tf.Tensor], noise: dict[str, tf.Tensor],
               overrides: dict[str, tf.Tensor], training: bool) -> OrderedDict[str, tf.Tensor]:
         return self._run(inputs, noise, overrides, training)
+
+    @tf.function
+    def _chain(self, names: tuple[str, ...], sources: dict[str, tf.Tensor], training: bool
+               ) -> tf.Tensor:
+        layers = [self.layer_by_name[name] for name in names]
+        return run_graph(layers, lambda layer, x: self.apply(layer, x, training),
+                         sources)[names[-1]]
 
     @tf.function
     def _gradients(self, inputs: dict[str, tf.Tensor], noise: dict[str, tf.Tensor],

@@ -55,6 +55,7 @@ class RunConfig:
     init: str | None = None
     device: str = "cpu"
     model: str = DEFAULT_MODEL
+    split: str = "train"
 
 
 @dataclass

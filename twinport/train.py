@@ -70,7 +70,7 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
     pair = get_pair(config.model)
     preset = pair.get_preset(config.preset)
     if pair.check_data is not None:
-        pair.check_data(config.data, "train", preset, config.batch_size)
+        pair.check_data(config.data, config.split, preset, config.batch_size)
     checkpoint = run.latest_checkpoint()
     model = create_model(config.backend, config.preset, seed=config.seed, device=config.device,
                          weights=checkpoint.weights_path if checkpoint else config.init,
@@ -90,7 +90,7 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
         return noise_at(pair.noise(preset), preset, shapes, config.seed, step)
 
     def batches(first: int) -> Iterator[dict[str, np.ndarray]]:
-        return pair.stream(config.data, "train", config.batch_size, config.seed, preset,
+        return pair.stream(config.data, config.split, config.batch_size, config.seed, preset,
                            start_step=first)
 
     guard = FiniteGuard(model, start, check_every)

@@ -35,10 +35,12 @@ def check_data(data: str, split: str, preset: Preset, batch_size: int) -> None:
 
 
 def autoregressive(preset: Preset) -> tuple[Autoregressive, ...]:
-    """Step t's logits and the frame they predict, the decoder's masked input."""
+    """Step t's logits and the frame they predict, the decoder's masked input; the encoder
+    state through the decoder's unmasked block is given (trainer.py's test runs the encoder
+    once a frame, the decoder once a pixel)."""
     steps = preset.truncated_steps
-    return tuple(Autoregressive(f"decoder_{t}/logits", FRAMES, (steps + t + 1,))
-                 for t in range(steps))
+    return tuple(Autoregressive(f"decoder_{t}/logits", FRAMES, (steps + t + 1,),
+                                given=(f"decoder_{t}/rmb_00",)) for t in range(steps))
 
 
 def prediction(preset: Preset, tap: Callable[[str], np.ndarray]) -> np.ndarray:

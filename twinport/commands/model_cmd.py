@@ -15,6 +15,8 @@ def register(subparsers) -> None:
     p.add_argument("--backend", choices=BACKEND_CHOICES, required=True)
     p.add_argument("--data", help="dataset folder (with map.csv); default: the model's")
     p.add_argument("--preset", default="paper")
+    p.add_argument("--split", default="train", help="the split trained on; NAME[:N] its first "
+                   "N sequences only (the VPN seed's overfitting run: train[:1], --batch-size 1)")
     p.add_argument("--steps", type=int, default=1000)
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--seed", type=int, default=0)
@@ -59,13 +61,22 @@ def register(subparsers) -> None:
                    "the frames after the context, [B, 8, 64, 64, 3])")
     p.set_defaults(func=run_predict)
 
-    p = add_command(subparsers, "sample", "N futures of one frame from the empirical z")
+    p = add_command(subparsers, "sample", "N futures: of one frame from the empirical z "
+                    "(cross_conv), of one test sequence pixel by pixel (vpn)")
     p.add_argument("--backend", choices=BACKEND_CHOICES, help="default: the run's backend")
     p.add_argument("--run", required=True)
-    p.add_argument("--frame", required=True, help="an image file or a .npy [H, W, 3] in [0, 1]")
+    p.add_argument("--frame", help="cross_conv: an image file or a .npy [H, W, 3] in [0, 1]")
+    p.add_argument("--data", help="vpn: dataset folder; default: the run's")
+    p.add_argument("--split", default="test", help="vpn: the split of --sequence")
+    p.add_argument("--sequence", type=int, default=0,
+                   help="vpn: the sequence's place in eval's order of the split")
+    p.add_argument("--greedy", action="store_true",
+                   help="vpn: each pixel the argmax (trainer.py's test), not a draw")
     p.add_argument("--n", type=int, default=8)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("-o", "--output", required=True, help="grid .png")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("-o", "--output", required=True,
+                   help="grid .png (vpn: the frames also as .npy beside it)")
     p.set_defaults(func=run_sample)
 
 
@@ -88,7 +99,7 @@ def run_train(args: argparse.Namespace) -> int:
     pair.get_preset(args.preset)
     config = RunConfig(args.backend, args.preset, args.data or pair.default_data, args.steps,
                        args.batch_size, args.seed, args.checkpoint_every, args.init, args.device,
-                       args.model)
+                       args.model, args.split)
     run, config = start_or_resume(args.out, config, args.resume)
     try:
         last = train(run, config, progress=not args.quiet, check_every=args.check_every)
@@ -131,11 +142,26 @@ def run_predict(args: argparse.Namespace) -> int:
 
 
 def run_sample(args: argparse.Namespace) -> int:
+    from common.errors import UserError
+    from spec.registry import get_pair
     from twinport.runs import RunDir
     from twinport.sample import draw_samples, read_frame, sample_futures
 
+    run = RunDir(args.run)
+    if get_pair(run.read_config().model).autoregressive is not None:
+        from twinport.generate import draw_futures, sample_sequences
+
+        futures = sample_sequences(run, args.data, args.split, args.sequence, args.n,
+                                   args.seed, args.greedy, args.backend, not args.quiet)
+        draw_futures(futures, args.output)
+        count = futures.futures.shape[1]
+        print(f"wrote {args.output} and its .npy ({args.n} futures of {count} frames, "
+              f"{futures.seconds:.1f} s: {futures.seconds / count:.1f} s a frame)")
+        return 0
+    if args.frame is None:
+        raise UserError("--frame: required for a cross_conv run")
     frame = read_frame(args.frame)
-    image, futures, diffs = sample_futures(RunDir(args.run), frame, args.n, args.seed)
+    image, futures, diffs = sample_futures(run, frame, args.n, args.seed)
     draw_samples(image, futures, diffs, args.output)
     print(f"wrote {args.output} ({args.n} futures)")
     return 0

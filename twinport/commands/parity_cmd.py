@@ -77,6 +77,11 @@ def register(subparsers) -> None:
                    help="run seeds --seed .. --seed+N-1 (each its own batch, noise and "
                    "weights) and report each section's worst headroom over them: the margin "
                    "of the tolerances (no report folder; tables in --out)")
+    p.add_argument("--sample-pixels", type=int, default=256, metavar="N",
+                   help="an autoregressive pair (vpn): the first N pixels of the next frame "
+                   "sampled on both twins (0: the whole frame)")
+    p.add_argument("--greedy", action="store_true",
+                   help="sample each pixel's argmax, not the inverse CDF of a uniform")
     p.add_argument("--out", default="reports/parity", help="report folder (replaced)")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=run_parity)
@@ -154,7 +159,7 @@ def run_parity(args: argparse.Namespace) -> int:
         stat=args.stat,
         port=args.port, tf_device=args.tf_device or args.device,
         chainer_device=args.chainer_device or args.device, start_step=args.start_step,
-        repeat=args.repeat)
+        repeat=args.repeat, sample_pixels=args.sample_pixels, greedy=args.greedy)
     if args.seeds > 1:
         return run_seeds(settings, args.seeds, args.out)
     run = run_parity(settings, progress=not args.quiet, port=port)
@@ -195,6 +200,8 @@ def check_inputs(args: argparse.Namespace) -> tuple[TwinPair, object]:
         raise UserError(f"--steps {args.steps}: must not be negative")
     if args.start_step < 0:
         raise UserError(f"--start-step {args.start_step}: must not be negative")
+    if getattr(args, "sample_pixels", 0) < 0:
+        raise UserError(f"--sample-pixels {args.sample_pixels}: must not be negative")
     for option in ("repeat", "seeds"):
         if getattr(args, option, 1) < 1:
             raise UserError(f"--{option} {getattr(args, option)}: must be at least 1")
