@@ -4,15 +4,28 @@ mutants module exactly the catalogue, docs/pitfalls.md holding the catalogue and
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
-from parity.mutation import check_mutant, import_mutants
+from parity.mutation import check_mutant, import_mutants, suite_reference
 from spec.pitfall import Pitfall
 
 DOCS = Path(__file__).resolve().parents[1] / "docs" / "pitfalls.md"
+
+
+def reference_cache(data: Path) -> Callable[[str], Any]:
+    """Each pair's suite reference (`parity.mutation.suite_reference` on `data`), computed
+    the first time a test asks for it: a module fixture's value."""
+    found: dict[str, Any] = {}
+
+    def reference(model: str) -> Any:
+        if model not in found:
+            found[model] = suite_reference(model, data)
+        return found[model]
+
+    return reference
 
 
 def assert_caught_and_localised(reference: Any, pitfall: Pitfall, pair: Any) -> None:

@@ -355,6 +355,12 @@ ROWS = DATASET_ROWS + [
         "--model: an optimizer setting its kind lacks",
         "bad_pairs.py:15: optimizer rmsprop: unknown setting(s) beta1 (known: decay, momentum, "
         "epsilon, centered)"),
+    Row(f"{TRAIN} --split train[:0] --out {{case}}/run", "train: a split of no sequences",
+        "split 'train[:0]': write NAME[:N] with N at least 1"),
+    Row("sample --run {run} -o {case}/s.png", "sample: a cross_conv run without --frame",
+        "--frame: required for a cross_conv run"),
+    Row(f"{PARITY} --sample-pixels -1", "parity: a negative pixel count",
+        "--sample-pixels -1: must not be negative"),
 ]
 
 

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from parity.mutation import suite_reference
 from spec.finn.pitfalls import CATALOGUES
 from spec.registry import get_pair
 from tests.pitfall_checks import (
     assert_caught_and_localised,
     assert_docs_hold,
     assert_mutants_are_the_catalogue,
+    reference_cache,
 )
 
 pytestmark = pytest.mark.pitfalls
@@ -21,14 +21,7 @@ CASES = [(model, pitfall) for model, catalogue in CATALOGUES.items() for pitfall
 
 @pytest.fixture(scope="module")
 def references(pushing_dir):
-    found = {}
-
-    def reference(model: str):
-        if model not in found:
-            found[model] = suite_reference(model, pushing_dir)
-        return found[model]
-
-    return reference
+    return reference_cache(pushing_dir)
 
 
 @pytest.mark.parametrize(("model", "pitfall"), CASES,

@@ -111,3 +111,8 @@ def test_a_split_of_its_first_sequences(moving_mnist_dir):
                                      for b in batches)
     with pytest.raises(UserError, match="N at least 1"):
         Dataset(moving_mnist_dir, "train[:0]")
+
+
+def test_a_negative_pixel_count_is_one_line(cli):
+    status, _, err = cli("parity", "--model", "vpn", "--preset", "tiny", "--sample-pixels", "-1")
+    assert status == 2 and "--sample-pixels -1" in err and "Traceback" not in err

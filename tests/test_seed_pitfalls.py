@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from parity.mutation import suite_reference
 from spec.registry import get_pair
 from tests.pitfall_checks import (
     assert_caught_and_localised,
     assert_docs_hold,
     assert_mutants_are_the_catalogue,
+    reference_cache,
 )
 
 pytestmark = pytest.mark.pitfalls
@@ -22,14 +22,7 @@ CASES = [(model, pitfall) for model in MODELS for pitfall in get_pair(model).pit
 
 @pytest.fixture(scope="module")
 def references(moving_mnist_dir):
-    found = {}
-
-    def reference(model: str):
-        if model not in found:
-            found[model] = suite_reference(model, moving_mnist_dir)
-        return found[model]
-
-    return reference
+    return reference_cache(moving_mnist_dir)
 
 
 @pytest.mark.parametrize(("model", "pitfall"), CASES,
