@@ -16,12 +16,12 @@ class WorkerProcess:
     """One backend's worker: `call(op, **args)` returns its reply; stderr goes to a temp file
     (read back only to explain a failure)."""
 
-    def __init__(self, role: str, backend: str, preset: str, workdir: str,
+    def __init__(self, role: str, backend: str, model: str, preset: str, workdir: str,
                  env: dict[str, str]) -> None:
         self.role = role
         self.stderr = tempfile.TemporaryFile("w+")
         command = [sys.executable, "-m", "twinport.bench.worker", "--backend", backend,
-                   "--preset", preset, "--workdir", workdir]
+                   "--model", model, "--preset", preset, "--workdir", workdir]
         self.process = subprocess.Popen(command, env=env, stdin=subprocess.PIPE,
                                         stdout=subprocess.PIPE, stderr=self.stderr, text=True)
         self._reply()  # "ready": the model is built (the TF worker has saved the weights)

@@ -17,6 +17,9 @@ RATIOS = (("chainer", "fast / TF"), ("chainer_no_intel", "no Intel libs / TF"),
 PROFILE_ROWS = 15
 
 
+GROUPED = 40  # layers above which the per-layer table has a row per layer kind
+
+
 def _median(values: list[float]) -> float:
     return statistics.median(values)
 
@@ -52,12 +55,21 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
 
 
 def layer_rows(results: dict[str, Any]) -> list[tuple[str, dict[str, float]]]:
-    """(layer, {role: ms}) in graph order, then the total."""
+    """(layer, {role: ms}) in graph order, then the total; over `GROUPED` layers, one row per
+    layer kind instead (`kind (count)`, the sum of its layers), slowest first."""
     workers = results["workers"]
     names = list(workers["tf"]["layers_ms"])
     rows = [(name, {role: worker["layers_ms"][name] for role, worker in workers.items()})
             for name in names]
     totals = {role: sum(row[role] for _, row in rows) for role in workers}
+    kinds = results.get("layer_kinds", {})
+    if len(rows) > GROUPED and kinds:
+        groups: dict[str, list[dict[str, float]]] = {}
+        for name, row in rows:
+            groups.setdefault(kinds.get(name, "?"), []).append(row)
+        rows = sorted(((f"{kind} ({len(members)})",
+                        {role: sum(m[role] for m in members) for role in workers})
+                       for kind, members in groups.items()), key=lambda row: -row[1]["tf"])
     return [*rows, ("total", totals)]
 
 
@@ -88,7 +100,8 @@ def markdown(results: dict[str, Any], command: str) -> str:
     steps = workers["tf"]["train_step_ms"]
     lines = [
         "# Benchmarks", "",
-        f"`{command}` on {machine['date']}: preset `{settings['preset']}`, batch "
+        f"`{command}` on {machine['date']}: model `{settings.get('model', 'cross_conv')}`, "
+        f"preset `{settings['preset']}`, batch "
         f"{settings['batch_size']}. Written by `twinport bench` (`make bench`); the machine is "
         "shared and noisy, so the ratios, measured side by side in one run, are the figures "
         "that matter.", "",
@@ -128,12 +141,14 @@ def markdown(results: dict[str, Any], command: str) -> str:
     ]
     if "parity" in results:
         parity = results["parity"]
-        lines += [f"`twinport parity --preset {settings['preset']}`: "
+        lines += [f"`twinport parity --model {settings.get('model', 'cross_conv')} --preset "
+                  f"{settings['preset']}`: "
                   f"{parity['seconds']:.0f} s wall time, exit {parity['exit']} "
                   f"({parity['verdict']}).", ""]
     lines += ["## Per layer", "",
               "`run_layer` forward (inference mode) of every spec layer on the TF forward's "
-              "taps, ms.", "", *_table("layer", layer_rows(results), results), ""]
+              f"taps, ms (over {GROUPED} layers: summed by layer kind, the count in brackets).",
+              "", *_table("layer", layer_rows(results), results), ""]
     if "profile_s" in workers.get("chainer", {}):
         lines += ["## Chainer train step by function (fast path)", "",
                   *_profile_table(workers["chainer"]["profile_s"]), ""]

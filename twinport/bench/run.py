@@ -8,6 +8,8 @@ functions (TWINPORT_FAST_CPU=0); the last two with one timed repetition (on
 runs alternate between them (TF, fast, ..., TF, fast, ...), so that a shared machine's load
 falls on all of them alike: the report leads with the Chainer / TF ratios. Each reports
 forward and train-step times, its peak RSS and per-layer forward times on the same inputs.
+Any registered pair (`--model`): its inputs and noise, its optimizer, its layers (grouped by
+kind in the report when there are many).
 """
 
 from __future__ import annotations
@@ -33,6 +35,10 @@ from chainer_port.fast_cpu.config import (
 )
 from chainer_port.fast_cpu.dnnl import available as dnnl_available
 from chainer_port.fast_cpu.gemm import uses_mkl
+from common.errors import UserError
+from data.schema import MAP_NAME
+from spec.pair import TwinPair, noise_at
+from spec.registry import DEFAULT_MODEL, get_pair
 from twinport.bench.process import WorkerProcess
 from twinport.bench.worker import INPUTS_FILE
 
@@ -78,6 +84,7 @@ class BenchSettings:
     stock: bool = True
     parity: bool = False
     blas_core: str = "auto"
+    model: str = DEFAULT_MODEL
 
 
 def log(message: str) -> None:
@@ -87,18 +94,21 @@ def log(message: str) -> None:
 def run_bench(settings: BenchSettings) -> dict[str, Any]:
     """Every measurement of one benchmark run, as plain data for `twinport.bench.report`."""
     from chainer_port.fast_cpu.blas import openblas_core
-    from spec.cross_conv import get_preset
 
-    preset = get_preset(settings.preset)
+    pair = get_pair(settings.model)
+    preset = pair.get_preset(settings.preset)
     env = worker_env(settings.blas_core)
     results: dict[str, Any] = {
         "settings": asdict(settings), "machine": machine_info(),
         "blas": {"default_core": openblas_core(), "coretype_env": env.get(ENV_CORETYPE)},
-        "load_before": os.getloadavg()}
+        "load_before": os.getloadavg(),
+        "layer_kinds": {layer.name: layer.kind for layer in pair.build(preset)}}
     with tempfile.TemporaryDirectory(prefix="twinport-bench-") as workdir:
-        data = settings.data or generate_data(Path(workdir) / "data", settings.seed)
+        data = settings.data or bench_data(pair, Path(workdir) / "data", settings.seed)
+        if pair.check_data is not None:
+            pair.check_data(data, "train", preset, settings.batch_size)
         results["loader_seq_per_s"] = loader_throughput(data, settings.batch_size, settings.seed)
-        write_inputs(Path(workdir) / INPUTS_FILE, data, preset.z_dim, settings)
+        write_inputs(Path(workdir) / INPUTS_FILE, pair, preset, data, settings)
         skip = {"chainer_stock"} if not settings.stock else set()
         if (not uses_mkl() and not dnnl_available()
                 and env.get(ENV_CORETYPE) == openblas_coretype()):
@@ -109,8 +119,8 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
                 if name in skip:
                     continue
                 log(f"{name}: starting")
-                workers[name] = WorkerProcess(name, role.backend, settings.preset, workdir,
-                                              role.environment(env))
+                workers[name] = WorkerProcess(name, role.backend, settings.model, settings.preset,
+                                              workdir, role.environment(env))
             results["workers"] = measure(workers, settings)
         finally:
             for worker in workers.values():
@@ -178,12 +188,18 @@ def machine_info() -> dict[str, Any]:
             "date": time.strftime("%Y-%m-%d %H:%M")}
 
 
-def generate_data(root: Path, seed: int) -> str:
-    """A small moving-objects dataset (512 sequences) when no --data is given."""
-    from data.moving_objects import write_moving_objects
+def bench_data(pair: TwinPair, root: Path, seed: int) -> str:
+    """Without --data: cross_conv a small generated moving-objects set (512 sequences), any
+    other pair its default dataset (a UserError naming the command that makes it)."""
+    if pair.name == DEFAULT_MODEL:
+        from data.moving_objects import write_moving_objects
 
-    write_moving_objects(root, seed=seed, count=512)
-    return str(root)
+        write_moving_objects(root, seed=seed, count=512)
+        return str(root)
+    if not Path(pair.default_data, MAP_NAME).exists():
+        raise UserError(f"{pair.default_data}: no dataset there; make it with "
+                        f"`{pair.make_data}`, or give --data")
+    return pair.default_data
 
 
 def loader_throughput(data: str, batch_size: int, seed: int, runs: int = 5) -> float:
@@ -205,20 +221,22 @@ def loader_throughput(data: str, batch_size: int, seed: int, runs: int = 5) -> f
     return statistics.median([epoch(seed + run) for run in range(runs + 1)][1:])
 
 
-def write_inputs(path: Path, data: str, z_dim: int, settings: BenchSettings) -> None:
-    """Batch 0 of the train split and a VAE noise draw: the one input every worker times."""
-    from data.dataset import Dataset
-
-    frames = next(Dataset(data, "train").batches(settings.batch_size, settings.seed))
-    pairs = frames.shape[0] * (frames.shape[1] - 1)
-    epsilon = np.random.default_rng(settings.seed).standard_normal((pairs, z_dim))
-    np.savez(path, frames=frames, epsilon=epsilon.astype(np.float32))
+def write_inputs(path: Path, pair: TwinPair, preset: Any, data: str, settings: BenchSettings
+                 ) -> None:
+    """The pair's batch 0 of the train split and its noise of step 0: the one input every
+    worker times (`input/NAME`, `noise/NAME`)."""
+    batch = next(pair.stream(data, "train", settings.batch_size, settings.seed, preset))
+    shapes = {name: value.shape for name, value in batch.items()}
+    noise = noise_at(pair.noise(preset), preset, shapes, settings.seed, 0)
+    np.savez(path, **{f"input/{name}": value for name, value in batch.items()},
+             **{f"noise/{name}": value for name, value in noise.items()})
 
 
 def time_parity(settings: BenchSettings, data: str, out: Path, env: dict[str, str]
                 ) -> dict[str, Any]:
     """Wall time and exit status of `twinport parity` on this preset and batch size."""
-    command = [sys.executable, "-m", "twinport.cli", "parity", "--preset", settings.preset,
+    command = [sys.executable, "-m", "twinport.cli", "parity", "--model", settings.model,
+               "--preset", settings.preset,
                "--batch-size", str(settings.batch_size), "--data", data, "--out", str(out),
                "--quiet"]
     log("parity: running twinport parity ...")

@@ -7,7 +7,9 @@ falls on every backend alike. Requests are JSON lines on stdin; each reply is on
 stdout starting with REPLY (anything else a library prints there is skipped).
 
 The TF worker saves the weights when it starts and its forward taps on its first forward, so
-the Chainer workers compute from the same weights and time every layer on the same inputs.
+the Chainer workers compute from the same weights and time every layer on the same inputs. Any
+pair (`--model`): its inputs and noise come from the parent (`INPUTS_FILE`, `input/NAME` and
+`noise/NAME`), its optimizer makes the train step.
 """
 
 from __future__ import annotations
@@ -24,9 +26,8 @@ from typing import Any
 
 import numpy as np
 
-from spec.cross_conv import build_spec, get_preset
-from spec.cross_conv.graph import EPSILON, FRAMES
-from spec.layout import activation_to_chainer
+from parity.capture import layout_converters
+from spec.registry import get_pair
 from twinport.backends import create_model
 
 REPLY = "@@bench "
@@ -49,11 +50,14 @@ def median_seconds(run: Callable[[], object], repeats: int) -> float:
 class Worker:
     """The model of one backend and the measurements the parent asks for."""
 
-    def __init__(self, backend: str, preset: str, workdir: str) -> None:
+    def __init__(self, backend: str, model: str, preset: str, workdir: str) -> None:
         self.backend, self.preset, self.workdir = backend, preset, workdir
-        inputs = np.load(os.path.join(workdir, INPUTS_FILE))
-        self.frames, self.epsilon = inputs["frames"], inputs["epsilon"]
-        self.model = create_model(backend, preset, seed=0)
+        self.pair = get_pair(model)
+        with np.load(os.path.join(workdir, INPUTS_FILE)) as stored:
+            self.inputs, self.noise = ({name.partition("/")[2]: stored[name] for name in
+                                        stored.files if name.startswith(prefix)}
+                                       for prefix in ("input/", "noise/"))
+        self.model = create_model(backend, preset, seed=0, model=model)
         self.weights = os.path.join(workdir, WEIGHTS_FILE)
         if backend == "tf":
             self.model.save(self.weights)
@@ -63,8 +67,8 @@ class Worker:
     def forward(self) -> float:
         """ms of one inference forward (the TF worker saves its taps the first time)."""
         start = time.perf_counter()
-        out = self.model.forward(self.frames, self.epsilon)
-        self.model.to_numpy(out.output)
+        out = self.model.forward(self.inputs, self.noise)
+        self.model.to_numpy(out.taps[self.pair.loss])
         elapsed = (time.perf_counter() - start) * 1e3
         taps = os.path.join(self.workdir, TAPS_FILE)
         if self.backend == "tf" and not os.path.exists(taps):
@@ -75,7 +79,7 @@ class Worker:
         """ms of one train step from the initial weights (the same work every time)."""
         self.model.load(self.weights)
         start = time.perf_counter()
-        self.model.train_step(self.frames, self.epsilon, 0)
+        self.model.train_step(self.inputs, self.noise, 0)
         return (time.perf_counter() - start) * 1e3
 
     def rss(self) -> float:
@@ -85,12 +89,13 @@ class Worker:
     def layers(self, repeats: int) -> dict[str, float]:
         """Median ms of `run_layer` on every spec layer after a warm-up, on the TF taps."""
         self.model.load(self.weights)
-        values = dict(np.load(os.path.join(self.workdir, TAPS_FILE)))
-        values.update({FRAMES: self.frames, EPSILON: self.epsilon})
-        convert = activation_to_chainer if self.backend == "chainer" else (lambda value: value)
+        values = {**np.load(os.path.join(self.workdir, TAPS_FILE)), **self.inputs,
+                  **self.noise}
+        layouts = {spec.name: spec.layout for spec in self.pair.inputs(self.model.preset)}
+        _, convert = layout_converters(self.model.layout, self.model.layers, layouts)
         times = {}
-        for layer in build_spec(get_preset(self.preset)):
-            args = [convert(values[name]) for name in layer.inputs]
+        for layer in self.model.layers:
+            args = [convert(name, values[name]) for name in layer.inputs]
             times[layer.name] = 1e3 * median_seconds(
                 lambda name=layer.name, args=args: self.model.to_numpy(
                     self.model.run_layer(name, args)), repeats)
@@ -103,7 +108,7 @@ class Worker:
         self.model.load(self.weights)
         hook = ExclusiveTimer()
         with hook:
-            self.model.train_step(self.frames, self.epsilon, 0)
+            self.model.train_step(self.inputs, self.noise, 0)
         return dict(hook.seconds)
 
     def info(self) -> dict[str, Any]:
@@ -140,10 +145,11 @@ def serve(worker: Worker) -> None:
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--backend", choices=("tf", "chainer"), required=True)
+    parser.add_argument("--model", required=True)
     parser.add_argument("--preset", required=True)
     parser.add_argument("--workdir", required=True)
     args = parser.parse_args(argv)
-    serve(Worker(args.backend, args.preset, args.workdir))
+    serve(Worker(args.backend, args.model, args.preset, args.workdir))
 
 
 if __name__ == "__main__":

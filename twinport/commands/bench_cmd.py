@@ -6,13 +6,14 @@ from __future__ import annotations
 import argparse
 import sys
 
-from twinport.commands.common import add_command
+from twinport.commands.common import add_command, add_model_option
 
 
 def register(subparsers) -> None:
     p = add_command(subparsers, "bench", "time TF, the Chainer port with its CPU fast path "
                     "and stock Chainer side by side (each in its own process); write markdown "
                     "and a CSV beside it")
+    add_model_option(p)
     p.add_argument("--preset", default="paper")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--steps", type=int, default=5,
@@ -20,7 +21,8 @@ def register(subparsers) -> None:
     p.add_argument("--layer-repeats", type=int, default=3,
                    help="timed run_layer calls per layer (median; stock Chainer: 1)")
     p.add_argument("--data", help="dataset folder for the inputs and the loader throughput "
-                   "(default: a small generated moving-objects set)")
+                   "(default: cross_conv a small generated moving-objects set, any other "
+                   "model its default dataset)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-stock", action="store_true",
                    help="skip stock Chainer (TWINPORT_FAST_CPU=0): minutes on paper")
@@ -29,8 +31,8 @@ def register(subparsers) -> None:
     p.add_argument("--blas-core", default="auto",
                    help="OPENBLAS_CORETYPE of the workers: auto (keep the environment's, else "
                    "the best this CPU supports), inherit (leave it as it is) or a name")
-    p.add_argument("--out", default="docs/benchmarks.md", help="markdown report; the CSV is "
-                   "written beside it")
+    p.add_argument("--out", help="markdown report; the CSV is written beside it (default: "
+                   "docs/benchmarks.md for cross_conv, reports/bench/MODEL.md for another)")
     p.set_defaults(func=run_bench_command)
     tools = p.add_subparsers(dest="bench_command", metavar="[TOOL]",
                              help="run this tool instead of the benchmark")
@@ -47,22 +49,26 @@ def register(subparsers) -> None:
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
-    from spec.cross_conv import get_preset
+    from spec.registry import DEFAULT_MODEL, get_pair
     from twinport.bench.report import markdown, write_reports
     from twinport.bench.run import BenchSettings, run_bench
     from twinport.commands.model_cmd import check_positive
 
     check_positive(batch_size=args.batch_size, steps=args.steps,
                    layer_repeats=args.layer_repeats)
-    get_preset(args.preset)
+    pair = get_pair(args.model)
+    pair.get_preset(args.preset)
     settings = BenchSettings(args.preset, args.batch_size, args.steps, args.layer_repeats,
                              args.data, args.seed, not args.no_stock, args.parity,
-                             args.blas_core)
+                             args.blas_core, args.model)
+    out = args.out or ("docs/benchmarks.md" if pair.name == DEFAULT_MODEL
+                       else f"reports/bench/{pair.name}.md")
     results = run_bench(settings)
-    command = (f"twinport bench --preset {args.preset} --batch-size {args.batch_size} "
-               f"--steps {args.steps}" + " --no-stock" * args.no_stock + " --parity" * args.parity)
+    command = (f"twinport bench --model {args.model} --preset {args.preset} --batch-size "
+               f"{args.batch_size} --steps {args.steps}" + " --no-stock" * args.no_stock
+               + " --parity" * args.parity)
     print(markdown(results, command))
-    md, table = write_reports(results, args.out, command)
+    md, table = write_reports(results, out, command)
     print(f"wrote {md} and {table}", file=sys.stderr)
     return 0
 

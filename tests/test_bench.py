@@ -1,0 +1,39 @@
+"""`twinport bench` of any pair (`--model`): the workers time the pair's own inputs, noise,
+optimizer and layers; the report names the model and groups many layers by kind."""
+
+from __future__ import annotations
+
+import pytest
+
+from common.errors import UserError
+from twinport.bench import report
+from twinport.bench.run import BenchSettings, run_bench
+
+
+def test_the_benchmark_times_any_pair(moving_mnist_dir, monkeypatch):
+    settings = BenchSettings("tiny", batch_size=2, steps=1, layer_repeats=1,
+                             data=str(moving_mnist_dir), stock=False, model="vpn")
+    results = run_bench(settings)
+    workers = results["workers"]
+    assert {"tf", "chainer"} <= set(workers)
+    for worker in workers.values():
+        assert worker["forward_ms"] and worker["train_step_ms"] and worker["peak_rss_mb"] > 0
+        assert list(worker["layers_ms"]) == list(results["layer_kinds"])  # every layer
+    profile = workers["chainer"]["profile_s"]  # the port's train step by Chainer function
+    assert any(name.endswith(" forward") for name in profile) and \
+        any(name.endswith(" backward") for name in profile)
+    text = report.markdown(results, "twinport bench --model vpn")
+    assert "model `vpn`, preset `tiny`" in text and "| decoder_1/logits |" in text
+    monkeypatch.setattr(report, "GROUPED", 10)
+    rows = dict(report.layer_rows(results))
+    assert rows["masked_rmb (4)"]["tf"] == pytest.approx(sum(
+        workers["tf"]["layers_ms"][f"decoder_{t}/{tap}"] for t in (0, 1)
+        for tap in ("rmb_1", "logits")))
+    assert sum(row["chainer"] for name, row in rows.items() if name != "total") == \
+        pytest.approx(rows["total"]["chainer"])
+
+
+def test_a_pair_without_its_dataset_names_the_command_that_makes_it(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(UserError, match="make it with `twinport data moving-mnist`"):
+        run_bench(BenchSettings("tiny", model="vpn"))
