@@ -95,6 +95,17 @@ def tf_conv2d(x: VariableOrArray, weights: VariableOrArray, padding: str, stride
     return tf_conv(x, weights, padding, stride, pad_extra=pad_extra)
 
 
+def tf_softmax_cross_entropy(logits: VariableOrArray, labels: NdArray) -> chainer.Variable:
+    """`reduce_mean(softmax_cross_entropy_with_logits(one_hot(labels), logits))` with the
+    classes on axis 1: Chainer's normalised `softmax_cross_entropy` (labels (N, ...), integer,
+    none ignored). NumPy arrays take `fast_cpu.softmax_cross_entropy` (its log-sum-exp in
+    float64, one pass over the classes a position)."""
+    if (isinstance(labels, np.ndarray) and labels.size and labels.min() >= 0
+            and fast_cpu.applies(logits)):
+        return fast_cpu.softmax_cross_entropy(logits, labels)
+    return F.softmax_cross_entropy(logits, labels)
+
+
 @dataclass(frozen=True)
 class TFBatchNorm:
     """slim.batch_norm's settings in the seed's era (TF r0.12, unfused, center=True, scale=False).

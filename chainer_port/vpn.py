@@ -9,7 +9,7 @@ import chainer
 import chainer.functions as F
 import numpy as np
 
-from chainer_port.tf_compat import tf_conv
+from chainer_port.tf_compat import tf_conv, tf_softmax_cross_entropy
 from chainer_port.twin import ChainerTwin
 from spec.layer import Layer
 from spec.layout import Transpose
@@ -90,9 +90,10 @@ class VPNModel(ChainerTwin):
 
     def _pixel_cross_entropy(self, layer: Layer, frames: chainer.Variable,
                              *logits: chainer.Variable, training: bool) -> chainer.Variable:
-        """Chainer's softmax_cross_entropy over the class axis, averaged over every pixel of
-        every step; the labels the frames' values truncated to int32 (TF's cast)."""
+        """Softmax cross-entropy over the class axis (`tf_softmax_cross_entropy`), averaged
+        over every pixel of every step; the labels the frames' values truncated to int32 (TF's
+        cast)."""
         first = layer.attrs["first"]
         targets = chainer.as_array(frames)[:, first:first + len(logits), 0].astype(np.int32)
         stacked = F.stack(logits, axis=2)  # [B, 256, T, H, W]
-        return F.softmax_cross_entropy(stacked, targets)
+        return tf_softmax_cross_entropy(stacked, targets)

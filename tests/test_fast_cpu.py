@@ -334,3 +334,42 @@ def test_numpy_openblas_is_found_whatever_its_symbol_prefix():
     get = blas._function(*blas._names("get_num_threads"))
     with blas.single_threaded():
         assert get() == 1
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_cross_entropy_is_chainers(dtype):
+    """Values and gradients against `F.softmax_cross_entropy`, classes on axis 1."""
+    rng = np.random.default_rng(0)
+    logits = (rng.standard_normal((3, 256, 2, 5, 7)) * 4).astype(dtype)
+    labels = rng.integers(0, 256, (3, 2, 5, 7)).astype(np.int32)
+    x_fast, x_stock = chainer.Variable(logits.copy()), chainer.Variable(logits.copy())
+    fast = fast_cpu.softmax_cross_entropy(x_fast, labels)
+    stock = F.softmax_cross_entropy(x_stock, labels)
+    assert fast.dtype == stock.dtype and fast.shape == stock.shape == ()
+    np.testing.assert_allclose(fast.array, stock.array, rtol=1e-6 if dtype == np.float32
+                               else 1e-12)
+    (fast * 3).backward()
+    (stock * 3).backward()
+    # float32: Chainer's log-softmax rounds in float32, the fast path's in float64
+    np.testing.assert_allclose(x_fast.grad, x_stock.grad,
+                               rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-15)
+
+
+def test_softmax_cross_entropy_backward_numerically():
+    rng = np.random.default_rng(1)
+    logits = rng.standard_normal((2, 5, 3, 4))
+    labels = rng.integers(0, 5, (2, 3, 4)).astype(np.int32)
+    gradient_check.check_backward(lambda x: fast_cpu.softmax_cross_entropy(x, labels),
+                                  logits, rng.standard_normal(()), dtype=np.float64)
+
+
+def test_the_shim_takes_the_fast_path_only_where_it_applies(monkeypatch):
+    from chainer_port.tf_compat import tf_softmax_cross_entropy
+
+    logits = chainer.Variable(np.zeros((1, 3, 2), np.float32))
+    labels = np.array([[0, 2]], np.int32)
+    assert tf_softmax_cross_entropy(logits, labels).creator.label == "SoftmaxCrossEntropy"
+    ignored = np.array([[0, -1]], np.int32)  # Chainer's ignore_label: its own function
+    assert tf_softmax_cross_entropy(logits, ignored).creator.label != "SoftmaxCrossEntropy"
+    monkeypatch.setenv(config.ENV_FAST_CPU, "0")
+    assert tf_softmax_cross_entropy(logits, labels).creator.label != "SoftmaxCrossEntropy"

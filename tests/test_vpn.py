@@ -99,6 +99,12 @@ def test_the_twins_pass_every_section_on_the_tiny_preset(moving_mnist_dir):
     assert sampled.status == "pass" and sampled.n_elements == 2 * 16 * 16  # the whole frame
 
 
+def test_the_twins_pass_with_chainers_own_functions(moving_mnist_dir, monkeypatch):
+    """The fast path off (its convolutions and softmax cross-entropy): parity still passes."""
+    monkeypatch.setenv("TWINPORT_FAST_CPU", "0")
+    passing_parity("vpn", "tiny", moving_mnist_dir)
+
+
 @pytest.mark.parametrize(("changes", "leaks"), [
     ({}, False), ({"mask_a_gate": "g2_h"}, True), ({"first_mask": "B"}, True)])
 def test_the_causality_section_finds_the_leak_on_both_twins(moving_mnist_dir, changes, leaks):

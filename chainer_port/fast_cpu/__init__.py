@@ -6,7 +6,8 @@ and copy it again for `tensordot`, its grouped convolution loops over the groups
 buffer, and the port's float64 BatchNorm copies every map to float64: the paper preset's train
 step took ~90 s against TF's ~4 s. The nodes of `nodes` compute the same functions, forward and
 backward: convolutions on oneDNN, else cache-blocked im2col GEMMs (`conv`), compiled max
-pooling (`pool`), blocked float64 BatchNorm in compiled loops (`norm`). The first use sets
+pooling (`pool`), blocked float64 BatchNorm in compiled loops (`norm`), the softmax
+cross-entropy over a class axis in compiled loops (`softmax`). The first use sets
 malloc to keep freed memory (`memory`).
 
 `tf_compat`'s shims call them through `applies(...)`: only for NumPy arrays (never CuPy, where
@@ -26,7 +27,8 @@ import importlib
 from typing import Any
 
 PUBLIC = ("applies", "conv2d", "conv2d_transpose", "depthwise_conv2d", "max_pool2d",
-          "batch_norm_training", "fixed_batch_norm", "channel_moments")
+          "batch_norm_training", "fixed_batch_norm", "channel_moments",
+          "softmax_cross_entropy")
 
 
 def __getattr__(name: str) -> Any:

@@ -19,6 +19,7 @@ from chainer_port.fast_cpu.nodes import (
     DepthwiseConv2D,
     FixedBatchNorm,
     MaxPool2D,
+    SoftmaxCrossEntropy,
     rows_by_channel,
 )
 from chainer_port.fast_cpu.norm import moments
@@ -90,6 +91,12 @@ def fixed_batch_norm(x: VariableOrArray, beta: VariableOrArray, mean: NdArray, v
     """`tf_compat.tf_batch_norm_inference`: Chainer's float32 formula, block by block; `relu`
     as in `batch_norm_training`."""
     return FixedBatchNorm(mean, var, eps, relu).apply((x, beta))[0]
+
+
+def softmax_cross_entropy(x: VariableOrArray, labels: NdArray) -> chainer.Variable:
+    """`F.softmax_cross_entropy(x, labels)` (the mean over every position; no ignored label):
+    x (N, C, ...), integer labels (N, ...)."""
+    return SoftmaxCrossEntropy(np.asarray(labels)).apply((x,))[0]
 
 
 def channel_moments(x: NdArray) -> tuple[np.ndarray, np.ndarray]:

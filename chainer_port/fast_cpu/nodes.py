@@ -21,6 +21,7 @@ from chainer_port.fast_cpu import kernels
 from chainer_port.fast_cpu.kernels import Pads
 from chainer_port.fast_cpu.norm import batch_norm, batch_norm_grad, fixed_batch_norm
 from chainer_port.fast_cpu.pool import max_pool, max_pool_grad
+from chainer_port.fast_cpu.softmax import softmax_cross_entropy, softmax_cross_entropy_grad
 
 Wanted = tuple[int, ...]
 """Indexes of the inputs whose gradients are wanted."""
@@ -276,3 +277,23 @@ def rows_by_channel(x: np.ndarray) -> np.ndarray:
 def _nhwc_shape(x: np.ndarray) -> tuple[int, int, int, int]:
     n, c, h, w = x.shape
     return n, h, w, c
+
+
+class SoftmaxCrossEntropy(_FastNode):
+    """`F.softmax_cross_entropy(x, labels)` (normalised: the mean over every position), x of
+    shape (N, C, ...), the classes on axis 1; the log-sum-exp in float64 (`softmax`)."""
+
+    def __init__(self, labels: np.ndarray) -> None:
+        super().__init__()
+        self.labels = labels
+
+    def forward(self, inputs: tuple[np.ndarray]) -> tuple[np.ndarray]:
+        x, = inputs
+        self.retain_inputs((0,))
+        total, self.lse = softmax_cross_entropy(x, self.labels)
+        return np.asarray(total / self.labels.size, x.dtype),
+
+    def gradients(self, x: np.ndarray, gy: np.ndarray, wanted: Wanted
+                  ) -> tuple[np.ndarray]:
+        return softmax_cross_entropy_grad(x, self.labels, self.lse,
+                                          float(gy) / self.labels.size),
