@@ -12,7 +12,7 @@ from twinport.bench.run import BenchSettings, run_bench
 
 def test_the_benchmark_times_any_pair(moving_mnist_dir, monkeypatch):
     settings = BenchSettings("tiny", batch_size=2, steps=1, layer_repeats=1,
-                             data=str(moving_mnist_dir), stock=False, model="vpn")
+                             data=str(moving_mnist_dir), stock=False, model="vpn", load=1)
     results = run_bench(settings)
     workers = results["workers"]
     assert {"tf", "chainer"} <= set(workers)
@@ -24,6 +24,7 @@ def test_the_benchmark_times_any_pair(moving_mnist_dir, monkeypatch):
         any(name.endswith(" backward") for name in profile)
     text = report.markdown(results, "twinport bench --model vpn")
     assert "model `vpn`, preset `tiny`" in text and "| decoder_1/logits |" in text
+    assert "| busy processes beside it (`--load`) | 1 |" in text
     monkeypatch.setattr(report, "GROUPED", 10)
     rows = dict(report.layer_rows(results))
     assert rows["masked_rmb (4)"]["tf"] == pytest.approx(sum(
@@ -37,3 +38,16 @@ def test_a_pair_without_its_dataset_names_the_command_that_makes_it(tmp_path, mo
     monkeypatch.chdir(tmp_path)
     with pytest.raises(UserError, match="make it with `twinport data moving-mnist`"):
         run_bench(BenchSettings("tiny", model="vpn"))
+
+
+def test_the_busy_processes_spin_only_while_the_block_runs():
+    from twinport.bench.run import busy_processes
+
+    with busy_processes(2) as spinning:
+        assert len(spinning) == 2 and all(p.poll() is None for p in spinning)
+    assert all(p.poll() is not None for p in spinning)
+
+
+def test_a_negative_load_is_one_line(cli):
+    status, _, err = cli("bench", "--model", "vpn", "--preset", "tiny", "--load", "-1")
+    assert status == 2 and "--load -1: must not be negative" in err

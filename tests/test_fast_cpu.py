@@ -376,3 +376,20 @@ def test_the_shim_takes_the_fast_path_only_where_it_applies(monkeypatch):
     assert not fast(np.array([[0, -1]], np.int32))  # Chainer's ignore_label: its own function
     monkeypatch.setenv(config.ENV_FAST_CPU, "0")
     assert not fast(labels)
+
+
+def test_onednns_openmp_threads_sleep_unless_told_otherwise():
+    """libgomp reads OMP_WAIT_POLICY once, when oneDNN loads: the fast path sets PASSIVE
+    before that, and leaves a value the environment gives."""
+    import os
+    import subprocess
+    import sys
+
+    script = ("import os; from chainer_port.fast_cpu import dnnl; dnnl.available(); "
+              "print(os.environ['OMP_WAIT_POLICY'])")
+    env = {k: v for k, v in os.environ.items() if k != config.ENV_OMP_WAIT}
+    for given, expected in ((None, "PASSIVE"), ("ACTIVE", "ACTIVE")):
+        run_env = env if given is None else {**env, config.ENV_OMP_WAIT: given}
+        done = subprocess.run([sys.executable, "-c", script], env=run_env, text=True,
+                              capture_output=True, check=True)
+        assert done.stdout.strip() == expected

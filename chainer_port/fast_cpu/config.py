@@ -3,7 +3,8 @@
 The fast path's own switches are read at EVERY call, so one process can compare the paths
 (the parity harness, the benchmark and the tests set them with monkeypatch); the BLAS thread
 limit is read once, when `threads` is imported; OPENBLAS_CORETYPE is read by OpenBLAS itself
-when NumPy loads, and only named here.
+when NumPy loads, and only named here; OMP_WAIT_POLICY is read by libgomp when oneDNN loads,
+defaulted here to PASSIVE.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ ENV_CONV = "TWINPORT_CONV"
 ENV_BLAS = "TWINPORT_BLAS"
 ENV_CORETYPE = "OPENBLAS_CORETYPE"
 ENV_THREAD_LIMITS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+ENV_OMP_WAIT = "OMP_WAIT_POLICY"
 
 
 def fast_path_enabled() -> bool:
@@ -49,3 +51,13 @@ def openblas_coretype() -> str | None:
     ...), read by OpenBLAS itself when NumPy loads (the port never sets it; `twinport bench` sets
     it for its workers); None when unset (the default: OpenBLAS picks from the CPU model)."""
     return os.environ.get(ENV_CORETYPE)
+
+
+def sleeping_openmp_threads() -> str:
+    """OMP_WAIT_POLICY: PASSIVE unless the environment sets it (then as set): oneDNN's OpenMP
+    threads (libgomp) sleep between convolutions instead of spinning for the next one. Read by
+    libgomp once, when it loads, so `dnnl` calls this before loading oneDNN. Spinning threads
+    take cores the rest of the step needs on a machine shared with other work: the VPN's
+    train step at micro_t2 beside two busy processes went from 2.24x TF's time to 1.70x, and
+    quiet it stays as it was (1.58x, 1.62x; docs/performance.md). Returns the policy."""
+    return os.environ.setdefault(ENV_OMP_WAIT, "PASSIVE")

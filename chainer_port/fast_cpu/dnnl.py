@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chainer_port.fast_cpu.config import im2col_forced
+from chainer_port.fast_cpu.config import im2col_forced, sleeping_openmp_threads
 from chainer_port.fast_cpu.kernels import Pads, output_hw
 
 _LIBRARY = "libdnnl.so.3"
@@ -74,7 +74,9 @@ def _candidates() -> list[str]:
 
 @functools.cache
 def _runtime() -> _Runtime | None:
-    """oneDNN with a CPU engine and an in-order stream, or None when not installed."""
+    """oneDNN with a CPU engine and an in-order stream, or None when not installed; its
+    OpenMP threads sleep when idle (`config.sleeping_openmp_threads`)."""
+    sleeping_openmp_threads()
     for path in _candidates():
         try:
             library = ctypes.CDLL(path)

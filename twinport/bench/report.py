@@ -107,6 +107,7 @@ def markdown(results: dict[str, Any], command: str) -> str:
         "that matter.", "",
         "| setup | |", "|---|---|",
         f"| machine | {machine['cpu']}, {machine['cores']} cores, Python {machine['python']} |",
+        f"| busy processes beside it (`--load`) | {settings.get('load', 0)} |",
         f"| load average (1 min) before / after | {results['load_before'][0]:.2f} / "
         f"{results['load_after'][0]:.2f} |",
         "| NumPy's OpenBLAS kernels | " + ", ".join(

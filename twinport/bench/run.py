@@ -14,12 +14,14 @@ kind in the report when there are many).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -85,6 +87,7 @@ class BenchSettings:
     parity: bool = False
     blas_core: str = "auto"
     model: str = DEFAULT_MODEL
+    load: int = 0
 
 
 def log(message: str) -> None:
@@ -121,7 +124,8 @@ def run_bench(settings: BenchSettings) -> dict[str, Any]:
                 log(f"{name}: starting")
                 workers[name] = WorkerProcess(name, role.backend, settings.model, settings.preset,
                                               workdir, role.environment(env))
-            results["workers"] = measure(workers, settings)
+            with busy_processes(settings.load):
+                results["workers"] = measure(workers, settings)
         finally:
             for worker in workers.values():
                 worker.close()
@@ -154,6 +158,22 @@ def measure(workers: dict[str, WorkerProcess], settings: BenchSettings) -> dict[
     if "chainer" in workers:
         out["chainer"]["profile_s"] = workers["chainer"].call("profile")
     return out
+
+
+@contextlib.contextmanager
+def busy_processes(count: int) -> Iterator[list[subprocess.Popen]]:
+    """`count` processes each spinning one core (a Python loop) while the block runs: a
+    machine shared with other work, as researchers' machines are (`--load N`)."""
+    spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                for _ in range(count)]
+    if count:
+        log(f"{count} busy processes beside the benchmark")
+    try:
+        yield spinning
+    finally:
+        for process in spinning:
+            process.kill()
+            process.wait()
 
 
 def worker_env(blas_core: str) -> dict[str, str]:

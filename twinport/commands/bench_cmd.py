@@ -26,6 +26,9 @@ def register(subparsers) -> None:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--no-stock", action="store_true",
                    help="skip stock Chainer (TWINPORT_FAST_CPU=0): minutes on paper")
+    p.add_argument("--load", type=int, default=0, metavar="N",
+                   help="N processes spinning a core each while the backends are timed: the "
+                   "ratios on a shared machine")
     p.add_argument("--parity", action="store_true",
                    help="also time `twinport parity --preset P --batch-size B`")
     p.add_argument("--blas-core", default="auto",
@@ -49,6 +52,7 @@ def register(subparsers) -> None:
 
 
 def run_bench_command(args: argparse.Namespace) -> int:
+    from common.errors import UserError
     from spec.registry import DEFAULT_MODEL, get_pair
     from twinport.bench.report import markdown, write_reports
     from twinport.bench.run import BenchSettings, run_bench
@@ -56,17 +60,19 @@ def run_bench_command(args: argparse.Namespace) -> int:
 
     check_positive(batch_size=args.batch_size, steps=args.steps,
                    layer_repeats=args.layer_repeats)
+    if args.load < 0:
+        raise UserError(f"--load {args.load}: must not be negative")
     pair = get_pair(args.model)
     pair.get_preset(args.preset)
     settings = BenchSettings(args.preset, args.batch_size, args.steps, args.layer_repeats,
                              args.data, args.seed, not args.no_stock, args.parity,
-                             args.blas_core, args.model)
+                             args.blas_core, args.model, args.load)
     out = args.out or ("docs/benchmarks.md" if pair.name == DEFAULT_MODEL
                        else f"reports/bench/{pair.name}.md")
     results = run_bench(settings)
     command = (f"twinport bench --model {args.model} --preset {args.preset} --batch-size "
                f"{args.batch_size} --steps {args.steps}" + " --no-stock" * args.no_stock
-               + " --parity" * args.parity)
+               + " --parity" * args.parity + f" --load {args.load}" * bool(args.load))
     print(markdown(results, command))
     md, table = write_reports(results, out, command)
     print(f"wrote {md} and {table}", file=sys.stderr)
