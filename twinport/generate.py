@@ -18,6 +18,7 @@ import numpy as np
 
 from common.errors import UserError
 from common.progress import progress as show_progress
+from data import Dataset
 from parity.sampling import PixelChain, generate
 from spec.pair import noise_at
 from spec.registry import get_pair
@@ -54,8 +55,6 @@ def sample_sequences(run: RunDir, data: str | None, split: str, sequence: int, n
     data = data or config.data
     if pair.check_data is not None:
         pair.check_data(data, split, preset, 1)
-    from data import Dataset
-
     available = len(Dataset(data, split))
     if sequence >= available:
         raise UserError(f"--sequence {sequence}: split {split!r} of {data} has {available}")
@@ -65,9 +64,9 @@ def sample_sequences(run: RunDir, data: str | None, split: str, sequence: int, n
     noise = noise_at(pair.noise(preset), preset, shapes, seed, 0)
     checks = pair.autoregressive(preset)
     name = checks[0].input
-    planes = [inputs[name][(slice(None), *check.index)].shape[:-1] for check in checks]
-    uniforms = np.random.default_rng(seed).random((len(checks), *planes[0]))
-    total = len(checks) * int(np.prod(planes[0][1:]))
+    plane = inputs[name][(slice(None), *checks[0].index)].shape[:-1]  # [N, H, W]
+    uniforms = np.random.default_rng(seed).random((len(checks), *plane))
+    total = len(checks) * int(np.prod(plane[1:]))
     began = time.perf_counter()
     with show_progress(total=total, desc=f"sample {backend or config.backend}", unit="px",
                        disable=not progress) as bar:
