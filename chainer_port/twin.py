@@ -259,8 +259,7 @@ class ChainerTwin(TwinModel, chainer.Chain):
         """The layout rule of a tap or an input (`Layer.layout`, `InputSpec.layout`)."""
         if name in self.layer_by_name:
             return self.layer_by_name[name].layout
-        specs = {spec.name: spec.layout for spec in self.pair.inputs(self.preset)}
-        return specs.get(name, Activation.FRAMES)
+        return self.pair.input_layouts(self.preset).get(name, Activation.FRAMES)
 
     # -- links ---------------------------------------------------------------------------------
 

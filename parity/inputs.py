@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from common.errors import UserError
 from spec.layout import Activation
 from spec.pair import TwinPair, noise_at
 
@@ -47,9 +46,7 @@ class ParityInputs:
         winner, so gradients would differ by routing, not by porting. One uint8 step (1/255)
         breaks those ties without changing what the images show.
         """
-        if not Path(data, "map.csv").exists():
-            make = f"`{pair.make_data} --out {data}`, or " if pair.make_data else ""
-            raise UserError(f"{data}: no dataset here (make one with {make}pass --data)")
+        pair.require_data(data)
         if pair.check_data is not None:
             pair.check_data(str(data), "train", preset, batch_size)
         count = max(steps, 1)
@@ -66,7 +63,7 @@ class ParityInputs:
         noise = [noise_at(pair.noise(preset), preset,
                           {name: value.shape for name, value in batch.items()}, seed, step)
                  for step, batch in enumerate(batches)]
-        return cls(batches, noise, {spec.name: spec.layout for spec in pair.inputs(preset)})
+        return cls(batches, noise, pair.input_layouts(preset))
 
     def digest(self) -> str:
         return digest({f"{name}{i}": value for i, arrays in

@@ -109,8 +109,8 @@ class PixelChain:
         """The given taps of one inference forward on `inputs` and `noise` (TF layout)."""
         names = chain_names(model.layers, check)
         reads = {i for name in names for i in model.layer_by_name[name].inputs} - set(names)
-        layouts = {spec.name: spec.layout for spec in model.pair.inputs(model.preset)}
-        to_tf, from_tf = layout_converters(model.layout, model.layers, layouts)
+        to_tf, from_tf = layout_converters(model.layout, model.layers,
+                                           model.pair.input_layouts(model.preset))
         began = time.perf_counter()
         taps = model.forward(dict(inputs), dict(noise), training=False).taps
         given = {name: taps[name] for name in reads if name in taps}

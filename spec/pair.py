@@ -213,6 +213,16 @@ class TwinPair:
     def differentiable_inputs(self, preset: Any) -> list[str]:
         return [spec.name for spec in self.inputs(preset) if spec.differentiable]
 
+    def input_layouts(self, preset: Any) -> dict[str, Activation]:
+        """Each input's rule to Chainer's layout (`InputSpec.layout`), by name."""
+        return {spec.name: spec.layout for spec in self.inputs(preset)}
+
+    def require_data(self, data: str | os.PathLike) -> None:
+        """A UserError, naming the command that makes one, when `data` holds no dataset."""
+        if not os.path.exists(os.path.join(data, "map.csv")):
+            make = f"`{self.make_data} --out {data}`, or " if self.make_data else ""
+            raise UserError(f"{data}: no dataset here (make one with {make}pass --data)")
+
 
 def import_from_cwd(name: str) -> Any:
     """`importlib.import_module(name)`, retried with the current directory on sys.path (the

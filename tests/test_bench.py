@@ -36,7 +36,8 @@ def test_the_benchmark_times_any_pair(moving_mnist_dir, monkeypatch):
 
 def test_a_pair_without_its_dataset_names_the_command_that_makes_it(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(UserError, match="make it with `twinport data moving-mnist`"):
+    with pytest.raises(UserError, match="make one with `twinport data moving-mnist --out "
+                       "data/generated/moving-mnist`"):
         run_bench(BenchSettings("tiny", model="vpn"))
 
 

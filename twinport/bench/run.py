@@ -37,8 +37,6 @@ from chainer_port.fast_cpu.config import (
 )
 from chainer_port.fast_cpu.dnnl import available as dnnl_available
 from chainer_port.fast_cpu.gemm import uses_mkl
-from common.errors import UserError
-from data.schema import MAP_NAME
 from spec.pair import TwinPair, noise_at
 from spec.registry import DEFAULT_MODEL, get_pair
 from twinport.bench.process import WorkerProcess
@@ -210,15 +208,13 @@ def machine_info() -> dict[str, Any]:
 
 def bench_data(pair: TwinPair, root: Path, seed: int) -> str:
     """Without --data: cross_conv a small generated moving-objects set (512 sequences), any
-    other pair its default dataset (a UserError naming the command that makes it)."""
+    other pair its default dataset (`TwinPair.require_data`)."""
     if pair.name == DEFAULT_MODEL:
         from data.moving_objects import write_moving_objects
 
         write_moving_objects(root, seed=seed, count=512)
         return str(root)
-    if not Path(pair.default_data, MAP_NAME).exists():
-        raise UserError(f"{pair.default_data}: no dataset there; make it with "
-                        f"`{pair.make_data}`, or give --data")
+    pair.require_data(pair.default_data)
     return pair.default_data
 
 

@@ -91,8 +91,8 @@ class Worker:
         self.model.load(self.weights)
         values = {**np.load(os.path.join(self.workdir, TAPS_FILE)), **self.inputs,
                   **self.noise}
-        layouts = {spec.name: spec.layout for spec in self.pair.inputs(self.model.preset)}
-        _, convert = layout_converters(self.model.layout, self.model.layers, layouts)
+        _, convert = layout_converters(self.model.layout, self.model.layers,
+                                       self.pair.input_layouts(self.model.preset))
         times = {}
         for layer in self.model.layers:
             args = [convert(name, values[name]) for name in layer.inputs]
