@@ -46,7 +46,7 @@ lint: $(STAMP)
 # minutes; writes docs/benchmarks.md and docs/benchmarks.csv. BENCH_ARGS="--parity" adds the
 # wall time of `twinport parity` (about 3 minutes more).
 bench: $(STAMP)
-	$(VENV)/bin/twinport bench --preset paper --batch-size 4 --out docs/benchmarks.md $(BENCH_ARGS)
+	$(VENV)/bin/twinport bench --all --batch-size 4 $(BENCH_ARGS)
 
 # Chainer 7.8.1's own CPU tests for what the ports use, on this stack (docs/stack.md):
 #   make chainer-selftest CHAINER_SRC=/path/to/chainer-v7.8.1-checkout

@@ -151,6 +151,9 @@ class TwinPair:
     autoregressive: (preset) -> the taps whose pixels may see their input only before them
         in raster order (`Autoregressive`); the causality and sampling sections check both
         twins, `twinport sample` generates with them.
+    bench_preset: the preset `twinport bench` times by default and `make bench` (`--all`)
+        reports: the paper's or the seed's, else the largest a 2-core run finishes in minutes;
+        empty: the first of `presets`.
     """
 
     name: str
@@ -182,6 +185,12 @@ class TwinPair:
     suite: Mapping[str, Any] = field(default_factory=dict)
     original: Any = None
     autoregressive: Callable[[Any], tuple[Autoregressive, ...]] | None = None
+    bench_preset: str = ""
+
+    @property
+    def benchmarked_preset(self) -> str:
+        """`bench_preset`, else the first preset's name."""
+        return self.bench_preset or next(iter(self.presets))
 
     def get_preset(self, preset: Any) -> Any:
         """A preset by name (a UserError listing the known ones), or the preset itself."""

@@ -3,6 +3,8 @@ optimizer and layers; the report names the model and groups many layers by kind.
 
 from __future__ import annotations
 
+import statistics
+
 import pytest
 
 from common.errors import UserError
@@ -10,7 +12,7 @@ from twinport.bench import report
 from twinport.bench.run import BenchSettings, run_bench
 
 
-def test_the_benchmark_times_any_pair(moving_mnist_dir, monkeypatch):
+def test_the_benchmark_times_any_pair(moving_mnist_dir, monkeypatch, tmp_path):
     settings = BenchSettings("tiny", batch_size=2, steps=1, layer_repeats=1,
                              data=str(moving_mnist_dir), stock=False, model="vpn", load=1)
     results = run_bench(settings)
@@ -32,6 +34,13 @@ def test_the_benchmark_times_any_pair(moving_mnist_dir, monkeypatch):
         for tap in ("rmb_1", "logits")))
     assert sum(row["chainer"] for name, row in rows.items() if name != "total") == \
         pytest.approx(rows["total"]["chainer"])
+    # `make bench`'s table: a row per pair, linking its report, the ratios of the medians
+    index = report.write_index([("vpn", results, tmp_path / "benchmarks" / "vpn.md")],
+                               tmp_path / "benchmarks.md", "twinport bench --all")
+    row = next(line for line in index.read_text().splitlines()
+               if line.startswith("| [vpn](benchmarks/vpn.md) | tiny | "))
+    train = [statistics.median(workers[role]["train_step_ms"]) for role in ("chainer", "tf")]
+    assert row.split(" | ")[7] == f"{train[0] / train[1]:.2f}"
 
 
 def test_a_pair_without_its_dataset_names_the_command_that_makes_it(tmp_path, monkeypatch):
@@ -52,3 +61,12 @@ def test_the_busy_processes_spin_only_while_the_block_runs():
 def test_a_negative_load_is_one_line(cli):
     status, _, err = cli("bench", "--model", "vpn", "--preset", "tiny", "--load", "-1")
     assert status == 2 and "--load -1: must not be negative" in err
+
+
+def test_all_pairs_take_their_own_presets(cli):
+    from spec.registry import get_pair
+
+    assert get_pair("vpn").benchmarked_preset == "micro"  # declared: `full` takes minutes
+    assert get_pair("convlstm").benchmarked_preset == "seed"  # the first preset
+    status, _, err = cli("bench", "--all", "--preset", "tiny")
+    assert status == 2 and "leave out --preset and --data" in err

@@ -393,3 +393,29 @@ def test_onednns_openmp_threads_sleep_unless_told_otherwise():
         done = subprocess.run([sys.executable, "-c", script], env=run_env, text=True,
                               capture_output=True, check=True)
         assert done.stdout.strip() == expected
+
+
+def test_the_fast_path_puts_numpys_blas_on_one_thread_unless_told_otherwise():
+    """Its first use sets NumPy's OpenBLAS to one thread (idle OpenBLAS workers spin beside
+    oneDNN's); OPENBLAS_NUM_THREADS keeps the user's count; the stock path changes nothing."""
+    import os
+    import subprocess
+    import sys
+
+    from chainer_port.fast_cpu import blas
+
+    if not blas.can_set_threads():
+        pytest.skip("NumPy's BLAS thread count cannot be read here")
+    script = ("from chainer_port import tf_compat; import chainer, numpy as np; "
+              "from chainer_port.fast_cpu import blas; "
+              "tf_compat.tf_softmax_cross_entropy(chainer.Variable(np.zeros((1, 3, 2), "
+              "np.float32)), np.zeros((1, 2), np.int32)); "
+              "print(blas._function(*blas._names('get_num_threads'))())")
+    env = {k: v for k, v in os.environ.items()
+           if k not in (config.ENV_OPENBLAS_THREADS, "OMP_NUM_THREADS")}
+    cores = len(os.sched_getaffinity(0))
+    for given, expected in (({}, 1), ({config.ENV_OPENBLAS_THREADS: "2"}, 2),
+                            ({config.ENV_FAST_CPU: "0"}, cores)):
+        done = subprocess.run([sys.executable, "-c", script], env={**env, **given}, text=True,
+                              capture_output=True, check=True)
+        assert int(done.stdout.strip().splitlines()[-1]) == expected, given

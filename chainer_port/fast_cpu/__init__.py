@@ -8,7 +8,8 @@ step took ~90 s against TF's ~4 s. The nodes of `nodes` compute the same functio
 backward: convolutions on oneDNN, else cache-blocked im2col GEMMs (`conv`), compiled max
 pooling (`pool`), blocked float64 BatchNorm in compiled loops (`norm`), the softmax
 cross-entropy over a class axis in compiled loops (`softmax`). The first use sets
-malloc to keep freed memory (`memory`).
+malloc to keep freed memory (`memory`) and NumPy's BLAS on one thread, whose idle workers
+would otherwise spin beside oneDNN's (`blas.numpy_blas_on_one_thread`).
 
 `tf_compat`'s shims call them through `applies(...)`: only for NumPy arrays (never CuPy, where
 cuDNN does this work) of float32 / float64, and only while the environment variable

@@ -13,6 +13,15 @@ Threads: without MKL, the fast path runs its blocks of im2col + GEMM on a thread
 single-threaded GEMM per thread (`single_threaded`), which measured ~35% faster than one
 OpenBLAS GEMM split over both cores per block (the copies overlap the multiplies and a busy
 core does not hold the other back).
+
+Idle threads: after each multi-threaded call OpenBLAS's worker threads spin, waiting for the
+next one, for 2^28 cycles (its THREAD_TIMEOUT, about 0.1 s), and Chainer's own functions call
+NumPy's BLAS (`F.linear`, `F.matmul`) between the fast path's convolutions: on the CDNA's paper
+preset that worker burnt a third of a core for nothing and oneDNN's threads ran beside it.
+The fast path puts NumPy's BLAS on one thread when it first runs (`numpy_blas_on_one_thread`;
+measured side by side in one process, 2 cores: the CDNA's train step 4.36 -> 3.78 s, forward
+1.44 -> 1.18 s; the ConvLSTM and cross conv within noise), unless OPENBLAS_NUM_THREADS says
+otherwise.
 """
 
 from __future__ import annotations
@@ -23,6 +32,8 @@ import functools
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+
+from chainer_port.fast_cpu.config import numpy_blas_threads_given
 
 # OpenBLAS kernel set for each x86 feature level, best first; all flags must be present.
 _CORETYPES = (
@@ -103,3 +114,14 @@ def single_threaded() -> Iterator[None]:
         yield
     finally:
         set_threads(before)
+
+
+@functools.cache
+def numpy_blas_on_one_thread() -> bool:
+    """NumPy's OpenBLAS on one thread from now on, process-wide (see the module), unless
+    OPENBLAS_NUM_THREADS is set (`config.numpy_blas_threads_given`); whether it was set."""
+    set_threads = _function(*_names("set_num_threads"))
+    if set_threads is None or numpy_blas_threads_given():
+        return False
+    set_threads(1)
+    return True

@@ -4,7 +4,8 @@ The fast path's own switches are read at EVERY call, so one process can compare 
 (the parity harness, the benchmark and the tests set them with monkeypatch); the BLAS thread
 limit is read once, when `threads` is imported; OPENBLAS_CORETYPE is read by OpenBLAS itself
 when NumPy loads, and only named here; OMP_WAIT_POLICY is read by libgomp when oneDNN loads,
-defaulted here to PASSIVE.
+defaulted here to PASSIVE; OPENBLAS_NUM_THREADS, when set, keeps NumPy's BLAS threads as the user
+asked (`numpy_blas_threads_given`).
 """
 
 from __future__ import annotations
@@ -15,7 +16,8 @@ ENV_FAST_CPU = "TWINPORT_FAST_CPU"
 ENV_CONV = "TWINPORT_CONV"
 ENV_BLAS = "TWINPORT_BLAS"
 ENV_CORETYPE = "OPENBLAS_CORETYPE"
-ENV_THREAD_LIMITS = ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")
+ENV_OPENBLAS_THREADS = "OPENBLAS_NUM_THREADS"
+ENV_THREAD_LIMITS = (ENV_OPENBLAS_THREADS, "OMP_NUM_THREADS")
 ENV_OMP_WAIT = "OMP_WAIT_POLICY"
 
 
@@ -61,3 +63,10 @@ def sleeping_openmp_threads() -> str:
     train step at micro_t2 beside two busy processes went from 2.24x TF's time to 1.70x, and
     quiet it stays as it was (1.58x, 1.62x; docs/performance.md). Returns the policy."""
     return os.environ.setdefault(ENV_OMP_WAIT, "PASSIVE")
+
+
+def numpy_blas_threads_given() -> bool:
+    """Whether OPENBLAS_NUM_THREADS is set: then the fast path leaves NumPy's BLAS thread count
+    as it is; else it puts NumPy's BLAS on one thread when it first runs
+    (`blas.numpy_blas_on_one_thread`)."""
+    return bool(os.environ.get(ENV_OPENBLAS_THREADS, "").strip())

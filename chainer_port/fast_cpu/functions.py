@@ -9,6 +9,7 @@ import chainer
 import numpy as np
 from chainer.types import NdArray
 
+from chainer_port.fast_cpu.blas import numpy_blas_on_one_thread
 from chainer_port.fast_cpu.config import fast_path_enabled
 from chainer_port.fast_cpu.kernels import Pads
 from chainer_port.fast_cpu.memory import keep_freed_memory
@@ -39,6 +40,7 @@ def applies(*values: VariableOrArray) -> bool:
             and all(array.dtype == arrays[0].dtype for array in arrays)):
         return False
     keep_freed_memory()
+    numpy_blas_on_one_thread()
     return True
 
 

@@ -1,4 +1,5 @@
-"""The `twinport bench` results as markdown (docs/benchmarks.md) and a CSV beside it."""
+"""The `twinport bench` results as markdown and a CSV beside it (one pair's report), and the
+table of every pair's (`write_index`: docs/benchmarks.md, written by `make bench`)."""
 
 from __future__ import annotations
 
@@ -99,7 +100,7 @@ def markdown(results: dict[str, Any], command: str) -> str:
     versions = {k: v for w in workers.values() for k, v in w["versions"].items()}
     steps = workers["tf"]["train_step_ms"]
     lines = [
-        "# Benchmarks", "",
+        f"# Benchmark: {settings.get('model', 'cross_conv')}", "",
         f"`{command}` on {machine['date']}: model `{settings.get('model', 'cross_conv')}`, "
         f"preset `{settings['preset']}`, batch "
         f"{settings['batch_size']}. Written by `twinport bench` (`make bench`); the machine is "
@@ -185,6 +186,55 @@ def write_reports(results: dict[str, Any], out: str | Path, command: str) -> tup
         if "parity" in results:
             writer.writerow(["parity", "wall s", _csv(results["parity"]["seconds"])])
     return out, csv_path
+
+
+def index_rows(results: dict[str, Any]) -> dict[str, float | None]:
+    """One pair's line of the index: medians of TF and the fast path (stock where it ran),
+    their ratios, peak RSS, and the parity wall time where it was timed."""
+    rows = dict(summary_rows(results))
+    forward, train, rss = rows["forward ms"], rows["train step ms"], rows["peak RSS MB"]
+    return {"tf forward": forward["tf"], "port forward": forward["chainer"],
+            "forward ratio": _ratio(forward["chainer"], forward["tf"]),
+            "tf train": train["tf"], "port train": train["chainer"],
+            "train ratio": _ratio(train["chainer"], train["tf"]),
+            "stock train ratio": _ratio(train["chainer_stock"], train["tf"])
+            if "chainer_stock" in train else None,
+            "rss ratio": _ratio(rss["chainer"], rss["tf"]),
+            "parity s": results["parity"]["seconds"] if "parity" in results else None}
+
+
+def write_index(pages: list[tuple[str, dict[str, Any], Path]], out: str | Path, command: str
+                ) -> Path:
+    """docs/benchmarks.md: one row per pair (`index_rows`), each linking its report."""
+    out = Path(out)
+    first = pages[0][1]
+    machine = first["machine"]
+    lines = [
+        "# Benchmarks", "",
+        f"`{command}` on {machine['date']}, {machine['cpu']}, {machine['cores']} cores "
+        f"(`make bench`). Every pair at its bench preset (`TwinPair.bench_preset`: the "
+        "paper's or the seed's where a 2-core run finishes), batch "
+        f"{first['settings']['batch_size']}; TF and the port in their own processes, timed "
+        "runs alternating between them, medians: the ratios, measured side by side, are the "
+        "figures that matter. Port: the Chainer port on its CPU fast path; stock: the same "
+        "with Chainer's own functions (TWINPORT_FAST_CPU=0). Each pair's report (per layer, "
+        "the port's train step by function) is linked; docs/performance.md says where the "
+        "time goes.", "",
+        "| pair | preset | TF forward ms | port forward ms | port / TF | TF train step ms "
+        "| port train step ms | port / TF | stock / TF (train) | port / TF peak RSS "
+        "| `twinport parity` s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|"]
+    for name, results, page in pages:
+        row = index_rows(results)
+        link = page.relative_to(out.parent) if page.is_relative_to(out.parent) else page
+        lines.append(
+            f"| [{name}]({link}) | {results['settings']['preset']} | "
+            + " | ".join(_fmt(row[key], 2 if "ratio" in key else None) for key in (
+                "tf forward", "port forward", "forward ratio", "tf train", "port train",
+                "train ratio", "stock train ratio", "rss ratio", "parity s")) + " |")
+    with atomic_path(out) as tmp:
+        tmp.write_text("\n".join(lines) + "\n")
+    return out
 
 
 def _csv(value: float | None) -> str:
