@@ -42,9 +42,10 @@ test: $(STAMP)
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 
-# TF vs the Chainer port (CPU fast path and stock Chainer), paper preset, batch 4: about 5
-# minutes; writes docs/benchmarks.md and docs/benchmarks.csv. BENCH_ARGS="--parity" adds the
-# wall time of `twinport parity` (about 3 minutes more).
+# TF vs the Chainer port (CPU fast path and stock Chainer), every pair at its bench preset,
+# batch 4: a report each in docs/benchmarks/NAME.md (+ CSV) and one table in
+# docs/benchmarks.md; BENCH_ARGS="--no-stock --steps 3" about 20 minutes on 2 cores, "--parity"
+# adds each pair's `twinport parity` wall time.
 bench: $(STAMP)
 	$(VENV)/bin/twinport bench --all --batch-size 4 $(BENCH_ARGS)
 
