@@ -9,7 +9,7 @@ from __future__ import annotations
 import chainer
 import chainer.functions as F
 
-from chainer_port.tf_compat import tf_conv, tf_space_to_depth
+from chainer_port.tf_compat import tf_conv, tf_matmul, tf_softmax, tf_space_to_depth
 from chainer_port.tf_video_ops import tf_layer_norm
 from chainer_port.twin import ChainerTwin
 from spec.e3d_lstm import PAIR
@@ -92,8 +92,8 @@ class E3DLSTMModel(ChainerTwin):
     def attend(self, query: chainer.Variable, keys: chainer.Variable) -> chainer.Variable:
         """softmax(q k^T) over the keys, times the keys (values = keys, as the code calls it)."""
         q, k = positions(query), positions(keys)
-        attn = F.softmax(F.matmul(q, k, transb=True), axis=2)
-        out = F.matmul(attn, k)
+        attn = tf_softmax(tf_matmul(q, k, transpose_b=True), axis=2)
+        out = tf_matmul(attn, k)
         b, c, *volume = query.shape
         return F.transpose(F.reshape(out, (b, *volume, c)), (0, 4, 1, 2, 3))
 

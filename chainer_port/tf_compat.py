@@ -68,17 +68,21 @@ def tf_conv(x: VariableOrArray, weights: VariableOrArray, padding: str,
     Both frameworks cross-correlate (no kernel flip). VALID is `pad=0`; SAME pads as TF does
     for the dilated kernel's extent (`spec.tf_geometry.same_pads`), through `same_padding`
     because Chainer cannot pad asymmetrically (`pad_extra`: where its odd pixel goes). 2-D
-    NumPy arrays without dilation take `fast_cpu.conv2d` (same result, TF's pads applied
-    directly).
+    NumPy arrays without dilation take `fast_cpu.conv2d`, 3-D float32 ones `fast_cpu.conv3d`
+    where oneDNN runs (same result, TF's pads applied directly).
     """
     spatial = x.ndim - 2
     if padding not in ("VALID", "SAME"):
         raise ValueError(f"unknown padding {padding!r}")
-    if spatial == 2 and dilation == 1 and isinstance(stride, int) and fast_cpu.applies(
-            x, weights):
-        pads = [tf_same_pads(size, k, stride, pad_extra) if padding == "SAME" else (0, 0)
-                for size, k in zip(x.shape[-2:], weights.shape[-2:], strict=True)]
-        return fast_cpu.conv2d(x, weights, pads, stride)
+    strides = stride if isinstance(stride, tuple) else (stride,) * spatial
+    if dilation == 1 and (
+            (spatial == 2 and isinstance(stride, int) and fast_cpu.applies(x, weights))
+            or (spatial == 3 and fast_cpu.conv3d_runs(x, weights))):
+        pads = [tf_same_pads(size, k, step, pad_extra) if padding == "SAME" else (0, 0)
+                for size, k, step in zip(x.shape[2:], weights.shape[2:], strides, strict=True)]
+        if spatial == 2:
+            return fast_cpu.conv2d(x, weights, pads, stride)
+        return fast_cpu.conv3d(x, weights, pads, strides)
     pad: tuple[int, ...] | int = 0
     if padding == "SAME":
         x, pad = same_padding(x, tuple(weights.shape[2:]), stride, extra=pad_extra,
@@ -104,6 +108,23 @@ def tf_softmax_cross_entropy(logits: VariableOrArray, labels: NdArray) -> chaine
             and fast_cpu.applies(logits)):
         return fast_cpu.softmax_cross_entropy(logits, labels)
     return F.softmax_cross_entropy(logits, labels)
+
+
+def tf_matmul(a: VariableOrArray, b: VariableOrArray, transpose_a: bool = False,
+              transpose_b: bool = False) -> chainer.Variable:
+    """`tf.matmul(a, b, transpose_a, transpose_b)`: Chainer's `F.matmul`; batches of matrices
+    (3-D NumPy arrays) take `fast_cpu.batched_matmul` (a GEMM per block on both cores)."""
+    if a.ndim == b.ndim == 3 and fast_cpu.applies(a, b):
+        return fast_cpu.batched_matmul(a, b, transpose_a, transpose_b)
+    return F.matmul(a, b, transa=transpose_a, transb=transpose_b)
+
+
+def tf_softmax(x: VariableOrArray, axis: int = -1) -> chainer.Variable:
+    """`tf.nn.softmax(x, axis)`: Chainer's `F.softmax`; over the last axis NumPy arrays take
+    `fast_cpu.last_axis_softmax` (the same numbers, blocks of rows on both cores)."""
+    if axis in (-1, x.ndim - 1) and fast_cpu.applies(x):
+        return fast_cpu.last_axis_softmax(x)
+    return F.softmax(x, axis=axis)
 
 
 @dataclass(frozen=True)

@@ -419,3 +419,78 @@ def test_the_fast_path_puts_numpys_blas_on_one_thread_unless_told_otherwise():
         done = subprocess.run([sys.executable, "-c", script], env={**env, **given}, text=True,
                               capture_output=True, check=True)
         assert int(done.stdout.strip().splitlines()[-1]) == expected, given
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_over_the_last_axis_is_chainers_bit_for_bit(dtype):
+    """Chainer's arithmetic on blocks of rows: the same values and gradients, bit for bit
+    (rows longer than a block, and blocks of many rows)."""
+    rng = np.random.default_rng(2)
+    for shape in ((3, 5, 70_000), (4, 300, 257)):
+        x = (rng.standard_normal(shape) * 5).astype(dtype)
+        gy = rng.standard_normal(shape).astype(dtype)
+        x_fast, x_stock = chainer.Variable(x.copy()), chainer.Variable(x.copy())
+        fast, stock = fast_cpu.last_axis_softmax(x_fast), F.softmax(x_stock, axis=2)
+        np.testing.assert_array_equal(fast.array, stock.array)
+        fast.grad, stock.grad = gy.copy(), gy.copy()
+        fast.backward()
+        stock.backward()
+        np.testing.assert_array_equal(x_fast.grad, x_stock.grad)
+
+
+def test_softmax_backward_numerically():
+    rng = np.random.default_rng(3)
+    gradient_check.check_backward(fast_cpu.last_axis_softmax, rng.standard_normal((2, 3, 6)),
+                                  rng.standard_normal((2, 3, 6)), dtype=np.float64)
+
+
+def test_the_softmax_shim_takes_the_fast_path_over_the_last_axis_only(monkeypatch):
+    from chainer_port.tf_compat import tf_softmax
+
+    x = chainer.Variable(np.zeros((2, 3, 4), np.float32))
+    assert isinstance(tf_softmax(x, axis=2).creator, nodes.Softmax)
+    assert isinstance(tf_softmax(x).creator, nodes.Softmax)
+    assert not isinstance(tf_softmax(x, axis=1).creator, nodes.Softmax)
+    monkeypatch.setenv(config.ENV_FAST_CPU, "0")
+    assert not isinstance(tf_softmax(x, axis=2).creator, nodes.Softmax)
+
+
+@pytest.mark.parametrize("transa, transb", [(False, False), (False, True), (True, False),
+                                            (True, True)])
+@pytest.mark.parametrize("batch", [1, 3])
+def test_batched_matmul_is_chainers(transa, transb, batch):
+    """Values and both gradients against `F.matmul`, every transpose, a batch of one (the
+    rows split over the cores) and of three."""
+    rng = np.random.default_rng(4)
+    m, k, n = 7, 5, 6
+    a = rng.standard_normal((batch, k, m) if transa else (batch, m, k)).astype(np.float32)
+    b = rng.standard_normal((batch, n, k) if transb else (batch, k, n)).astype(np.float32)
+    gy = rng.standard_normal((batch, m, n)).astype(np.float32)
+    results = []
+    for matmul in (fast_cpu.batched_matmul, F.matmul):
+        av, bv = chainer.Variable(a.copy()), chainer.Variable(b.copy())
+        y = matmul(av, bv, transa, transb)
+        y.grad = gy.copy()
+        y.backward()
+        results.append((y.array, av.grad, bv.grad))
+    for got, want in zip(*results, strict=True):
+        assert got.shape == want.shape
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-5)
+
+
+def test_batched_matmul_backward_numerically():
+    rng = np.random.default_rng(5)
+    gradient_check.check_backward(
+        lambda a, b: fast_cpu.batched_matmul(a, b, transb=True),
+        (rng.standard_normal((2, 3, 4)), rng.standard_normal((2, 5, 4))),
+        rng.standard_normal((2, 3, 5)), dtype=np.float64)
+
+
+def test_the_matmul_shim_takes_the_fast_path_for_batches_of_matrices(monkeypatch):
+    from chainer_port.tf_compat import tf_matmul
+
+    a, b = np.ones((2, 3, 4), np.float32), np.ones((2, 4, 5), np.float32)
+    assert isinstance(tf_matmul(a, b).creator, nodes.BatchedMatMul)
+    assert not isinstance(tf_matmul(a[0], b[0]).creator, nodes.BatchedMatMul)
+    monkeypatch.setenv(config.ENV_FAST_CPU, "0")
+    assert not isinstance(tf_matmul(a, b).creator, nodes.BatchedMatMul)

@@ -47,7 +47,7 @@ def test_onednn_declines_what_it_does_not_take(why, dtype, pads):
     gy = _normal((1, 6, 6, 4), 3, dtype)
     assert dnnl.conv(x, hwio, 1, pads) is None
     assert dnnl.conv_transpose(gy, hwio, 1, pads, (6, 6)) is None
-    assert dnnl.conv_filter_grad(x, gy, 3, 3, 1, pads) is None
+    assert dnnl.conv_filter_grad(x, gy, (3, 3), 1, pads) is None
 
 
 @needs_onednn
@@ -88,7 +88,7 @@ def test_onednn_matches_the_im2col_kernels(monkeypatch, n, size, c, o, k, stride
     on_onednn = run()
     assert dnnl.conv(x, hwio, stride, pads) is not None
     assert dnnl.conv_transpose(gy, hwio, stride, pads, (size, size)) is not None
-    assert dnnl.conv_filter_grad(x, gy, k, k, stride, pads) is not None
+    assert dnnl.conv_filter_grad(x, gy, (k, k), stride, pads) is not None
     monkeypatch.setenv(config.ENV_CONV, "im2col")
     for got, want in zip(on_onednn, run(), strict=True):
         scale = max(np.abs(want).max(), 1.0)
@@ -105,7 +105,7 @@ def test_onednn_repeats_its_bits():
     def run():
         return (dnnl.conv(x, hwio, 1, pads),
                 dnnl.conv_transpose(gy, hwio, 1, pads, (16, 16)),
-                dnnl.conv_filter_grad(x, gy, 5, 5, 1, pads))
+                dnnl.conv_filter_grad(x, gy, (5, 5), 1, pads))
 
     for got, want in zip(run(), run(), strict=True):
         np.testing.assert_array_equal(got, want)
@@ -141,3 +141,45 @@ def test_the_nodes_run_on_onednn_and_agree_with_chainer(monkeypatch):
 @pytest.mark.skipif(sys.platform != "linux", reason="mallopt is glibc's")
 def test_malloc_keeps_freed_memory_on_glibc():
     assert keep_freed_memory()
+
+
+@needs_onednn
+@pytest.mark.parametrize("padding, strides", [("SAME", (1, 1, 1)), ("SAME", (2, 1, 1)),
+                                              ("VALID", (1, 2, 1))])
+def test_3d_convolutions_on_onednn_are_chainers(monkeypatch, padding, strides):
+    """`tf_conv` of three spatial axes (the E3D-LSTM's, an even kernel depth: TF's SAME pads
+    one more after) on oneDNN against Chainer's `convolution_nd`: values and both
+    gradients."""
+    from chainer_port.fast_cpu import nodes
+    from chainer_port.tf_compat import tf_conv
+
+    x, weights = _normal((2, 5, 4, 7, 6), 3), _normal((8, 5, 2, 5, 3), 4) * 0.2
+    gy_seed = 5
+
+    def run() -> tuple[chainer.Variable, np.ndarray, np.ndarray]:
+        xv, wv = chainer.Variable(x.copy()), chainer.Variable(weights.copy())
+        y = tf_conv(xv, wv, padding, strides)
+        y.grad = _normal(y.shape, gy_seed)
+        y.backward()
+        return y, xv.grad, wv.grad
+
+    fast = run()
+    assert isinstance(fast[0].creator, nodes.Conv3D)
+    monkeypatch.setenv(config.ENV_FAST_CPU, "0")
+    stock = run()
+    assert not isinstance(stock[0].creator, nodes.Conv3D)
+    for got, want in zip((fast[0].array, *fast[1:]), (stock[0].array, *stock[1:]), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-4)
+
+
+@needs_onednn
+def test_3d_convolutions_in_float64_or_without_onednn_are_chainers_own(monkeypatch):
+    from chainer_port.fast_cpu import nodes
+    from chainer_port.tf_compat import tf_conv
+
+    x, weights = _normal((1, 2, 3, 4, 4), 6), _normal((3, 2, 2, 3, 3), 7)
+    assert isinstance(tf_conv(x, weights, "SAME").creator, nodes.Conv3D)
+    assert not isinstance(tf_conv(x.astype(np.float64), weights.astype(np.float64),
+                                  "SAME").creator, nodes.Conv3D)
+    monkeypatch.setenv(config.ENV_CONV, "im2col")
+    assert not isinstance(tf_conv(x, weights, "SAME").creator, nodes.Conv3D)

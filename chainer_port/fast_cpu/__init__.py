@@ -5,10 +5,12 @@ and copy it again for `tensordot`, its grouped convolution loops over the groups
 (one per sample and channel in the cross conv), its max pooling arg-maxes over a k * k im2col
 buffer, and the port's float64 BatchNorm copies every map to float64: the paper preset's train
 step took ~90 s against TF's ~4 s. The nodes of `nodes` compute the same functions, forward and
-backward: convolutions on oneDNN, else cache-blocked im2col GEMMs (`conv`), compiled max
-pooling (`pool`), blocked float64 BatchNorm in compiled loops (`norm`), the softmax
-cross-entropy over a class axis in compiled loops (`softmax`). The first use sets
-malloc to keep freed memory (`memory`) and NumPy's BLAS on one thread, whose idle workers
+backward: convolutions on oneDNN (2-D and 3-D), else cache-blocked im2col GEMMs (`conv`,
+2-D only), compiled max pooling (`pool`), blocked float64 BatchNorm in compiled loops
+(`norm`), the softmax cross-entropy over a class axis in compiled loops and the softmax over a
+last axis in cache-sized blocks on both cores (`softmax`), batched matrix products a GEMM per
+block on both cores (`matmul`). The first use sets malloc to keep
+freed memory (`memory`) and NumPy's BLAS on one thread, whose idle workers
 would otherwise spin beside oneDNN's (`blas.numpy_blas_on_one_thread`).
 
 `tf_compat`'s shims call them through `applies(...)`: only for NumPy arrays (never CuPy, where
@@ -27,9 +29,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-PUBLIC = ("applies", "conv2d", "conv2d_transpose", "depthwise_conv2d", "max_pool2d",
+PUBLIC = ("applies", "conv2d", "conv2d_transpose", "conv3d", "conv3d_runs", "depthwise_conv2d",
+          "max_pool2d",
           "batch_norm_training", "fixed_batch_norm", "channel_moments",
-          "softmax_cross_entropy")
+          "softmax_cross_entropy", "last_axis_softmax", "batched_matmul")
 
 
 def __getattr__(name: str) -> Any:

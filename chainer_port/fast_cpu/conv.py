@@ -29,7 +29,7 @@ def conv_transpose(gy: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads,
 def conv_filter_grad(x: np.ndarray, gy: np.ndarray, kh: int, kw: int, stride: int, pads: Pads
                      ) -> np.ndarray:
     """d(sum gy * conv(pad(x, pads), W)) / dW: HWIO (kh, kw, C, O)."""
-    grad = dnnl.conv_filter_grad(x, gy, kh, kw, stride, pads)
+    grad = dnnl.conv_filter_grad(x, gy, (kh, kw), stride, pads)
     if grad is not None:
         return grad
     return kernels.conv_filter_grad(kernels.pad_nhwc(x, pads), gy, kh, kw, stride)

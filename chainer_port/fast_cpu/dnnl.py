@@ -12,8 +12,10 @@ it is not installed, where the environment variable TWINPORT_CONV is "im2col" (`
 at every call), for float64, or for a problem oneDNN does not take (`None` from `conv`, ...),
 callers fall back to the im2col kernels (`fast_cpu.conv`). Activations are contiguous NHWC (N,
 H, W, C); weights HWIO (kh, kw, in, out) of any strides; `pads` ((top, bottom), (left, right)),
-non-negative. Primitives are made once per problem (`_primitive`), run on oneDNN's OpenMP
-threads (one per core), and give the same bits on every run with the same thread count.
+non-negative. The same functions take 3-D convolutions (E3D-LSTM's): NDHWC activations, DHWIO
+weights, a pair of pads and a stride per spatial axis. Primitives are made once per problem
+(`_primitive`), run on oneDNN's OpenMP threads (one per core), and give the same bits on every
+run with the same thread count.
 """
 
 from __future__ import annotations
@@ -116,16 +118,19 @@ def _desc(dims: tuple[int, ...], strides: tuple[int, ...] | None) -> _Handle:
     return md
 
 
-def _nhwc_desc(shape: tuple[int, int, int, int]) -> _Handle:
-    """Contiguous NHWC memory as oneDNN's logical (N, C, H, W)."""
-    n, h, w, c = shape
-    return _desc((n, c, h, w), (h * w * c, 1, w * c, c))
+def _nhwc_desc(shape: tuple[int, ...]) -> _Handle:
+    """Contiguous channels-last memory (N, *spatial, C) as oneDNN's logical (N, C, *spatial)."""
+    n, *spatial, c = shape
+    steps = [c]
+    for size in reversed(spatial[1:]):
+        steps.insert(0, steps[0] * size)
+    return _desc((n, c, *spatial), (steps[0] * spatial[0], 1, *steps))
 
 
 def _hwio_desc(shape: tuple[int, ...], strides: tuple[int, ...]) -> _Handle:
-    """HWIO weights (element `strides`) as oneDNN's logical (O, I, kh, kw)."""
-    kh, kw, i, o = shape
-    return _desc((o, i, kh, kw), (strides[3], strides[2], strides[0], strides[1]))
+    """(*kernel, I, O) weights (element `strides`) as oneDNN's logical (O, I, *kernel)."""
+    *kernel, i, o = shape
+    return _desc((o, i, *kernel), (strides[-1], strides[-2], *strides[:-2]))
 
 
 def _primitive_of(pd: _Handle) -> _Handle:
@@ -144,17 +149,21 @@ def _reorder(source: _Handle, target: _Handle) -> _Handle:
     return _primitive_of(pd)
 
 
+Strides = int | tuple[int, ...]
+"""One stride for every spatial axis, or one per axis."""
+
+
 @dataclass(frozen=True)
 class _Problem:
-    """One convolution: `kind`, NHWC shapes of x and y, HWIO shape and element strides of
-    the user's weights, stride, pads."""
+    """One convolution: `kind`, channels-last shapes of x and y, (*kernel, I, O) shape and
+    element strides of the user's weights, a stride and a pair of pads per spatial axis."""
     kind: int
-    x_shape: tuple[int, int, int, int]
-    y_shape: tuple[int, int, int, int]
-    w_shape: tuple[int, int, int, int]
-    w_strides: tuple[int, int, int, int]
-    stride: int
-    pads: Pads
+    x_shape: tuple[int, ...]
+    y_shape: tuple[int, ...]
+    w_shape: tuple[int, ...]
+    w_strides: tuple[int, ...]
+    stride: tuple[int, ...]
+    pads: tuple[tuple[int, int], ...]
 
 
 @dataclass(frozen=True)
@@ -177,12 +186,12 @@ def _primitive(problem: _Problem) -> _Primitive | None:
     runtime = _runtime()
     library = runtime.library
     x, y = _nhwc_desc(problem.x_shape), _nhwc_desc(problem.y_shape)
-    kh, kw, i, o = problem.w_shape
-    weights_any = _desc((o, i, kh, kw), None)
+    *kernel, i, o = problem.w_shape
+    weights_any = _desc((o, i, *kernel), None)
     user_weights = _hwio_desc(problem.w_shape, problem.w_strides)
-    (top, bottom), (left, right) = problem.pads
-    geometry = (_Dims(problem.stride, problem.stride), _Dims(0, 0), _Dims(top, left),
-                _Dims(bottom, right))
+    geometry = (_Dims(*problem.stride), _Dims(*(0 for _ in kernel)),
+                _Dims(*(before for before, _ in problem.pads)),
+                _Dims(*(after for _, after in problem.pads)))
     forward = _Handle()
     status = library.dnnl_convolution_forward_primitive_desc_create(
         ctypes.byref(forward), runtime.engine, _FORWARD_TRAINING, _CONVOLUTION_DIRECT, x,
@@ -231,16 +240,29 @@ def _execute(primitive: _Handle, args: list[tuple[int, _Handle, np.ndarray]]) ->
 
 
 def _problem(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], hwio: np.ndarray,
-             stride: int, pads: Pads, *arrays: np.ndarray) -> _Primitive | None:
+             stride: Strides, pads: Pads, *arrays: np.ndarray) -> _Primitive | None:
     """The primitive of a problem oneDNN takes: installed and switched on, float32 `arrays`,
     non-negative pads, weights of non-negative strides (a flipped view has negative ones, which
     oneDNN's memory descriptors refuse), y of the size the convolution gives; else None."""
+    strides = _per_axis(stride, len(x_shape) - 2)
     if not (available() and all(array.dtype == np.float32 for array in arrays)
             and min(min(pair) for pair in pads) >= 0 and min(_strides(hwio)) >= 0
-            and output_hw(x_shape[1:3], hwio.shape[:2], stride, pads) == tuple(y_shape[1:3])):
+            and _out_size(x_shape[1:-1], hwio.shape[:-2], strides, pads)
+            == tuple(y_shape[1:-1])):
         return None
     return _primitive(_Problem(kind, tuple(x_shape), tuple(y_shape), hwio.shape,
-                               _strides(hwio), stride, pads))
+                               _strides(hwio), strides, tuple(map(tuple, pads))))
+
+
+def _per_axis(stride: Strides, axes: int) -> tuple[int, ...]:
+    return tuple(stride) if isinstance(stride, tuple) else (stride,) * axes
+
+
+def _out_size(in_size: tuple[int, ...], kernel: tuple[int, ...], strides: tuple[int, ...],
+              pads: Pads) -> tuple[int, ...]:
+    """The output's spatial size (`kernels.output_hw` with a stride per axis)."""
+    return tuple(output_hw((size,), (k,), step, (pad,))[0] for size, k, step, pad
+                 in zip(in_size, kernel, strides, pads, strict=True))
 
 
 def _strides(array: np.ndarray) -> tuple[int, ...]:
@@ -248,7 +270,7 @@ def _strides(array: np.ndarray) -> tuple[int, ...]:
 
 
 def _data_pass(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...],
-               hwio: np.ndarray, stride: int, pads: Pads, given: np.ndarray
+               hwio: np.ndarray, stride: Strides, pads: Pads, given: np.ndarray
                ) -> np.ndarray | None:
     """The forward (`given` x, returns y) or the backward data pass (`given` gy, returns gx),
     the user's weights reordered into the primitive's layout first; None when oneDNN does not
@@ -272,26 +294,30 @@ def _data_pass(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...],
     return out
 
 
-def conv(x: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads) -> np.ndarray | None:
-    """y = conv(pad(x, pads), hwio, stride), NHWC; None when oneDNN cannot do it."""
-    kh, kw, _, o = hwio.shape
-    y_shape = (x.shape[0], *output_hw(x.shape[1:3], (kh, kw), stride, pads), o)
+def conv(x: np.ndarray, hwio: np.ndarray, stride: Strides, pads: Pads) -> np.ndarray | None:
+    """y = conv(pad(x, pads), hwio, stride), NHWC (or NDHWC); None when oneDNN cannot do
+    it."""
+    strides = _per_axis(stride, x.ndim - 2)
+    y_shape = (x.shape[0], *_out_size(x.shape[1:-1], hwio.shape[:-2], strides, pads),
+               hwio.shape[-1])
     return _data_pass(_FORWARD_TRAINING, x.shape, y_shape, hwio, stride, pads, x)
 
 
-def conv_transpose(gy: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads,
-                   in_hw: tuple[int, int]) -> np.ndarray | None:
+def conv_transpose(gy: np.ndarray, hwio: np.ndarray, stride: Strides, pads: Pads,
+                   in_hw: tuple[int, ...]) -> np.ndarray | None:
     """The adjoint of `conv` w.r.t. x applied to NHWC `gy`: (N, *in_hw, C); None when oneDNN
     cannot do it."""
-    x_shape = (gy.shape[0], *in_hw, hwio.shape[2])
+    x_shape = (gy.shape[0], *in_hw, hwio.shape[-2])
     return _data_pass(_BACKWARD_DATA, x_shape, gy.shape, hwio, stride, pads, gy)
 
 
-def conv_filter_grad(x: np.ndarray, gy: np.ndarray, kh: int, kw: int, stride: int, pads: Pads
-                     ) -> np.ndarray | None:
-    """d(sum gy * conv(pad(x, pads), W)) / dW, HWIO (a view of (O, I, kh, kw) memory, the
-    layout of Chainer's weights); None when oneDNN cannot do it."""
-    grad = np.empty((gy.shape[3], x.shape[3], kh, kw), np.float32).transpose(2, 3, 1, 0)
+def conv_filter_grad(x: np.ndarray, gy: np.ndarray, kernel: tuple[int, ...], stride: Strides,
+                     pads: Pads) -> np.ndarray | None:
+    """d(sum gy * conv(pad(x, pads), W)) / dW, (*kernel, I, O) (a view of (O, I, *kernel)
+    memory, the layout of Chainer's weights); None when oneDNN cannot do it."""
+    axes = len(kernel)
+    grad = np.empty((gy.shape[-1], x.shape[-1], *kernel), np.float32).transpose(
+        *range(2, 2 + axes), 1, 0)
     primitive = _problem(_BACKWARD_WEIGHTS, x.shape, gy.shape, grad, stride, pads, x, gy)
     if primitive is None:
         return None

@@ -9,17 +9,21 @@ import chainer
 import numpy as np
 from chainer.types import NdArray
 
+from chainer_port.fast_cpu import dnnl
 from chainer_port.fast_cpu.blas import numpy_blas_on_one_thread
 from chainer_port.fast_cpu.config import fast_path_enabled
 from chainer_port.fast_cpu.kernels import Pads
 from chainer_port.fast_cpu.memory import keep_freed_memory
 from chainer_port.fast_cpu.nodes import (
+    BatchedMatMul,
     BatchNormTraining,
     Conv2D,
     Conv2DTranspose,
+    Conv3D,
     DepthwiseConv2D,
     FixedBatchNorm,
     MaxPool2D,
+    Softmax,
     SoftmaxCrossEntropy,
     rows_by_channel,
 )
@@ -51,6 +55,22 @@ def conv2d(x: VariableOrArray, weights: VariableOrArray, pads: Pads, stride: int
     x NCHW, weights Chainer's (out, in, kh, kw), pads ((top, bottom), (left, right)).
     """
     return Conv2D(_pads(pads), stride).apply((x, weights))[0]
+
+
+def conv3d_runs(x: VariableOrArray, weights: VariableOrArray) -> bool:
+    """Whether `conv3d` takes these: the fast path `applies`, float32, oneDNN installed and
+    switched on (3-D convolutions have no im2col kernels here)."""
+    return (applies(x, weights) and chainer.as_array(x).dtype == np.float32
+            and dnnl.available())
+
+
+def conv3d(x: VariableOrArray, weights: VariableOrArray, pads: Sequence[Sequence[int]],
+           strides: Sequence[int]) -> chainer.Variable:
+    """`F.convolution_nd(pad(x, pads), weights, stride=strides)` of NCDHW `x` on oneDNN (see
+    `conv3d_runs`): weights Chainer's (out, in, kd, kh, kw), a (before, after) pad and a
+    stride per spatial axis."""
+    return Conv3D(tuple((int(a), int(b)) for a, b in pads),
+                  tuple(int(step) for step in strides)).apply((x, weights))[0]
 
 
 def conv2d_transpose(x: VariableOrArray, weights: VariableOrArray, stride: int, pad: int,
@@ -99,6 +119,17 @@ def softmax_cross_entropy(x: VariableOrArray, labels: NdArray) -> chainer.Variab
     """`F.softmax_cross_entropy(x, labels)` (the mean over every position; no ignored label):
     x (N, C, ...), integer labels (N, ...)."""
     return SoftmaxCrossEntropy(np.asarray(labels)).apply((x,))[0]
+
+
+def last_axis_softmax(x: VariableOrArray) -> chainer.Variable:
+    """`F.softmax(x, axis=-1)`, the same numbers (blocks of rows on both cores)."""
+    return Softmax().apply((x,))[0]
+
+
+def batched_matmul(a: VariableOrArray, b: VariableOrArray, transa: bool = False,
+                   transb: bool = False) -> chainer.Variable:
+    """`F.matmul(a, b, transa, transb)` of 3-D arrays (a batch of matrices each)."""
+    return BatchedMatMul(transa, transb).apply((a, b))[0]
 
 
 def channel_moments(x: NdArray) -> tuple[np.ndarray, np.ndarray]:

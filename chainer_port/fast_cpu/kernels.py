@@ -30,7 +30,9 @@ from numpy.lib.stride_tricks import as_strided
 from chainer_port.fast_cpu.gemm import gemm
 from chainer_port.fast_cpu.threads import gemm_map, parallel_map
 
-Pads = tuple[tuple[int, int], tuple[int, int]]
+Pads = tuple[tuple[int, int], ...]
+"""A (before, after) pair per spatial axis: ((top, bottom), (left, right)) for these kernels,
+which are 2-D; oneDNN's (`dnnl`) also takes 3-D ones."""
 
 CHUNK_BYTES = 8 << 20
 """Target size of one thread's column block: the copy that fills it and the GEMM that reads it

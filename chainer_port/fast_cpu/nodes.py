@@ -17,11 +17,17 @@ import chainer
 import numpy as np
 
 from chainer_port.fast_cpu import conv as convolutions
-from chainer_port.fast_cpu import kernels
+from chainer_port.fast_cpu import dnnl, kernels
 from chainer_port.fast_cpu.kernels import Pads
+from chainer_port.fast_cpu.matmul import batched_gemm, transposed
 from chainer_port.fast_cpu.norm import batch_norm, batch_norm_grad, fixed_batch_norm
 from chainer_port.fast_cpu.pool import max_pool, max_pool_grad
-from chainer_port.fast_cpu.softmax import softmax_cross_entropy, softmax_cross_entropy_grad
+from chainer_port.fast_cpu.softmax import (
+    softmax_cross_entropy,
+    softmax_cross_entropy_grad,
+    softmax_last_axis,
+    softmax_last_axis_grad,
+)
 
 Wanted = tuple[int, ...]
 """Indexes of the inputs whose gradients are wanted."""
@@ -142,6 +148,61 @@ class Conv2DTranspose(_FastNode):
             gw = _from_hwio(convolutions.conv_filter_grad(gy, kernels.as_nhwc(x), kh, kw,
                                                           self.stride, self.pads))
         return gx, gw
+
+
+class Conv3D(_FastNode):
+    """y = conv(pad(x, pads), W, strides) of NCDHW-shaped float32 arrays on oneDNN, computed
+    NDHWC (the output a view of it, as `Conv2D`'s); W Chainer's (out, in, kd, kh, kw). There is
+    no fallback: `functions.conv3d_runs` says when to build it."""
+
+    def __init__(self, pads: Pads, strides: tuple[int, ...]) -> None:
+        super().__init__()
+        self.pads = pads
+        self.strides = strides
+
+    def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
+        x, weights = inputs
+        self.retain_inputs((0, 1))
+        return _channels_first(_onednn(dnnl.conv(_channels_last(x), _spatial_io(weights),
+                                                 self.strides, self.pads))),
+
+    def gradients(self, x: np.ndarray, weights: np.ndarray, gy: np.ndarray, wanted: Wanted
+                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        gy = _channels_last(gy)
+        gx = gw = None
+        if 0 in wanted:
+            gx = _channels_first(_onednn(dnnl.conv_transpose(
+                gy, _spatial_io(weights), self.strides, self.pads, x.shape[2:])))
+        if 1 in wanted:
+            grad = _onednn(dnnl.conv_filter_grad(_channels_last(x), gy, weights.shape[2:],
+                                                 self.strides, self.pads))
+            gw = np.ascontiguousarray(grad.transpose(grad.ndim - 1, grad.ndim - 2,
+                                                     *range(grad.ndim - 2)))
+        return gx, gw
+
+
+def _channels_last(x: np.ndarray) -> np.ndarray:
+    """(N, C, *spatial)-shaped `x` as contiguous (N, *spatial, C): a view of channels-last
+    memory (a fast-path output), else a copy."""
+    view = x.transpose(0, *range(2, x.ndim), 1)
+    return view if view.flags.c_contiguous else np.ascontiguousarray(view)
+
+
+def _channels_first(y: np.ndarray) -> np.ndarray:
+    """Channels-last `y` as the (N, C, *spatial)-shaped view Chainer gets."""
+    return y.transpose(0, y.ndim - 1, *range(1, y.ndim - 1))
+
+
+def _spatial_io(weights: np.ndarray) -> np.ndarray:
+    """Chainer's (out, in, *kernel) weights as oneDNN's user layout (*kernel, in, out), a
+    view."""
+    return weights.transpose(*range(2, weights.ndim), 1, 0)
+
+
+def _onednn(result: np.ndarray | None) -> np.ndarray:
+    if result is None:
+        raise dnnl.DnnlError("oneDNN refused a 3-D convolution it was given")
+    return result
 
 
 class DepthwiseConv2D(_FastNode):
@@ -297,3 +358,45 @@ class SoftmaxCrossEntropy(_FastNode):
                   ) -> tuple[np.ndarray]:
         return softmax_cross_entropy_grad(x, self.labels, self.lse,
                                           float(gy) / self.labels.size),
+
+
+class Softmax(_FastNode):
+    """`F.softmax(x, axis=-1)`: Chainer's arithmetic on blocks of rows, on both cores; the
+    backward reads the output, as Chainer's."""
+
+    def forward(self, inputs: tuple[np.ndarray]) -> tuple[np.ndarray]:
+        self.retain_outputs((0,))
+        return softmax_last_axis(inputs[0]),
+
+    def backward(self, target_input_indexes: tuple[int, ...], grad_outputs: tuple
+                 ) -> tuple[chainer.Variable, ...]:
+        y = self.get_retained_outputs()[0]
+        return _Gradients(self.label, self.gradients, tuple(target_input_indexes)).apply(
+            (y, grad_outputs[0]))
+
+    def gradients(self, y: np.ndarray, gy: np.ndarray, wanted: Wanted) -> tuple[np.ndarray]:
+        return softmax_last_axis_grad(y, gy),
+
+
+class BatchedMatMul(_FastNode):
+    """`F.matmul(a, b, transa, transb)` of (B, M, K) and (B, K, N) arrays (after the
+    transposes): a GEMM per item and block of rows, on both cores (`matmul`)."""
+
+    def __init__(self, transa: bool, transb: bool) -> None:
+        super().__init__()
+        self.transa = transa
+        self.transb = transb
+
+    def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
+        a, b = inputs
+        self.retain_inputs((0, 1))
+        return batched_gemm(transposed(a, self.transa), transposed(b, self.transb)),
+
+    def gradients(self, a: np.ndarray, b: np.ndarray, gy: np.ndarray, wanted: Wanted
+                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
+        ga = gb = None
+        if 0 in wanted:  # d op(a) = gy op(b)^T
+            ga = transposed(batched_gemm(gy, transposed(b, not self.transb)), self.transa)
+        if 1 in wanted:  # d op(b) = op(a)^T gy
+            gb = transposed(batched_gemm(transposed(a, not self.transa), gy), self.transb)
+        return ga, gb
