@@ -110,6 +110,24 @@ def tf_softmax_cross_entropy(logits: VariableOrArray, labels: NdArray) -> chaine
     return F.softmax_cross_entropy(logits, labels)
 
 
+GATES = ("i", "j", "f", "o")
+"""TF's BasicConvLSTMCell's order of the four gates' blocks."""
+
+
+def tf_lstm_cell(gates: VariableOrArray, c: VariableOrArray, forget_bias: float,
+                 gate_split: tuple[str, ...] = GATES) -> chainer.Variable:
+    """TF's BasicConvLSTMCell update, channels first: gates (N, 4W, ...) = conv(concat(x, h))
+    + bias, its blocks named by `gate_split`; returns concat(c', h') on the channel axis, c' =
+    c * sigmoid(f + forget_bias) + sigmoid(i) * tanh(j), h' = tanh(c') * sigmoid(o). NumPy
+    maps (N, 4W, H, W) take `fast_cpu.lstm_cell` (one pass on both cores)."""
+    if gates.ndim == 4 and fast_cpu.applies(gates, c):
+        order = tuple(gate_split.index(name) for name in GATES)
+        return fast_cpu.lstm_cell(gates, c, forget_bias, order)
+    g = dict(zip(gate_split, F.split_axis(gates, 4, axis=1), strict=True))
+    new_c = c * F.sigmoid(g["f"] + forget_bias) + F.sigmoid(g["i"]) * F.tanh(g["j"])
+    return F.concat([new_c, F.tanh(new_c) * F.sigmoid(g["o"])], axis=1)
+
+
 def tf_matmul(a: VariableOrArray, b: VariableOrArray, transpose_a: bool = False,
               transpose_b: bool = False) -> chainer.Variable:
     """`tf.matmul(a, b, transpose_a, transpose_b)`: Chainer's `F.matmul`; batches of matrices

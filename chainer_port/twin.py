@@ -30,7 +30,13 @@ from chainer.serializers import DictionarySerializer, NpzDeserializer
 from chainer_port.device import resolve_device
 from chainer_port.initializers import spec_initializer
 from chainer_port.optimizer import SpecOptimizer
-from chainer_port.tf_compat import TFCompat, nhwc_to_nchw, tf_conv2d
+from chainer_port.tf_compat import (
+    GATES,
+    TFCompat,
+    nhwc_to_nchw,
+    tf_conv2d,
+    tf_lstm_cell,
+)
 from spec.layer import Layer, run_graph
 from spec.layout import Activation
 from spec.twin import TwinModel
@@ -235,7 +241,7 @@ class ChainerTwin(TwinModel, chainer.Chain):
     # The order of the halves of a ConvLSTM state concat(c, h) and of its four gates' blocks
     # (a mutant reads them otherwise).
     STATE_SPLIT = ("c", "h")
-    GATE_SPLIT = ("i", "j", "f", "o")
+    GATE_SPLIT = GATES
 
     def _basic_conv_lstm(self, layer: Layer, x: chainer.Variable, *state: chainer.Variable,
                          training: bool) -> chainer.Variable:
@@ -249,11 +255,7 @@ class ChainerTwin(TwinModel, chainer.Chain):
             c = h = chainer.Variable(xp.zeros((x.shape[0], a["width"], *x.shape[2:]), x.dtype))
         gates = F.bias(tf_conv2d(F.concat([x, h], axis=1), self.variable(a["kernel"]), "SAME"),
                        self.variable(a["bias"]), axis=1)
-        g = dict(zip(self.GATE_SPLIT, F.split_axis(gates, 4, axis=1), strict=True))
-        i, j, f, o = g["i"], g["j"], g["f"], g["o"]
-        new_c = c * F.sigmoid(f + a["forget_bias"]) + F.sigmoid(i) * F.tanh(j)
-        new_h = F.tanh(new_c) * F.sigmoid(o)
-        return F.concat([new_c, new_h], axis=1)
+        return tf_lstm_cell(gates, c, a["forget_bias"], self.GATE_SPLIT)
 
     def layout_of(self, name: str) -> Activation:
         """The layout rule of a tap or an input (`Layer.layout`, `InputSpec.layout`)."""

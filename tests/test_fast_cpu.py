@@ -494,3 +494,39 @@ def test_the_matmul_shim_takes_the_fast_path_for_batches_of_matrices(monkeypatch
     assert not isinstance(tf_matmul(a[0], b[0]).creator, nodes.BatchedMatMul)
     monkeypatch.setenv(config.ENV_FAST_CPU, "0")
     assert not isinstance(tf_matmul(a, b).creator, nodes.BatchedMatMul)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", [("i", "j", "f", "o"), ("j", "i", "f", "o")])
+def test_the_lstm_cell_is_chainers_functions(dtype, order):
+    """`tf_lstm_cell` on the fast path against the same update in Chainer's functions (the
+    shim with the fast path off): the state and the gradients of the gates and of c, whose
+    memory is a channel slice of an earlier state (as a cell's step reads it)."""
+    from chainer_port.tf_compat import tf_lstm_cell
+
+    rng = np.random.default_rng(6)
+    gates = (rng.standard_normal((2, 12, 5, 4)) * 2).astype(dtype)
+    state = rng.standard_normal((2, 5, 4, 6)).astype(dtype).transpose(0, 3, 1, 2)  # NHWC
+    g_state = rng.standard_normal((2, 6, 5, 4)).astype(dtype)
+    results = []
+    for fast in ("1", "0"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(config.ENV_FAST_CPU, fast)
+            g, s = chainer.Variable(gates.copy()), chainer.Variable(state.copy())
+            c = F.split_axis(s, 2, axis=1)[0]
+            y = tf_lstm_cell(g, c, 1.0, order)
+            assert isinstance(y.creator, nodes.LSTMCell) == (fast == "1")
+            y.grad = g_state.copy()
+            y.backward()
+            results.append((y.array, g.grad, s.grad))
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=1e-6 if dtype == np.float32 else 1e-14)
+
+
+def test_the_lstm_cell_backward_numerically():
+    rng = np.random.default_rng(7)
+    gradient_check.check_backward(
+        lambda g, c: fast_cpu.lstm_cell(g, c, 1.0, (0, 1, 2, 3)),
+        (rng.standard_normal((1, 8, 3, 2)), rng.standard_normal((1, 2, 3, 2))),
+        rng.standard_normal((1, 4, 3, 2)), dtype=np.float64)

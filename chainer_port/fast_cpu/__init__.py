@@ -9,9 +9,9 @@ backward: convolutions on oneDNN (2-D and 3-D), else cache-blocked im2col GEMMs 
 2-D only), compiled max pooling (`pool`), blocked float64 BatchNorm in compiled loops
 (`norm`), the softmax cross-entropy over a class axis in compiled loops and the softmax over a
 last axis in cache-sized blocks on both cores (`softmax`), batched matrix products a GEMM per
-block on both cores (`matmul`). The first use sets malloc to keep
-freed memory (`memory`) and NumPy's BLAS on one thread, whose idle workers
-would otherwise spin beside oneDNN's (`blas.numpy_blas_on_one_thread`).
+block on both cores (`matmul`), an LSTM cell's update in one pass on both cores (`lstm`).
+The first use sets malloc to keep freed memory (`memory`) and NumPy's BLAS on one thread,
+whose idle workers would otherwise spin beside oneDNN's (`blas.numpy_blas_on_one_thread`).
 
 `tf_compat`'s shims call them through `applies(...)`: only for NumPy arrays (never CuPy, where
 cuDNN does this work) of float32 / float64, and only while the environment variable
@@ -32,7 +32,7 @@ from typing import Any
 PUBLIC = ("applies", "conv2d", "conv2d_transpose", "conv3d", "conv3d_runs", "depthwise_conv2d",
           "max_pool2d",
           "batch_norm_training", "fixed_batch_norm", "channel_moments",
-          "softmax_cross_entropy", "last_axis_softmax", "batched_matmul")
+          "softmax_cross_entropy", "last_axis_softmax", "batched_matmul", "lstm_cell")
 
 
 def __getattr__(name: str) -> Any:

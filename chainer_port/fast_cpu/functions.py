@@ -22,6 +22,7 @@ from chainer_port.fast_cpu.nodes import (
     Conv3D,
     DepthwiseConv2D,
     FixedBatchNorm,
+    LSTMCell,
     MaxPool2D,
     Softmax,
     SoftmaxCrossEntropy,
@@ -130,6 +131,13 @@ def batched_matmul(a: VariableOrArray, b: VariableOrArray, transa: bool = False,
                    transb: bool = False) -> chainer.Variable:
     """`F.matmul(a, b, transa, transb)` of 3-D arrays (a batch of matrices each)."""
     return BatchedMatMul(transa, transb).apply((a, b))[0]
+
+
+def lstm_cell(gates: VariableOrArray, c: VariableOrArray, forget_bias: float,
+              order: tuple[int, int, int, int]) -> chainer.Variable:
+    """`tf_compat.tf_lstm_cell` of NCHW gates (N, 4W, H, W), their blocks i, j, f, o at the
+    indexes `order`, and cell c (N, W, H, W): concat(c', h') (N, 2W, H, W)."""
+    return LSTMCell(float(forget_bias), order).apply((gates, c))[0]
 
 
 def channel_moments(x: NdArray) -> tuple[np.ndarray, np.ndarray]:

@@ -19,6 +19,7 @@ import numpy as np
 from chainer_port.fast_cpu import conv as convolutions
 from chainer_port.fast_cpu import dnnl, kernels
 from chainer_port.fast_cpu.kernels import Pads
+from chainer_port.fast_cpu.lstm import Order, lstm_update, lstm_update_grad
 from chainer_port.fast_cpu.matmul import batched_gemm, transposed
 from chainer_port.fast_cpu.norm import batch_norm, batch_norm_grad, fixed_batch_norm
 from chainer_port.fast_cpu.pool import max_pool, max_pool_grad
@@ -400,3 +401,32 @@ class BatchedMatMul(_FastNode):
         if 1 in wanted:  # d op(b) = op(a)^T gy
             gb = transposed(batched_gemm(transposed(a, not self.transa), gy), self.transb)
         return ga, gb
+
+
+class LSTMCell(_FastNode):
+    """`tf_compat.tf_lstm_cell`: gates (N, 4W, H, W), c (N, W, H, W) -> concat(c', h') (N, 2W,
+    H, W), computed channels last (`lstm`); the output is NHWC memory, as the convolutions'."""
+
+    def __init__(self, forget_bias: float, order: Order) -> None:
+        super().__init__()
+        self.forget_bias = forget_bias
+        self.order = order
+
+    def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
+        gates, c = inputs
+        self.retain_inputs((0, 1))
+        state = lstm_update(_rows(gates), _rows(c), self.forget_bias, self.order)
+        return _nchw(state.reshape(*_nhwc_shape(c)[:3], -1)),
+
+    def gradients(self, gates: np.ndarray, c: np.ndarray, gy: np.ndarray, wanted: Wanted
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        g_gates, g_c = lstm_update_grad(_rows(gates), _rows(c), _rows(gy), self.forget_bias,
+                                        self.order)
+        return (_nchw(g_gates.reshape(_nhwc_shape(gates))),
+                _nchw(g_c.reshape(_nhwc_shape(c))))
+
+
+def _rows(x: np.ndarray) -> np.ndarray:
+    """NCHW-shaped `x` as (N * H * W, C) rows: a view of channels-last memory (a channel slice
+    of it too), else a copy."""
+    return x.transpose(0, 2, 3, 1).reshape(-1, x.shape[1])

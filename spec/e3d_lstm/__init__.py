@@ -138,9 +138,6 @@ PAIR = TwinPair(
     pitfalls=CATALOGUE,
     mutants="chainer_port.mutants.e3d_lstm",
     suite={"preset": "tiny", "batch_size": 2, "steps": 2},
-    # The paper's four 64-wide cells of 3-D convolutions: the port's are Chainer's own (not
-    # on the fast path yet) and stock Chainer's train step takes minutes on 2 cores.
-    bench_preset="small",
     original=ORIGINAL,
 )
 
