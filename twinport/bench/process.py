@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import subprocess
 import sys
 import tempfile
@@ -27,8 +29,11 @@ class WorkerProcess:
         self._reply()  # "ready": the model is built (the TF worker has saved the weights)
 
     def call(self, op: str, **args: Any) -> Any:
-        self.process.stdin.write(json.dumps({"op": op, "args": args}) + "\n")
-        self.process.stdin.flush()
+        try:
+            self.process.stdin.write(json.dumps({"op": op, "args": args}) + "\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            pass  # the worker has ended: `_reply` says how
         return self._reply()
 
     def _reply(self) -> Any:
@@ -40,10 +45,19 @@ class WorkerProcess:
                 return reply["result"]
         self.stderr.seek(0)
         tail = "\n".join(self.stderr.read().strip().splitlines()[-5:])
-        raise UserError(f"bench worker {self.role} exited ({self.process.wait()}):\n{tail}")
+        raise UserError(f"bench worker {self.role} {ended(self.process.wait())}:\n{tail}")
 
     def close(self) -> None:
         if self.process.stdin and not self.process.stdin.closed:
-            self.process.stdin.close()
+            with contextlib.suppress(BrokenPipeError):
+                self.process.stdin.close()
         self.process.wait()
         self.stderr.close()
+
+
+def ended(status: int) -> str:
+    """How a worker ended, from its exit status."""
+    if status == -signal.SIGKILL:
+        return ("was killed (SIGKILL: out of memory? every worker holds its own model at once; "
+                "a smaller --preset needs less)")
+    return f"exited ({status})"

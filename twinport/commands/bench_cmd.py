@@ -20,8 +20,8 @@ def register(subparsers) -> None:
                    help="every registered pair at its bench preset: a report each in "
                    "docs/benchmarks/NAME.md and one table of them in docs/benchmarks.md "
                    "(--out); `make bench`")
-    p.add_argument("--preset", help="default: the pair's bench preset (its paper's or seed's; "
-                   "`twinport models`)")
+    p.add_argument("--preset", help="default: the pair's bench preset (its paper's or seed's "
+                   "where a 2-core run finishes: TwinPair.bench_preset)")
     p.add_argument("--batch-size", type=int, default=4)
     p.add_argument("--steps", type=int, default=5,
                    help="timed forwards and train steps per backend (median; stock Chainer: 1)")
