@@ -3,6 +3,7 @@ optimizer and layers; the report names the model and groups many layers by kind.
 
 from __future__ import annotations
 
+import os
 import statistics
 
 import pytest
@@ -70,3 +71,22 @@ def test_all_pairs_take_their_own_presets(cli):
     assert get_pair("convlstm").benchmarked_preset == "seed"  # the first preset
     status, _, err = cli("bench", "--all", "--preset", "tiny")
     assert status == 2 and "leave out --preset and --data" in err
+
+
+def test_a_worker_killed_midway_is_one_line(moving_mnist_dir, tmp_path):
+    """The OOM killer stops a worker: the next request says so, naming memory, and closing
+    the benchmark's workers does not raise."""
+    from spec.registry import get_pair
+    from twinport.bench.process import WorkerProcess
+    from twinport.bench.run import write_inputs
+    from twinport.bench.worker import INPUTS_FILE
+
+    pair = get_pair("vpn")
+    settings = BenchSettings("tiny", batch_size=1, data=str(moving_mnist_dir), model="vpn")
+    write_inputs(tmp_path / INPUTS_FILE, pair, pair.get_preset("tiny"), settings.data, settings)
+    worker = WorkerProcess("tf", "tf", "vpn", "tiny", str(tmp_path), dict(os.environ))
+    worker.process.kill()
+    worker.process.wait()
+    with pytest.raises(UserError, match="bench worker tf was killed .*out of memory"):
+        worker.call("forward")
+    worker.close()
