@@ -69,8 +69,9 @@ def test_all_pairs_take_their_own_presets(cli):
 
     assert get_pair("vpn").benchmarked_preset == "micro"  # declared: `full` takes minutes
     assert get_pair("convlstm").benchmarked_preset == "seed"  # the first preset
-    status, _, err = cli("bench", "--all", "--preset", "tiny")
-    assert status == 2 and "leave out --preset and --data" in err
+    for extra in (("--preset", "tiny"), ("--model", "vpn")):
+        status, _, err = cli("bench", "--all", *extra)
+        assert status == 2 and "leave out --model, --preset and --data" in err
 
 
 def test_a_worker_killed_midway_is_one_line(moving_mnist_dir, tmp_path):

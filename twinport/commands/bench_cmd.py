@@ -61,7 +61,7 @@ def register(subparsers) -> None:
 
 def run_bench_command(args: argparse.Namespace) -> int:
     from common.errors import UserError
-    from spec.registry import MODELS, get_pair
+    from spec.registry import DEFAULT_MODEL, MODELS, get_pair
     from twinport.bench.report import write_index
     from twinport.commands.model_cmd import check_positive
 
@@ -75,9 +75,9 @@ def run_bench_command(args: argparse.Namespace) -> int:
         pair.get_preset(preset)
         _bench_one(args, pair.name, preset, args.out or f"reports/bench/{pair.name}.md")
         return 0
-    if args.preset or args.data:
+    if args.preset or args.data or args.model != DEFAULT_MODEL:
         raise UserError("--all times every pair at its own bench preset on its own dataset: "
-                        "leave out --preset and --data")
+                        "leave out --model, --preset and --data")
     index = Path(args.out or "docs/benchmarks.md")
     pages = []
     for name in MODELS:
