@@ -247,7 +247,7 @@ def _problem(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], hwio
     strides = _per_axis(stride, len(x_shape) - 2)
     if not (available() and all(array.dtype == np.float32 for array in arrays)
             and min(min(pair) for pair in pads) >= 0 and min(_strides(hwio)) >= 0
-            and _out_size(x_shape[1:-1], hwio.shape[:-2], strides, pads)
+            and output_hw(x_shape[1:-1], hwio.shape[:-2], strides, pads)
             == tuple(y_shape[1:-1])):
         return None
     return _primitive(_Problem(kind, tuple(x_shape), tuple(y_shape), hwio.shape,
@@ -256,13 +256,6 @@ def _problem(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], hwio
 
 def _per_axis(stride: Strides, axes: int) -> tuple[int, ...]:
     return tuple(stride) if isinstance(stride, tuple) else (stride,) * axes
-
-
-def _out_size(in_size: tuple[int, ...], kernel: tuple[int, ...], strides: tuple[int, ...],
-              pads: Pads) -> tuple[int, ...]:
-    """The output's spatial size (`kernels.output_hw` with a stride per axis)."""
-    return tuple(output_hw((size,), (k,), step, (pad,))[0] for size, k, step, pad
-                 in zip(in_size, kernel, strides, pads, strict=True))
 
 
 def _strides(array: np.ndarray) -> tuple[int, ...]:
@@ -297,8 +290,7 @@ def _data_pass(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...],
 def conv(x: np.ndarray, hwio: np.ndarray, stride: Strides, pads: Pads) -> np.ndarray | None:
     """y = conv(pad(x, pads), hwio, stride), NHWC (or NDHWC); None when oneDNN cannot do
     it."""
-    strides = _per_axis(stride, x.ndim - 2)
-    y_shape = (x.shape[0], *_out_size(x.shape[1:-1], hwio.shape[:-2], strides, pads),
+    y_shape = (x.shape[0], *output_hw(x.shape[1:-1], hwio.shape[:-2], stride, pads),
                hwio.shape[-1])
     return _data_pass(_FORWARD_TRAINING, x.shape, y_shape, hwio, stride, pads, x)
 

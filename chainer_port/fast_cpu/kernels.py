@@ -51,11 +51,13 @@ MIN_GRAD_PIXELS = 2048
 NO_PADS: Pads = ((0, 0), (0, 0))
 
 
-def output_hw(in_hw: tuple[int, ...], kernel: tuple[int, ...], stride: int, pads: Pads
-              ) -> tuple[int, ...]:
-    """(height, width) of a convolution's or a pooling's output on `in_hw` padded by `pads`."""
-    return tuple((size + before + after - k) // stride + 1
-                 for size, k, (before, after) in zip(in_hw, kernel, pads, strict=True))
+def output_hw(in_hw: tuple[int, ...], kernel: tuple[int, ...],
+              stride: int | tuple[int, ...], pads: Pads) -> tuple[int, ...]:
+    """(height, width) (or any spatial axes) of a convolution's or a pooling's output on
+    `in_hw` padded by `pads`; one stride, or one per axis."""
+    strides = stride if isinstance(stride, tuple) else (stride,) * len(in_hw)
+    return tuple((size + before + after - k) // step + 1 for size, k, step, (before, after)
+                 in zip(in_hw, kernel, strides, pads, strict=True))
 
 
 def as_nhwc(x: np.ndarray) -> np.ndarray:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainer_port.fast_cpu.threads import WORKERS, parallel_map
+from chainer_port.fast_cpu.threads import WORKERS, parallel_map, row_blocks
 
 Order = tuple[int, int, int, int]
 """The block index of each of i, j, f, o in the gates."""
@@ -29,9 +29,7 @@ def _sigmoid(x: np.ndarray) -> np.ndarray:
 
 
 def _blocks(rows: int) -> list[slice]:
-    parts = 2 * WORKERS
-    step = max(1, -(-rows // parts))
-    return [slice(start, min(start + step, rows)) for start in range(0, rows, step)]
+    return row_blocks(rows, -(-rows // (2 * WORKERS)))
 
 
 def _gate_values(gates: np.ndarray, forget_bias: float, order: Order

@@ -12,7 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainer_port.fast_cpu.gemm import gemm
-from chainer_port.fast_cpu.threads import WORKERS, gemm_map
+from chainer_port.fast_cpu.threads import WORKERS, gemm_map, row_blocks
 
 
 def batched_gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -22,9 +22,8 @@ def batched_gemm(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     out = np.empty((batch, rows, b.shape[2]), a.dtype)
     # Enough blocks that both cores work at batch 1 too; whole items when the batch is large.
     parts = max(1, -(-WORKERS // batch))
-    step = -(-rows // parts)
-    blocks = [(item, slice(start, min(start + step, rows)))
-              for item in range(batch) for start in range(0, rows, step)]
+    blocks = [(item, part) for item in range(batch)
+              for part in row_blocks(rows, -(-rows // parts))]
     gemm_map(lambda block: gemm(a[block[0], block[1]], b[block[0]], out[block[0], block[1]]),
              blocks)
     return out

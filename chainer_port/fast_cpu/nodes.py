@@ -38,17 +38,21 @@ DOUBLE_BACKPROP = ("double backprop through the CPU fast path is not implemented
 
 
 def _hwio(weights: np.ndarray) -> np.ndarray:
-    """Chainer's conv (out, in, kh, kw), or deconv (in, out, kh, kw), kernel as conv HWIO."""
-    return weights.transpose(2, 3, 1, 0)
+    """Chainer's conv (out, in, kh, kw), or deconv (in, out, kh, kw), kernel as conv HWIO (a
+    view; 3-D kernels as DHWIO)."""
+    return weights.transpose(*range(2, weights.ndim), 1, 0)
 
 
 def _from_hwio(hwio: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(hwio.transpose(3, 2, 0, 1))
+    """`_hwio`'s inverse, contiguous: Chainer's (out, in, *kernel)."""
+    return np.ascontiguousarray(hwio.transpose(hwio.ndim - 1, hwio.ndim - 2,
+                                               *range(hwio.ndim - 2)))
 
 
 def _nchw(y: np.ndarray) -> np.ndarray:
-    """NHWC `y` as the NCHW-shaped view Chainer gets (no copy: see `kernels.as_nhwc`)."""
-    return y.transpose(0, 3, 1, 2)
+    """Channels-last `y` (NHWC, NDHWC) as the channels-first view Chainer gets (no copy: see
+    `kernels.as_nhwc`)."""
+    return y.transpose(0, y.ndim - 1, *range(1, y.ndim - 1))
 
 
 class _Gradients(chainer.FunctionNode):
@@ -164,21 +168,19 @@ class Conv3D(_FastNode):
     def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
         x, weights = inputs
         self.retain_inputs((0, 1))
-        return _channels_first(_onednn(dnnl.conv(_channels_last(x), _spatial_io(weights),
-                                                 self.strides, self.pads))),
+        return _nchw(_onednn(dnnl.conv(_channels_last(x), _hwio(weights), self.strides,
+                                       self.pads))),
 
     def gradients(self, x: np.ndarray, weights: np.ndarray, gy: np.ndarray, wanted: Wanted
                   ) -> tuple[np.ndarray | None, np.ndarray | None]:
         gy = _channels_last(gy)
         gx = gw = None
         if 0 in wanted:
-            gx = _channels_first(_onednn(dnnl.conv_transpose(
-                gy, _spatial_io(weights), self.strides, self.pads, x.shape[2:])))
+            gx = _nchw(_onednn(dnnl.conv_transpose(gy, _hwio(weights), self.strides,
+                                                   self.pads, x.shape[2:])))
         if 1 in wanted:
-            grad = _onednn(dnnl.conv_filter_grad(_channels_last(x), gy, weights.shape[2:],
-                                                 self.strides, self.pads))
-            gw = np.ascontiguousarray(grad.transpose(grad.ndim - 1, grad.ndim - 2,
-                                                     *range(grad.ndim - 2)))
+            gw = _from_hwio(_onednn(dnnl.conv_filter_grad(
+                _channels_last(x), gy, weights.shape[2:], self.strides, self.pads)))
         return gx, gw
 
 
@@ -187,17 +189,6 @@ def _channels_last(x: np.ndarray) -> np.ndarray:
     memory (a fast-path output), else a copy."""
     view = x.transpose(0, *range(2, x.ndim), 1)
     return view if view.flags.c_contiguous else np.ascontiguousarray(view)
-
-
-def _channels_first(y: np.ndarray) -> np.ndarray:
-    """Channels-last `y` as the (N, C, *spatial)-shaped view Chainer gets."""
-    return y.transpose(0, y.ndim - 1, *range(1, y.ndim - 1))
-
-
-def _spatial_io(weights: np.ndarray) -> np.ndarray:
-    """Chainer's (out, in, *kernel) weights as oneDNN's user layout (*kernel, in, out), a
-    view."""
-    return weights.transpose(*range(2, weights.ndim), 1, 0)
 
 
 def _onednn(result: np.ndarray | None) -> np.ndarray:

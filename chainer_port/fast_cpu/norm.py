@@ -20,15 +20,14 @@ from __future__ import annotations
 import numpy as np
 
 from chainer_port.fast_cpu import norm_kernels as loops
-from chainer_port.fast_cpu.threads import parallel_map
+from chainer_port.fast_cpu.threads import parallel_map, row_blocks
 
 BLOCK_BYTES = 1 << 20
 """float64 bytes per block of rows."""
 
 
 def _blocks(rows: int, channels: int) -> list[slice]:
-    step = max(BLOCK_BYTES // (8 * channels), 1)
-    return [slice(r0, r0 + step) for r0 in range(0, rows, step)]
+    return row_blocks(rows, BLOCK_BYTES // (8 * channels))
 
 
 def _block_moments(block: np.ndarray) -> tuple[int, np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainer_port.fast_cpu import softmax_kernels as loops
-from chainer_port.fast_cpu.threads import parallel_map
+from chainer_port.fast_cpu.threads import parallel_map, row_blocks
 
 
 def _planes(x: np.ndarray, labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -48,8 +48,7 @@ _BLOCK_FLOATS = 1 << 16
 
 
 def _row_blocks(rows: int, length: int) -> list[slice]:
-    step = max(1, _BLOCK_FLOATS // max(length, 1))
-    return [slice(start, min(start + step, rows)) for start in range(0, rows, step)]
+    return row_blocks(rows, _BLOCK_FLOATS // max(length, 1))
 
 
 def softmax_last_axis(x: np.ndarray) -> np.ndarray:

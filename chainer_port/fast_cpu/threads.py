@@ -53,6 +53,13 @@ def parallel_map(function: Callable[[Item], Result], items: Iterable[Item]) -> l
     return list(_pool[1].map(function, items))
 
 
+def row_blocks(rows: int, step: int) -> list[slice]:
+    """Consecutive slices of `step` rows (at least one) covering `rows`: the blocks the maps
+    here run."""
+    step = max(1, step)
+    return [slice(start, min(start + step, rows)) for start in range(0, rows, step)]
+
+
 def gemm_map(function: Callable[[Item], Result], items: Iterable[Item]) -> list[Result]:
     """`parallel_map` for work that multiplies (`gemm.gemm`): one single-threaded
     GEMM per thread, when MKL does the GEMMs (always sequential) or NumPy's OpenBLAS thread
