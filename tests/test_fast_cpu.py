@@ -8,6 +8,8 @@ TWINPORT_FAST_CPU=0.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import chainer
 import chainer.functions as F
 import numpy as np
@@ -15,7 +17,7 @@ import pytest
 from chainer import gradient_check
 
 from chainer_port import fast_cpu
-from chainer_port.fast_cpu import config, kernels, nodes, norm, pool
+from chainer_port.fast_cpu import config, dnnl, kernels, nodes, norm, pool
 from chainer_port.tf_compat import (
     batched_cross_conv,
     conv2d_transpose_same,
@@ -421,21 +423,42 @@ def test_the_fast_path_puts_numpys_blas_on_one_thread_unless_told_otherwise():
         assert int(done.stdout.strip().splitlines()[-1]) == expected, given
 
 
-@pytest.mark.parametrize("dtype", [np.float32, np.float64])
-def test_softmax_over_the_last_axis_is_chainers_bit_for_bit(dtype):
-    """Chainer's arithmetic on blocks of rows: the same values and gradients, bit for bit
-    (rows longer than a block, and blocks of many rows)."""
+def _softmax_against_chainers(dtype: type, compare: Callable[[np.ndarray, np.ndarray], None]
+                              ) -> None:
+    """The fast softmax's values and gradients against F.softmax's, by `compare` (rows longer
+    than a block, and blocks of many rows)."""
     rng = np.random.default_rng(2)
     for shape in ((3, 5, 70_000), (4, 300, 257)):
         x = (rng.standard_normal(shape) * 5).astype(dtype)
         gy = rng.standard_normal(shape).astype(dtype)
         x_fast, x_stock = chainer.Variable(x.copy()), chainer.Variable(x.copy())
         fast, stock = fast_cpu.last_axis_softmax(x_fast), F.softmax(x_stock, axis=2)
-        np.testing.assert_array_equal(fast.array, stock.array)
+        compare(fast.array, stock.array)
         fast.grad, stock.grad = gy.copy(), gy.copy()
         fast.backward()
         stock.backward()
-        np.testing.assert_array_equal(x_fast.grad, x_stock.grad)
+        compare(x_fast.grad, x_stock.grad)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_softmax_over_the_last_axis_without_onednn_is_chainers_bit_for_bit(dtype, monkeypatch):
+    """Chainer's arithmetic on blocks of rows (float64, or oneDNN off): the same values and
+    gradients, bit for bit."""
+    monkeypatch.setenv(config.ENV_CONV, "im2col")
+    _softmax_against_chainers(dtype, np.testing.assert_array_equal)
+
+
+@pytest.mark.skipif(not dnnl.available(), reason="oneDNN is not installed")
+def test_float32_softmax_on_onednn_is_chainers_within_rounding():
+    """oneDNN's softmax (float32, large enough to pay for its threads): the values and gradients
+    within float32 rounding of Chainer's (the gradient's row sums over 70,000 terms are added in
+    another order: an absolute error of the array's scale where gy - sum(gy * y) cancels)."""
+    assert dnnl.softmax_rows(np.zeros((4, 1 << 14), np.float32)) is not None
+
+    def close(fast: np.ndarray, stock: np.ndarray) -> None:
+        np.testing.assert_allclose(fast, stock, rtol=1e-5, atol=1e-5 * np.abs(stock).max())
+
+    _softmax_against_chainers(np.float32, close)
 
 
 def test_softmax_backward_numerically():
@@ -530,3 +553,23 @@ def test_the_lstm_cell_backward_numerically():
         lambda g, c: fast_cpu.lstm_cell(g, c, 1.0, (0, 1, 2, 3)),
         (rng.standard_normal((1, 8, 3, 2)), rng.standard_normal((1, 2, 3, 2))),
         rng.standard_normal((1, 4, 3, 2)), dtype=np.float64)
+
+
+@pytest.mark.parametrize("conv", ["onednn", "im2col"])
+def test_channels_last_copies_any_layout_exactly(conv, monkeypatch):
+    """`conv.channels_last`: a view of channels-last memory as it is, any other memory (NCHW,
+    a channel slice of it, a crop, NCDHW) copied exactly, small or large, on oneDNN's reorder or
+    without it."""
+    from chainer_port.fast_cpu.conv import channels_last
+
+    if conv == "im2col":
+        monkeypatch.setenv(config.ENV_CONV, "im2col")
+    rng = np.random.default_rng(4)
+    nhwc = rng.standard_normal((2, 9, 10, 24)).astype(np.float32)
+    assert np.shares_memory(channels_last(nhwc.transpose(0, 3, 1, 2)), nhwc)
+    big = rng.standard_normal((3, 40, 36, 34)).astype(np.float32)
+    for x in (big, big[:, 5:29], big[:, :, 2:30, 1:], rng.standard_normal((2, 3, 5, 6, 7)),
+              rng.standard_normal((2, 8, 4, 60, 60)).astype(np.float32), nhwc[:, 1:3]):
+        copy = channels_last(x)
+        assert copy.flags.c_contiguous and copy.dtype == x.dtype
+        np.testing.assert_array_equal(copy, np.moveaxis(x, 1, -1))

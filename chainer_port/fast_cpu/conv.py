@@ -13,6 +13,20 @@ from chainer_port.fast_cpu import dnnl, kernels
 from chainer_port.fast_cpu.kernels import Pads
 
 
+def channels_last(x: np.ndarray) -> np.ndarray:
+    """(N, C, *spatial)-shaped `x` as contiguous (N, *spatial, C): a view of channels-last memory
+    (a fast-path output, see `kernels.as_nhwc`), else a copy, on oneDNN's reorder where it
+    takes it (float32; 3 to 7 times faster than the copy below from 256 KB on 2 cores), else
+    on `kernels.as_nhwc` (4-D) or NumPy."""
+    view = x.transpose(0, *range(2, x.ndim), 1)
+    if view.flags.c_contiguous:
+        return view
+    copy = dnnl.contiguous_copy(view) if view.size >= dnnl.THREADS_PAY_FROM else None
+    if copy is not None:
+        return copy
+    return kernels.as_nhwc(x) if x.ndim == 4 else np.ascontiguousarray(view)
+
+
 def conv(x: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads) -> np.ndarray:
     """y = conv(pad(x, pads), hwio, stride): (N, Ho, Wo, out)."""
     y = dnnl.conv(x, hwio, stride, pads)

@@ -41,6 +41,7 @@ _CONVOLUTION_DIRECT = 1
 _ARG_SRC, _ARG_DST, _ARG_WEIGHTS = 1, 17, 33
 _ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
 _QUERY_WEIGHTS_MD, _QUERY_DIFF_WEIGHTS_MD = 131, 132
+_SOFTMAX_ACCURATE = 0x30000
 _MAX_NDIMS = 12
 
 _Dims = ctypes.c_int64 * _MAX_NDIMS
@@ -285,6 +286,81 @@ def _data_pass(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...],
                                      (_ARG_WEIGHTS, primitive.weights_desc, weights),
                                      (out_arg, out_desc, out)])
     return out
+
+
+THREADS_PAY_FROM = 1 << 15
+"""Elements from which an elementwise primitive (a layout copy, a softmax) goes to oneDNN:
+below, NumPy on one core (a few microseconds) costs less than waking oneDNN's threads (about
+0.05 ms on 2 cores)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _layout_reorder(shape: tuple[int, ...], strides: tuple[int, ...]
+                    ) -> tuple[_Handle, _Handle, _Handle]:
+    """Source and target descriptors of channels-last `shape` with element `strides` and its
+    contiguous copy, and the reorder between them."""
+    axes = (0, len(shape) - 1, *range(1, len(shape) - 1))
+    source = _desc(tuple(shape[axis] for axis in axes), tuple(strides[axis] for axis in axes))
+    target = _nhwc_desc(shape)
+    return source, target, _reorder(source, target)
+
+
+def contiguous_copy(x: np.ndarray) -> np.ndarray | None:
+    """A C-contiguous copy of float32 `x` (channels-last shaped, N, *spatial, C, of any
+    non-negative strides: typically a transposed view of NCHW memory) by oneDNN's reorder, on
+    all cores; None when oneDNN is off or does not take it."""
+    if not (available() and x.dtype == np.float32 and x.ndim >= 3 and min(_strides(x)) >= 0):
+        return None
+    source, target, reorder = _layout_reorder(x.shape, _strides(x))
+    out = np.empty(x.shape, np.float32)
+    _execute(reorder, [(_ARG_SRC, source, x), (_ARG_DST, target, out)])
+    return out
+
+
+@functools.lru_cache(maxsize=256)
+def _softmax_primitives(shape: tuple[int, int]) -> tuple[_Handle, _Handle, _Handle]:
+    """The descriptor of contiguous (rows, length) memory, and the primitives of the softmax
+    over its last axis and of that softmax's backward."""
+    runtime = _runtime()
+    library = runtime.library
+    rows = _desc(shape, (shape[1], 1))
+    forward, backward = _Handle(), _Handle()
+    _check(library.dnnl_softmax_forward_primitive_desc_create(
+        ctypes.byref(forward), runtime.engine, _FORWARD_TRAINING, _SOFTMAX_ACCURATE, rows, rows,
+        1, None), "softmax_forward_primitive_desc_create")
+    _check(library.dnnl_softmax_backward_primitive_desc_create(
+        ctypes.byref(backward), runtime.engine, _SOFTMAX_ACCURATE, rows, rows, rows, 1,
+        forward, None), "softmax_backward_primitive_desc_create")
+    return rows, _primitive_of(forward), _primitive_of(backward)
+
+
+def _softmax_takes(*arrays: np.ndarray) -> bool:
+    return (available() and arrays[0].size >= THREADS_PAY_FROM
+            and all(array.dtype == np.float32 for array in arrays))
+
+
+def softmax_rows(x: np.ndarray) -> np.ndarray | None:
+    """softmax over the last axis of contiguous float32 (rows, length) `x` (exp(x - max) / sum,
+    the arithmetic TF's own CPU softmax runs on oneDNN); None when oneDNN is off, for float64
+    and for arrays too small to pay for the threads (`THREADS_PAY_FROM`)."""
+    if not _softmax_takes(x):
+        return None
+    rows, forward, _ = _softmax_primitives(x.shape)
+    y = np.empty_like(x)
+    _execute(forward, [(_ARG_SRC, rows, x), (_ARG_DST, rows, y)])
+    return y
+
+
+def softmax_rows_grad(y: np.ndarray, gy: np.ndarray) -> np.ndarray | None:
+    """The gradient of `softmax_rows` given its output y, (gy - sum(gy * y)) * y; None where
+    `softmax_rows` is."""
+    if not _softmax_takes(y, gy):
+        return None
+    rows, _, backward = _softmax_primitives(y.shape)
+    gx = np.empty_like(y)
+    _execute(backward, [(_ARG_DST, rows, y), (_ARG_DIFF_DST, rows, gy),
+                        (_ARG_DIFF_SRC, rows, gx)])
+    return gx
 
 
 def conv(x: np.ndarray, hwio: np.ndarray, stride: Strides, pads: Pads) -> np.ndarray | None:

@@ -66,7 +66,7 @@ def as_nhwc(x: np.ndarray) -> np.ndarray:
     The fast path's nodes return NCHW-shaped views of NHWC memory and Chainer's elementwise
     functions (BatchNorm, ReLU) keep that memory order, so a convolution fed by one mostly
     gets NHWC memory here, returned as a view. Other memory (true NCHW, or a crop of a
-    larger map) is copied, on all cores.
+    larger map) is copied (`_padded_copy`).
     """
     view = x.transpose(0, 2, 3, 1)
     return view if view.flags.c_contiguous else _padded_copy(view, NO_PADS)
@@ -77,12 +77,16 @@ def pad_nhwc(x: np.ndarray, pads: Pads) -> np.ndarray:
     return x if pads == NO_PADS else _padded_copy(x, pads)
 
 
+_POOLED_COPY_BYTES = 4 << 20
+
+
 def _padded_copy(x: np.ndarray, pads: Pads) -> np.ndarray:
     """A contiguous copy of NHWC-shaped `x` (any strides) with a zero frame of `pads`.
 
     When the channels are not contiguous (NCHW memory) the copy goes a few channels at a time:
     NumPy's whole-array transposing copy reads with a stride of H * W floats and runs at about
-    half the speed. Images are copied on all cores.
+    half the speed. Images are copied on all cores from `_POOLED_COPY_BYTES`: below, waking the
+    pool's threads (about 0.1 ms on 2 cores) costs more than it saves.
     """
     (top, bottom), (left, right) = pads
     n, h, w, c = x.shape
@@ -100,7 +104,11 @@ def _padded_copy(x: np.ndarray, pads: Pads) -> np.ndarray:
         for c0 in range(0, c, step):
             inner[b, :, :, c0:c0 + step] = src[b, :, :, c0:c0 + step]
 
-    parallel_map(copy, range(n))
+    if out.nbytes >= _POOLED_COPY_BYTES:
+        parallel_map(copy, range(n))
+    else:
+        for b in range(n):
+            copy(b)
     return out
 
 

@@ -2,7 +2,7 @@
 
 Outputs are NCHW-shaped views of NHWC memory (`_nchw`): Chainer's elementwise functions keep
 that memory order, so the next node gets NHWC memory back without a transpose (see
-`kernels.as_nhwc`).
+`conv.channels_last`).
 
 Each node's backward applies a `_Gradients` node that computes the first-order gradients and
 whose own backward raises NotImplementedError: double backprop through the fast path fails
@@ -18,6 +18,7 @@ import numpy as np
 
 from chainer_port.fast_cpu import conv as convolutions
 from chainer_port.fast_cpu import dnnl, kernels
+from chainer_port.fast_cpu.conv import channels_last
 from chainer_port.fast_cpu.kernels import Pads
 from chainer_port.fast_cpu.lstm import Order, lstm_update, lstm_update_grad
 from chainer_port.fast_cpu.matmul import batched_gemm, transposed
@@ -51,7 +52,7 @@ def _from_hwio(hwio: np.ndarray) -> np.ndarray:
 
 def _nchw(y: np.ndarray) -> np.ndarray:
     """Channels-last `y` (NHWC, NDHWC) as the channels-first view Chainer gets (no copy: see
-    `kernels.as_nhwc`)."""
+    `conv.channels_last`)."""
     return y.transpose(0, y.ndim - 1, *range(1, y.ndim - 1))
 
 
@@ -107,19 +108,19 @@ class Conv2D(_FastNode):
     def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
         x, weights = inputs
         self.retain_inputs((0, 1))
-        y = convolutions.conv(kernels.as_nhwc(x), _hwio(weights), self.stride, self.pads)
+        y = convolutions.conv(channels_last(x), _hwio(weights), self.stride, self.pads)
         return _nchw(y),
 
     def gradients(self, x: np.ndarray, weights: np.ndarray, gy: np.ndarray, wanted: Wanted
                   ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        gy = kernels.as_nhwc(gy)
+        gy = channels_last(gy)
         gx = gw = None
         if 0 in wanted:
             gx = _nchw(convolutions.conv_transpose(gy, _hwio(weights), self.stride, self.pads,
                                                    x.shape[2:]))
         if 1 in wanted:
             kh, kw = weights.shape[2:]
-            gw = _from_hwio(convolutions.conv_filter_grad(kernels.as_nhwc(x), gy, kh, kw,
+            gw = _from_hwio(convolutions.conv_filter_grad(channels_last(x), gy, kh, kw,
                                                           self.stride, self.pads))
         return gx, gw
 
@@ -136,13 +137,13 @@ class Conv2DTranspose(_FastNode):
     def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
         x, weights = inputs
         self.retain_inputs((0, 1))
-        y = convolutions.conv_transpose(kernels.as_nhwc(x), _hwio(weights), self.stride,
+        y = convolutions.conv_transpose(channels_last(x), _hwio(weights), self.stride,
                                         self.pads, self.out_hw)
         return _nchw(y),
 
     def gradients(self, x: np.ndarray, weights: np.ndarray, gy: np.ndarray, wanted: Wanted
                   ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        gy = kernels.as_nhwc(gy)
+        gy = channels_last(gy)
         in_h, in_w = x.shape[2:]
         gx = gw = None
         if 0 in wanted:
@@ -150,7 +151,7 @@ class Conv2DTranspose(_FastNode):
                                          self.pads)[:, :in_h, :in_w])
         if 1 in wanted:
             kh, kw = weights.shape[2:]
-            gw = _from_hwio(convolutions.conv_filter_grad(gy, kernels.as_nhwc(x), kh, kw,
+            gw = _from_hwio(convolutions.conv_filter_grad(gy, channels_last(x), kh, kw,
                                                           self.stride, self.pads))
         return gx, gw
 
@@ -168,27 +169,20 @@ class Conv3D(_FastNode):
     def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
         x, weights = inputs
         self.retain_inputs((0, 1))
-        return _nchw(_onednn(dnnl.conv(_channels_last(x), _hwio(weights), self.strides,
+        return _nchw(_onednn(dnnl.conv(channels_last(x), _hwio(weights), self.strides,
                                        self.pads))),
 
     def gradients(self, x: np.ndarray, weights: np.ndarray, gy: np.ndarray, wanted: Wanted
                   ) -> tuple[np.ndarray | None, np.ndarray | None]:
-        gy = _channels_last(gy)
+        gy = channels_last(gy)
         gx = gw = None
         if 0 in wanted:
             gx = _nchw(_onednn(dnnl.conv_transpose(gy, _hwio(weights), self.strides,
                                                    self.pads, x.shape[2:])))
         if 1 in wanted:
             gw = _from_hwio(_onednn(dnnl.conv_filter_grad(
-                _channels_last(x), gy, weights.shape[2:], self.strides, self.pads)))
+                channels_last(x), gy, weights.shape[2:], self.strides, self.pads)))
         return gx, gw
-
-
-def _channels_last(x: np.ndarray) -> np.ndarray:
-    """(N, C, *spatial)-shaped `x` as contiguous (N, *spatial, C): a view of channels-last
-    memory (a fast-path output), else a copy."""
-    view = x.transpose(0, *range(2, x.ndim), 1)
-    return view if view.flags.c_contiguous else np.ascontiguousarray(view)
 
 
 def _onednn(result: np.ndarray | None) -> np.ndarray:
@@ -324,7 +318,7 @@ class FixedBatchNorm(_FastNode):
 
 def rows_by_channel(x: np.ndarray) -> np.ndarray:
     """NCHW-shaped `x` as (N * H * W, C): a view of NHWC memory, else a transposed copy."""
-    return np.ascontiguousarray(x.transpose(0, 2, 3, 1)).reshape(-1, x.shape[1])
+    return channels_last(x).reshape(-1, x.shape[1])
 
 
 def _nhwc_shape(x: np.ndarray) -> tuple[int, int, int, int]:

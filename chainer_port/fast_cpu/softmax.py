@@ -1,15 +1,18 @@
 """Softmax cross-entropy for the CPU fast path: one sample per task, both cores, the compiled
 loops of `softmax_kernels` over each sample's (classes, positions) view (no copy). And the
-softmax over a last, contiguous axis (attention's): Chainer's own arithmetic (max, exp, sum,
-divide; its gradient y * (gy - sum(y * gy))) on blocks of rows that fit in a core's cache, the
-blocks on both cores: each row's numbers are Chainer's, bit for bit. Chainer runs each of those
-passes over the whole array on one core: on the E3D-LSTM's attention (4 x 512 x 5,120 floats at
-`small`) the softmax and its gradient took 39% of the port's train step."""
+softmax over a last, contiguous axis (attention's). Chainer runs each of its passes (max, exp,
+sum, divide) over the whole array on one core: on the E3D-LSTM's attention (4 x 512 x 5,120
+floats at `small`) the softmax and its gradient took 39% of the port's train step. float32 goes
+to oneDNN's softmax (`dnnl.softmax_rows`, the primitive TF's own CPU softmax runs: 2 to 4 times
+faster than the blocks below on 2 cores, within 1e-5 of Chainer's numbers); float64, and
+float32 where oneDNN is off, to Chainer's own arithmetic on blocks of rows that fit in a core's
+cache, the blocks on both cores: each row's numbers are Chainer's, bit for bit."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from chainer_port.fast_cpu import dnnl
 from chainer_port.fast_cpu import softmax_kernels as loops
 from chainer_port.fast_cpu.threads import parallel_map, row_blocks
 
@@ -52,8 +55,12 @@ def _row_blocks(rows: int, length: int) -> list[slice]:
 
 
 def softmax_last_axis(x: np.ndarray) -> np.ndarray:
-    """softmax over the last axis, as Chainer's `F.softmax(x, axis=-1)` computes it."""
+    """softmax over the last axis: on oneDNN where it takes it (`dnnl.softmax_rows`), else as
+    Chainer's `F.softmax(x, axis=-1)` computes it."""
     rows = np.ascontiguousarray(x).reshape(-1, x.shape[-1])
+    y = dnnl.softmax_rows(rows)
+    if y is not None:
+        return y.reshape(x.shape)
     y = np.empty_like(rows)
 
     def block(part: slice) -> None:
@@ -67,10 +74,13 @@ def softmax_last_axis(x: np.ndarray) -> np.ndarray:
 
 
 def softmax_last_axis_grad(y: np.ndarray, gy: np.ndarray) -> np.ndarray:
-    """The gradient of `softmax_last_axis` given its output y: y * gy - y * sum(y * gy), as
-    Chainer's `_SoftmaxGrad`."""
+    """The gradient of `softmax_last_axis` given its output y: on oneDNN where the forward ran
+    there, else y * gy - y * sum(y * gy), as Chainer's `_SoftmaxGrad`."""
     y_rows = np.ascontiguousarray(y).reshape(-1, y.shape[-1])
     gy_rows = np.ascontiguousarray(gy).reshape(y_rows.shape)
+    gx = dnnl.softmax_rows_grad(y_rows, gy_rows)
+    if gx is not None:
+        return gx.reshape(y.shape)
     gx = np.empty_like(y_rows)
 
     def block(part: slice) -> None:
