@@ -555,6 +555,56 @@ def test_the_lstm_cell_backward_numerically():
         rng.standard_normal((1, 4, 3, 2)), dtype=np.float64)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape, memory", [((3, 6, 5, 4), "nchw"), ((3, 6, 5, 4), "nhwc"),
+                                           ((2, 5, 3, 4, 6), "nhwc"),
+                                           ((4, 16, 72, 64), "nhwc")])
+def test_the_layer_norm_is_chainers_functions(dtype, shape, memory):
+    """`tf_layer_norm` ("tf") on the fast path against the same composite in Chainer's functions
+    (the shim with the fast path off): y and the gradients of x, gamma and beta, NCHW and
+    channels-last memory, 4-D and 5-D, a map large enough to run on the pool."""
+    from chainer_port.tf_video_ops import tf_layer_norm
+
+    rng = np.random.default_rng(8)
+    moved = (shape[0], *shape[2:], shape[1])
+    x = (rng.standard_normal(moved if memory == "nhwc" else shape) * 3 + 2).astype(dtype)
+    x = np.moveaxis(x, -1, 1) if memory == "nhwc" else x
+    gamma, beta = (rng.standard_normal(shape[1]).astype(dtype) for _ in range(2))
+    gy = rng.standard_normal(shape).astype(dtype)
+    results = []
+    for fast in ("1", "0"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(config.ENV_FAST_CPU, fast)
+            xv, gv, bv = (chainer.Variable(a.copy()) for a in (x, gamma, beta))
+            y = tf_layer_norm(xv, bv, gv)
+            assert isinstance(y.creator, nodes.LayerNorm) == (fast == "1")
+            y.grad = gy.copy()
+            y.backward()
+            results.append((y.array, xv.grad, gv.grad, bv.grad))
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=(1e-5 if dtype == np.float32 else 1e-12)
+                                   * np.abs(want).max())
+
+
+def test_the_layer_norm_backward_numerically():
+    rng = np.random.default_rng(9)
+    gradient_check.check_backward(
+        lambda x, g, b: fast_cpu.layer_norm(x, g, b, 1e-12),
+        (rng.standard_normal((2, 3, 4, 5)), rng.standard_normal(3), rng.standard_normal(3)),
+        rng.standard_normal((2, 3, 4, 5)), dtype=np.float64)
+
+
+def test_the_layer_norm_shim_takes_the_fast_path_for_tfs_layer_norm_only(monkeypatch):
+    from chainer_port.tf_video_ops import tf_layer_norm
+
+    x, gamma = np.ones((2, 3, 4, 4), np.float32), np.ones(3, np.float32)
+    assert isinstance(tf_layer_norm(x, gamma, gamma).creator, nodes.LayerNorm)
+    assert not isinstance(tf_layer_norm(x, gamma, gamma, "chainer").creator, nodes.LayerNorm)
+    monkeypatch.setenv(config.ENV_FAST_CPU, "0")
+    assert not isinstance(tf_layer_norm(x, gamma, gamma).creator, nodes.LayerNorm)
+
+
 @pytest.mark.parametrize("conv", ["onednn", "im2col"])
 def test_channels_last_copies_any_layout_exactly(conv, monkeypatch):
     """`conv.channels_last`: a view of channels-last memory as it is, any other memory (NCHW,

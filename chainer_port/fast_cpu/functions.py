@@ -22,6 +22,7 @@ from chainer_port.fast_cpu.nodes import (
     Conv3D,
     DepthwiseConv2D,
     FixedBatchNorm,
+    LayerNorm,
     LSTMCell,
     MaxPool2D,
     Softmax,
@@ -114,6 +115,13 @@ def fixed_batch_norm(x: VariableOrArray, beta: VariableOrArray, mean: NdArray, v
     """`tf_compat.tf_batch_norm_inference`: Chainer's float32 formula, block by block; `relu`
     as in `batch_norm_training`."""
     return FixedBatchNorm(mean, var, eps, relu).apply((x, beta))[0]
+
+
+def layer_norm(x: VariableOrArray, gamma: VariableOrArray, beta: VariableOrArray, eps: float
+               ) -> chainer.Variable:
+    """`tf_video_ops.tf_layer_norm` of an (N, C, *spatial) map: each sample normalised over
+    all its axes but the batch (float64 statistics), then gamma and beta per channel."""
+    return LayerNorm(float(eps)).apply((x, gamma, beta))[0]
 
 
 def softmax_cross_entropy(x: VariableOrArray, labels: NdArray) -> chainer.Variable:

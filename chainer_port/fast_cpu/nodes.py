@@ -20,6 +20,7 @@ from chainer_port.fast_cpu import conv as convolutions
 from chainer_port.fast_cpu import dnnl, kernels
 from chainer_port.fast_cpu.conv import channels_last
 from chainer_port.fast_cpu.kernels import Pads
+from chainer_port.fast_cpu.layernorm import layer_norm, layer_norm_grad
 from chainer_port.fast_cpu.lstm import Order, lstm_update, lstm_update_grad
 from chainer_port.fast_cpu.matmul import batched_gemm, transposed
 from chainer_port.fast_cpu.norm import batch_norm, batch_norm_grad, fixed_batch_norm
@@ -278,14 +279,14 @@ class BatchNormTraining(_FastNode):
         if self.relu:
             self.retain_outputs((0,))
         y, self.mean, self.inv_std = batch_norm(rows_by_channel(x), beta, self.eps, self.relu)
-        return _nchw(y.reshape(_nhwc_shape(x))),
+        return _nchw(y.reshape(_channels_last_shape(x))),
 
     def gradients(self, x: np.ndarray, gy: np.ndarray, wanted: Wanted
                   ) -> tuple[np.ndarray, np.ndarray]:
         relu_y = rows_by_channel(self.get_retained_outputs()[0].array) if self.relu else None
         gx, gbeta = batch_norm_grad(rows_by_channel(x), rows_by_channel(gy), self.mean,
                                     self.inv_std, relu_y)
-        return _nchw(gx.reshape(_nhwc_shape(x))), gbeta
+        return _nchw(gx.reshape(_channels_last_shape(x))), gbeta
 
 
 class FixedBatchNorm(_FastNode):
@@ -306,24 +307,50 @@ class FixedBatchNorm(_FastNode):
             self.retain_outputs((0,))
         y, self.inv_std = fixed_batch_norm(rows_by_channel(x), beta, self.mean, self.var,
                                            self.eps, self.relu)
-        return _nchw(y.reshape(_nhwc_shape(x))),
+        return _nchw(y.reshape(_channels_last_shape(x))),
 
     def gradients(self, gy: np.ndarray, wanted: Wanted) -> tuple[np.ndarray, ...]:
         rows = rows_by_channel(gy)
         if self.relu:
             rows = rows * (rows_by_channel(self.get_retained_outputs()[0].array) > 0)
-        gx = _nchw((rows * self.inv_std).reshape(_nhwc_shape(gy)))
+        gx = _nchw((rows * self.inv_std).reshape(_channels_last_shape(gy)))
         return gx, rows.sum(axis=0, dtype=np.float64).astype(gy.dtype)
+
+
+class LayerNorm(_FastNode):
+    """`tf_video_ops.tf_layer_norm` (TF's contrib layer norm) of an (N, C, *spatial)-shaped map
+    and gamma and beta (C,): each sample normalised over all its axes, float64 statistics,
+    computed channels-last (`layernorm`)."""
+
+    def __init__(self, eps: float) -> None:
+        super().__init__()
+        self.eps = eps
+
+    def forward(self, inputs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
+        x, gamma, beta = inputs
+        self.retain_inputs((0, 1))
+        y, self.stats = layer_norm(_sample_rows(x), gamma, beta, self.eps)
+        return _nchw(y.reshape(_channels_last_shape(x))),
+
+    def gradients(self, x: np.ndarray, gamma: np.ndarray, gy: np.ndarray, wanted: Wanted
+                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        gx, ggamma, gbeta = layer_norm_grad(_sample_rows(x), _sample_rows(gy), gamma,
+                                            self.stats)
+        return _nchw(gx.reshape(_channels_last_shape(x))), ggamma, gbeta
+
+
+def _sample_rows(x: np.ndarray) -> np.ndarray:
+    """(N, C, *spatial)-shaped `x` as (N, positions, C) channels-last rows (`channels_last`)."""
+    return channels_last(x).reshape(x.shape[0], -1, x.shape[1])
+
+
+def _channels_last_shape(x: np.ndarray) -> tuple[int, ...]:
+    return x.shape[0], *x.shape[2:], x.shape[1]
 
 
 def rows_by_channel(x: np.ndarray) -> np.ndarray:
     """NCHW-shaped `x` as (N * H * W, C): a view of NHWC memory, else a transposed copy."""
     return channels_last(x).reshape(-1, x.shape[1])
-
-
-def _nhwc_shape(x: np.ndarray) -> tuple[int, int, int, int]:
-    n, c, h, w = x.shape
-    return n, h, w, c
 
 
 class SoftmaxCrossEntropy(_FastNode):
@@ -401,14 +428,14 @@ class LSTMCell(_FastNode):
         gates, c = inputs
         self.retain_inputs((0, 1))
         state = lstm_update(_rows(gates), _rows(c), self.forget_bias, self.order)
-        return _nchw(state.reshape(*_nhwc_shape(c)[:3], -1)),
+        return _nchw(state.reshape(*_channels_last_shape(c)[:3], -1)),
 
     def gradients(self, gates: np.ndarray, c: np.ndarray, gy: np.ndarray, wanted: Wanted
                   ) -> tuple[np.ndarray, np.ndarray]:
         g_gates, g_c = lstm_update_grad(_rows(gates), _rows(c), _rows(gy), self.forget_bias,
                                         self.order)
-        return (_nchw(g_gates.reshape(_nhwc_shape(gates))),
-                _nchw(g_c.reshape(_nhwc_shape(c))))
+        return (_nchw(g_gates.reshape(_channels_last_shape(gates))),
+                _nchw(g_c.reshape(_channels_last_shape(c))))
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
