@@ -15,6 +15,7 @@ from chainer_port.tf_compat import (
     batched_cross_conv,
     conv2d_transpose_same,
     nhwc_flatten,
+    per_pixel_kernels,
     tf_conv2d,
 )
 from chainer_port.tf_video_ops import channel_softmax, tf_layer_norm, tf_spatial_transformer
@@ -170,21 +171,16 @@ class FinnModel(ChainerTwin):
 
     def _dna(self, layer: Layer, prev_image: chainer.Variable, dna_input: chainer.Variable,
              training: bool) -> chainer.Variable:
-        """The k*k shifted copies of prev_image ([B, k*k, C, H, W], row shift major) weighted
-        per pixel by the normalised kernels."""
-        k = layer.attrs["kernel"]
-        shifted = F.stack(self.dna_shifts(prev_image, k), axis=1)
+        """The k*k shifted copies of prev_image (row shift major: windows of the image padded
+        by `dna_pads`) weighted per pixel by the normalised kernels (`per_pixel_kernels`)."""
         kernel = self.relu_shift(dna_input, layer.attrs["relu_shift"])
         kernel = kernel / F.broadcast_to(F.sum(kernel, axis=1, keepdims=True), kernel.shape)
-        return F.sum(F.broadcast_to(kernel[:, :, None], shifted.shape) * shifted, axis=1)
+        return per_pixel_kernels(prev_image, kernel, self.dna_pads(layer.attrs["kernel"]))
 
     @staticmethod
-    def dna_shifts(image: chainer.Variable, k: int) -> list[chainer.Variable]:
-        """The TF code's copies: windows of the zero-padded image at every offset."""
-        half, (height, width) = k // 2, image.shape[2:]
-        padded = F.pad(image, ((0, 0), (0, 0), (half, half), (half, half)), "constant")
-        return [padded[:, :, dy:dy + height, dx:dx + width]
-                for dy in range(k) for dx in range(k)]
+    def dna_pads(k: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        """The TF code's copies: windows of the image zero-padded by k // 2 on every side."""
+        return (k // 2, k // 2), (k // 2, k // 2)
 
     def _stp_params(self, layer: Layer, hidden: chainer.Variable, training: bool
                     ) -> chainer.Variable:

@@ -448,6 +448,25 @@ def batched_cross_conv(features: VariableOrArray, kernel: VariableOrArray) -> ch
     return F.reshape(y, (batch, channels, height, width))
 
 
+def per_pixel_kernels(image: VariableOrArray, kernels: VariableOrArray,
+                      pads: tuple[tuple[int, int], tuple[int, int]]) -> chainer.Variable:
+    """Each output pixel the weighted sum of its k x k window (Finn's DNA transformation, a
+    dynamic filter): `image` [B, C, H, W] zero-padded by `pads` ((top, bottom), (left,
+    right), k - 1 rows and columns in all), window offset (dy, dx) weighted by kernels[:, dy * k
+    + dx] ([B, k * k, H, W]), the same weights for every channel. The TF code's stack of the
+    padded image's windows, weighted and summed; NumPy arrays take `fast_cpu.per_pixel_kernels`
+    (one node, the same sums)."""
+    if fast_cpu.applies(image, kernels):
+        return fast_cpu.per_pixel_kernels(image, kernels, pads)
+    (top, bottom), (left, right) = pads
+    height, width = image.shape[2:]
+    padded = F.pad(image, ((0, 0), (0, 0), (top, bottom), (left, right)), "constant")
+    shifted = F.stack([padded[:, :, dy:dy + height, dx:dx + width]
+                       for dy in range(top + bottom + 1) for dx in range(left + right + 1)],
+                      axis=1)
+    return F.sum(F.broadcast_to(kernels[:, :, None], shifted.shape) * shifted, axis=1)
+
+
 def tf_space_to_depth(x: VariableOrArray, block: int, order: str = "tf") -> chainer.Variable:
     """`tf.nn.space_to_depth(x, block)` on NCHW (`TFCompat.space_to_depth`)."""
     if order == "tf":

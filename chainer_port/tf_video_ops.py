@@ -68,7 +68,8 @@ def tf_spatial_transformer(image: VariableOrArray, theta: VariableOrArray, mode:
     last row / column and before the first the weights cancel (a zero).
     Chainer's `F.spatial_transformer_grid` / `F.spatial_transformer_sampler` ("chainer")
     scale by (W - 1) / 2 and read zeros outside the image: the identity is exact there and a
-    stretch by W / (W - 1) with a black last row and column in TF.
+    stretch by W / (W - 1) with a black last row and column in TF. NumPy arrays sample with
+    `fast_cpu.bilinear_sample`, the same arithmetic in one node.
     """
     batch, channels, height, width = image.shape
     theta = F.reshape(theta, (batch, 2, 3))
@@ -83,6 +84,8 @@ def tf_spatial_transformer(image: VariableOrArray, theta: VariableOrArray, mode:
     source = F.matmul(theta, grid)  # [B, 2, H * W]
     x = (F.reshape(source[:, 0], (-1,)) + 1.0) * (width / 2.0)
     y = (F.reshape(source[:, 1], (-1,)) + 1.0) * (height / 2.0)
+    if fast_cpu.applies(image, x, y):
+        return fast_cpu.bilinear_sample(image, x, y)
     x0 = xp.floor(x.array).astype(np.int32)
     y0 = xp.floor(y.array).astype(np.int32)
     x0, x1 = xp.clip(x0, 0, width - 1), xp.clip(x0 + 1, 0, width - 1)

@@ -605,6 +605,88 @@ def test_the_layer_norm_shim_takes_the_fast_path_for_tfs_layer_norm_only(monkeyp
     assert not isinstance(tf_layer_norm(x, gamma, gamma).creator, nodes.LayerNorm)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_the_spatial_transformer_samples_as_chainers_functions(dtype):
+    """`tf_spatial_transformer` ("tf") with the fast path's sampler against the same gathers in
+    Chainer's functions (the fast path off): the output bit for bit, the gradients of the image
+    and of theta, for transforms that reach beyond the image (clipped neighbours)."""
+    from chainer_port.tf_video_ops import tf_spatial_transformer
+
+    rng = np.random.default_rng(10)
+    image = rng.standard_normal((3, 2, 7, 9)).astype(dtype)
+    theta = (np.tile(np.array([1, 0, 0, 0, 1, 0], dtype), (3, 1))
+             + rng.standard_normal((3, 6)).astype(dtype) * 0.4)
+    gy = rng.standard_normal(image.shape).astype(dtype)
+    results = []
+    for fast in ("1", "0"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(config.ENV_FAST_CPU, fast)
+            image_v, theta_v = chainer.Variable(image.copy()), chainer.Variable(theta.copy())
+            y = tf_spatial_transformer(image_v, theta_v)
+            assert isinstance(y.creator, nodes.BilinearSample) == (fast == "1")
+            y.grad = gy.copy()
+            y.backward()
+            results.append((y.array, image_v.grad, theta_v.grad))
+    (fast_y, *fast_grads), (stock_y, *stock_grads) = results
+    np.testing.assert_array_equal(fast_y, stock_y)
+    for got, want in zip(fast_grads, stock_grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=(1e-5 if dtype == np.float32 else 1e-12)
+                                   * np.abs(want).max())
+
+
+def test_the_bilinear_sampler_backward_numerically():
+    """Away from the integer grid lines, where the bilinear weights are smooth."""
+    rng = np.random.default_rng(11)
+    xs = rng.uniform(-1.5, 6.5, (2, 20)) + 0.0
+    xs += 0.5 - (xs % 1.0 - 0.5) * 0.2 - xs % 1.0  # each point 0.4 to 0.6 past a grid line
+    ys = rng.uniform(-1.5, 4.5, (2, 20))
+    ys += 0.5 - (ys % 1.0 - 0.5) * 0.2 - ys % 1.0
+    gradient_check.check_backward(
+        fast_cpu.bilinear_sample,
+        (rng.standard_normal((2, 3, 4, 5)), xs.reshape(-1), ys.reshape(-1)),
+        rng.standard_normal((2, 3, 4, 5)), dtype=np.float64, eps=1e-4)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("pads", [((2, 2), (2, 2)), ((0, 4), (0, 4)), ((1, 3), (4, 0))])
+def test_per_pixel_kernels_are_chainers_functions(dtype, pads):
+    """`tf_compat.per_pixel_kernels` on the fast path against the windows of the padded image
+    stacked, weighted and summed in Chainer's functions (the fast path off): the output bit for
+    bit, the gradients of the image and of the kernels; DNA's pads and its re-padding
+    mutant's."""
+    from chainer_port.tf_compat import per_pixel_kernels
+
+    rng = np.random.default_rng(12)
+    image = rng.standard_normal((3, 2, 7, 6)).astype(dtype)
+    kernels = rng.standard_normal((3, 25, 7, 6)).astype(dtype)
+    gy = rng.standard_normal(image.shape).astype(dtype)
+    results = []
+    for fast in ("1", "0"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(config.ENV_FAST_CPU, fast)
+            image_v, kernels_v = chainer.Variable(image.copy()), chainer.Variable(kernels.copy())
+            y = per_pixel_kernels(image_v, kernels_v, pads)
+            assert isinstance(y.creator, nodes.PerPixelKernels) == (fast == "1")
+            y.grad = gy.copy()
+            y.backward()
+            results.append((y.array, image_v.grad, kernels_v.grad))
+    (fast_y, *fast_grads), (stock_y, *stock_grads) = results
+    np.testing.assert_array_equal(fast_y, stock_y)
+    for got, want in zip(fast_grads, stock_grads, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=(1e-5 if dtype == np.float32 else 1e-12)
+                                   * np.abs(want).max())
+
+
+def test_per_pixel_kernels_backward_numerically():
+    rng = np.random.default_rng(13)
+    gradient_check.check_backward(
+        lambda image, kernels: fast_cpu.per_pixel_kernels(image, kernels, ((1, 1), (1, 1))),
+        (rng.standard_normal((2, 3, 4, 5)), rng.standard_normal((2, 9, 4, 5))),
+        rng.standard_normal((2, 3, 4, 5)), dtype=np.float64)
+
+
 @pytest.mark.parametrize("conv", ["onednn", "im2col"])
 def test_channels_last_copies_any_layout_exactly(conv, monkeypatch):
     """`conv.channels_last`: a view of channels-last memory as it is, any other memory (NCHW,

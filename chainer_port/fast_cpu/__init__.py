@@ -10,7 +10,8 @@ backward: convolutions on oneDNN (2-D and 3-D), else cache-blocked im2col GEMMs 
 (`norm`), the softmax cross-entropy over a class axis in compiled loops and the softmax over a
 last axis in cache-sized blocks on both cores (`softmax`), batched matrix products a GEMM per
 block on both cores (`matmul`), an LSTM cell's update in one pass on both cores (`lstm`),
-TF's layer norm in compiled loops (`layernorm`).
+TF's layer norm, the spatial transformer's bilinear sampler and per-pixel kernels (DNA's) in
+compiled loops (`layernorm`, `sampler`, `perpixel`).
 The first use sets malloc to keep freed memory (`memory`) and NumPy's BLAS on one thread,
 whose idle workers would otherwise spin beside oneDNN's (`blas.numpy_blas_on_one_thread`).
 
@@ -34,7 +35,7 @@ PUBLIC = ("applies", "conv2d", "conv2d_transpose", "conv3d", "conv3d_runs", "dep
           "max_pool2d",
           "batch_norm_training", "fixed_batch_norm", "channel_moments",
           "softmax_cross_entropy", "last_axis_softmax", "batched_matmul", "lstm_cell",
-          "layer_norm")
+          "layer_norm", "bilinear_sample", "per_pixel_kernels")
 
 
 def __getattr__(name: str) -> Any:

@@ -17,6 +17,7 @@ from chainer_port.fast_cpu.memory import keep_freed_memory
 from chainer_port.fast_cpu.nodes import (
     BatchedMatMul,
     BatchNormTraining,
+    BilinearSample,
     Conv2D,
     Conv2DTranspose,
     Conv3D,
@@ -25,6 +26,7 @@ from chainer_port.fast_cpu.nodes import (
     LayerNorm,
     LSTMCell,
     MaxPool2D,
+    PerPixelKernels,
     Softmax,
     SoftmaxCrossEntropy,
     rows_by_channel,
@@ -122,6 +124,21 @@ def layer_norm(x: VariableOrArray, gamma: VariableOrArray, beta: VariableOrArray
     """`tf_video_ops.tf_layer_norm` of an (N, C, *spatial) map: each sample normalised over
     all its axes but the batch (float64 statistics), then gamma and beta per channel."""
     return LayerNorm(float(eps)).apply((x, gamma, beta))[0]
+
+
+def bilinear_sample(image: VariableOrArray, xs: VariableOrArray, ys: VariableOrArray
+                    ) -> chainer.Variable:
+    """`tf_video_ops.tf_spatial_transformer`'s sampling: (N, C, H, W) `image` at the (N * H *
+    W) source points xs, ys (pixels), each output pixel the bilinear mix of its four
+    neighbours clipped into the image."""
+    return BilinearSample().apply((image, xs, ys))[0]
+
+
+def per_pixel_kernels(image: VariableOrArray, kernels: VariableOrArray,
+                      pads: Sequence[Sequence[int]]) -> chainer.Variable:
+    """`tf_compat.per_pixel_kernels`: (N, C, H, W) `image` zero-padded by `pads`, each pixel's
+    k x k window weighted by its own (N, k * k, H, W) kernels (row offset major) and summed."""
+    return PerPixelKernels(_pads(pads)).apply((image, kernels))[0]
 
 
 def softmax_cross_entropy(x: VariableOrArray, labels: NdArray) -> chainer.Variable:

@@ -24,7 +24,9 @@ from chainer_port.fast_cpu.layernorm import layer_norm, layer_norm_grad
 from chainer_port.fast_cpu.lstm import Order, lstm_update, lstm_update_grad
 from chainer_port.fast_cpu.matmul import batched_gemm, transposed
 from chainer_port.fast_cpu.norm import batch_norm, batch_norm_grad, fixed_batch_norm
+from chainer_port.fast_cpu.perpixel import per_pixel_kernels, per_pixel_kernels_grad
 from chainer_port.fast_cpu.pool import max_pool, max_pool_grad
+from chainer_port.fast_cpu.sampler import bilinear_sample, bilinear_sample_grad
 from chainer_port.fast_cpu.softmax import (
     softmax_cross_entropy,
     softmax_cross_entropy_grad,
@@ -337,6 +339,52 @@ class LayerNorm(_FastNode):
         gx, ggamma, gbeta = layer_norm_grad(_sample_rows(x), _sample_rows(gy), gamma,
                                             self.stats)
         return _nchw(gx.reshape(_channels_last_shape(x))), ggamma, gbeta
+
+
+class BilinearSample(_FastNode):
+    """`tf_video_ops.tf_spatial_transformer`'s sampling of an (N, C, H, W) image at (N * H * W)
+    source points x, y (pixels): the four clipped neighbours' bilinear mix, computed
+    channels-last (`sampler`)."""
+
+    def forward(self, inputs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
+        image, xs, ys = inputs
+        self.retain_inputs((0, 1, 2))
+        out = bilinear_sample(channels_last(image), *self._points(image, xs, ys))
+        return _nchw(out.reshape(_channels_last_shape(image))),
+
+    def gradients(self, image: np.ndarray, xs: np.ndarray, ys: np.ndarray, gy: np.ndarray,
+                  wanted: Wanted) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        g_image, g_xs, g_ys = bilinear_sample_grad(
+            channels_last(image), *self._points(image, xs, ys), _sample_rows(gy))
+        return _nchw(g_image), g_xs.reshape(xs.shape), g_ys.reshape(ys.shape)
+
+    @staticmethod
+    def _points(image: np.ndarray, xs: np.ndarray, ys: np.ndarray
+                ) -> tuple[np.ndarray, np.ndarray]:
+        return (np.ascontiguousarray(xs).reshape(len(image), -1),
+                np.ascontiguousarray(ys).reshape(len(image), -1))
+
+
+class PerPixelKernels(_FastNode):
+    """`tf_compat.per_pixel_kernels`: (N, C, H, W) image zero-padded by `pads`, each pixel's
+    k x k window weighted by its own (N, k * k, H, W) kernels and summed, computed channels-last
+    (`perpixel`)."""
+
+    def __init__(self, pads: Pads) -> None:
+        super().__init__()
+        self.pads = pads
+
+    def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
+        image, kernels = inputs
+        self.retain_inputs((0, 1))
+        return _nchw(per_pixel_kernels(channels_last(image), channels_last(kernels),
+                                       self.pads)),
+
+    def gradients(self, image: np.ndarray, kernels: np.ndarray, gy: np.ndarray, wanted: Wanted
+                  ) -> tuple[np.ndarray, np.ndarray]:
+        g_image, g_kernels = per_pixel_kernels_grad(channels_last(image), channels_last(kernels),
+                                                    self.pads, channels_last(gy))
+        return _nchw(g_image), _nchw(g_kernels)
 
 
 def _sample_rows(x: np.ndarray) -> np.ndarray:

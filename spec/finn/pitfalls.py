@@ -176,7 +176,7 @@ CATALOGUES: dict[str, tuple[Pitfall, ...]] = {
             "The seed slices the unpadded image from the offset and pads the end back to size: "
             "every copy is shifted by 2 more, the centre one included.",
             "model/dna_0 fails first in every forward mode.",
-            "Slice the padded image (`FinnModel.dna_shifts`).",
+            "Slice the image padded by 2 on every side (`FinnModel.dna_pads`).",
             "DNARepadded", FORWARD_E2E_INFERENCE, "model/dna_0"),
         _relu_shift("model/dna_0"), STATE_NOT_CARRIED, BACKGROUND,
         BIAS_TWICE, RELU_BEFORE_NORM),

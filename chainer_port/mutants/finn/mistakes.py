@@ -88,12 +88,12 @@ class DNARepadded:
     """DNA's shifted copies made by slicing the image at the offset and zero-padding the end
     back to size (the seed's 'added this operation to make sure the size was still the
     original one'), not by slicing the padded image: every copy is shifted by the kernel's
-    half width, the centre tap included."""
+    half width, the centre tap included. Copy (dy, dx), image[dy:, dx:] padded by (dy, dx) at
+    the end, is the window at (dy, dx) of the image padded by k - 1 at the end only."""
 
     @staticmethod
-    def dna_shifts(image: chainer.Variable, k: int) -> list[chainer.Variable]:
-        return [F.pad(image[:, :, dy:, dx:], ((0, 0), (0, 0), (0, dy), (0, dx)), "constant")
-                for dy in range(k) for dx in range(k)]
+    def dna_pads(k: int) -> tuple[tuple[int, int], tuple[int, int]]:
+        return (0, k - 1), (0, k - 1)
 
 
 class OwnSchedule:
