@@ -467,6 +467,19 @@ def per_pixel_kernels(image: VariableOrArray, kernels: VariableOrArray,
     return F.sum(F.broadcast_to(kernels[:, :, None], shifted.shape) * shifted, axis=1)
 
 
+def multiplicative_unit(g1: VariableOrArray, g2: VariableOrArray, g3: VariableOrArray,
+                        u: VariableOrArray, h: VariableOrArray | None) -> chainer.Variable:
+    """Kalchbrenner et al.'s multiplicative unit (the VPN) on its four convolutions'
+    pre-activations: sigmoid(g1) * tanh(sigmoid(g2) * h + sigmoid(g3) * tanh(u)); h None:
+    sigmoid(g2) in place of the product. NumPy arrays take `fast_cpu.multiplicative_unit` (one
+    node, Chainer's arithmetic)."""
+    if fast_cpu.applies(*(x for x in (g1, g2, g3, u, h) if x is not None)):
+        return fast_cpu.multiplicative_unit(g1, g2, g3, u, h)
+    gate2 = F.sigmoid(g2)
+    return F.sigmoid(g1) * F.tanh((gate2 * h if h is not None else gate2)
+                                  + F.sigmoid(g3) * F.tanh(u))
+
+
 def tf_space_to_depth(x: VariableOrArray, block: int, order: str = "tf") -> chainer.Variable:
     """`tf.nn.space_to_depth(x, block)` on NCHW (`TFCompat.space_to_depth`)."""
     if order == "tf":

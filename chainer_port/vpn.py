@@ -9,15 +9,13 @@ import chainer
 import chainer.functions as F
 import numpy as np
 
-from chainer_port.tf_compat import tf_conv, tf_softmax_cross_entropy
+from chainer_port.tf_compat import multiplicative_unit, tf_conv, tf_softmax_cross_entropy
 from chainer_port.twin import ChainerTwin
 from spec.layer import Layer
 from spec.layout import Transpose
 from spec.tf_geometry import pixelcnn_mask
 from spec.vpn import PAIR
 from spec.vpn.graph import UNIT_GATES
-
-ACTIVATIONS = {"g1": F.sigmoid, "g2": F.sigmoid, "g3": F.sigmoid, "u": F.tanh}
 
 
 class VPNModel(ChainerTwin):
@@ -46,9 +44,10 @@ class VPNModel(ChainerTwin):
 
     def unit(self, h: chainer.Variable, scope: str, dilation: int = 1, mask: str | None = None,
              masked_channels: int = 0, g2_times_h: bool = True) -> chainer.Variable:
-        g1, g2, g3, u = (ACTIVATIONS[gate](self.conv(h, f"{scope}/{gate}", dilation, mask,
-                                                      masked_channels)) for gate in UNIT_GATES)
-        return g1 * F.tanh((g2 * h if g2_times_h else g2) + g3 * u)
+        """A multiplicative unit on its four convolutions (`multiplicative_unit`)."""
+        g1, g2, g3, u = (self.conv(h, f"{scope}/{gate}", dilation, mask, masked_channels)
+                         for gate in UNIT_GATES)
+        return multiplicative_unit(g1, g2, g3, u, h if g2_times_h else None)
 
     # -- the graph -----------------------------------------------------------------------------
 

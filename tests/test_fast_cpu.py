@@ -687,6 +687,45 @@ def test_per_pixel_kernels_backward_numerically():
         rng.standard_normal((2, 3, 4, 5)), dtype=np.float64)
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("with_h", [True, False])
+def test_the_multiplicative_unit_is_chainers_functions(dtype, with_h):
+    """`tf_compat.multiplicative_unit` on the fast path against the same unit in Chainer's
+    functions (the fast path off): the output and the gradients of the four pre-activations and
+    of h, which is a channel slice of a channels-last map (as a state's half)."""
+    from chainer_port.tf_compat import multiplicative_unit
+
+    rng = np.random.default_rng(14)
+    pre = [(rng.standard_normal((2, 5, 6, 4)) * 2).astype(dtype).transpose(0, 3, 1, 2)
+           for _ in range(4)]
+    state = rng.standard_normal((2, 5, 6, 8)).astype(dtype).transpose(0, 3, 1, 2)
+    gy = rng.standard_normal((2, 4, 5, 6)).astype(dtype)
+    results = []
+    for fast in ("1", "0"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(config.ENV_FAST_CPU, fast)
+            gates = [chainer.Variable(x.copy()) for x in pre]
+            s = chainer.Variable(state.copy())
+            h = F.split_axis(s, 2, axis=1)[1] if with_h else None
+            y = multiplicative_unit(*gates, h)
+            assert isinstance(y.creator, nodes.MultiplicativeUnit) == (fast == "1")
+            y.grad = gy.copy()
+            y.backward()
+            results.append((y.array, *(g.grad for g in gates), s.grad if with_h else None))
+    for got, want in zip(*results, strict=True):
+        if want is not None:
+            np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-14,
+                                       atol=1e-7 if dtype == np.float32 else 1e-15)
+
+
+def test_the_multiplicative_unit_backward_numerically():
+    rng = np.random.default_rng(15)
+    gradient_check.check_backward(
+        fast_cpu.multiplicative_unit,
+        tuple(rng.standard_normal((2, 3, 4, 2)) for _ in range(5)),
+        rng.standard_normal((2, 3, 4, 2)), dtype=np.float64)
+
+
 @pytest.mark.parametrize("conv", ["onednn", "im2col"])
 def test_channels_last_copies_any_layout_exactly(conv, monkeypatch):
     """`conv.channels_last`: a view of channels-last memory as it is, any other memory (NCHW,

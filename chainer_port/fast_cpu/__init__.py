@@ -9,7 +9,8 @@ backward: convolutions on oneDNN (2-D and 3-D), else cache-blocked im2col GEMMs 
 2-D only), compiled max pooling (`pool`), blocked float64 BatchNorm in compiled loops
 (`norm`), the softmax cross-entropy over a class axis in compiled loops and the softmax over a
 last axis in cache-sized blocks on both cores (`softmax`), batched matrix products a GEMM per
-block on both cores (`matmul`), an LSTM cell's update in one pass on both cores (`lstm`),
+block on both cores (`matmul`), an LSTM cell's update and the VPN's multiplicative unit in one
+pass on both cores (`lstm`, `units`),
 TF's layer norm, the spatial transformer's bilinear sampler and per-pixel kernels (DNA's) in
 compiled loops (`layernorm`, `sampler`, `perpixel`).
 The first use sets malloc to keep freed memory (`memory`) and NumPy's BLAS on one thread,
@@ -35,7 +36,7 @@ PUBLIC = ("applies", "conv2d", "conv2d_transpose", "conv3d", "conv3d_runs", "dep
           "max_pool2d",
           "batch_norm_training", "fixed_batch_norm", "channel_moments",
           "softmax_cross_entropy", "last_axis_softmax", "batched_matmul", "lstm_cell",
-          "layer_norm", "bilinear_sample", "per_pixel_kernels")
+          "layer_norm", "bilinear_sample", "per_pixel_kernels", "multiplicative_unit")
 
 
 def __getattr__(name: str) -> Any:

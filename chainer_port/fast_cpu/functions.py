@@ -26,6 +26,7 @@ from chainer_port.fast_cpu.nodes import (
     LayerNorm,
     LSTMCell,
     MaxPool2D,
+    MultiplicativeUnit,
     PerPixelKernels,
     Softmax,
     SoftmaxCrossEntropy,
@@ -139,6 +140,12 @@ def per_pixel_kernels(image: VariableOrArray, kernels: VariableOrArray,
     """`tf_compat.per_pixel_kernels`: (N, C, H, W) `image` zero-padded by `pads`, each pixel's
     k x k window weighted by its own (N, k * k, H, W) kernels (row offset major) and summed."""
     return PerPixelKernels(_pads(pads)).apply((image, kernels))[0]
+
+
+def multiplicative_unit(g1: VariableOrArray, g2: VariableOrArray, g3: VariableOrArray,
+                        u: VariableOrArray, h: VariableOrArray | None) -> chainer.Variable:
+    """`tf_compat.multiplicative_unit` of NCHW pre-activations (and h, when given)."""
+    return MultiplicativeUnit().apply((g1, g2, g3, u) if h is None else (g1, g2, g3, u, h))[0]
 
 
 def softmax_cross_entropy(x: VariableOrArray, labels: NdArray) -> chainer.Variable:

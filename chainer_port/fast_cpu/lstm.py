@@ -20,7 +20,8 @@ Order = tuple[int, int, int, int]
 """The block index of each of i, j, f, o in the gates."""
 
 
-def _sigmoid(x: np.ndarray) -> np.ndarray:
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """Chainer's sigmoid arithmetic, tanh(x / 2) / 2 + 1/2, in x's dtype."""
     half = x.dtype.type(0.5)
     y = np.tanh(x * half)
     y *= half
@@ -37,7 +38,7 @@ def _gate_values(gates: np.ndarray, forget_bias: float, order: Order
     """sigmoid(i), tanh(j), sigmoid(f + forget_bias), sigmoid(o) of a block of rows."""
     width = gates.shape[1] // 4
     i, j, f, o = (gates[:, k * width:(k + 1) * width] for k in order)
-    return _sigmoid(i), np.tanh(j), _sigmoid(f + gates.dtype.type(forget_bias)), _sigmoid(o)
+    return sigmoid(i), np.tanh(j), sigmoid(f + gates.dtype.type(forget_bias)), sigmoid(o)
 
 
 def lstm_update(gates: np.ndarray, c: np.ndarray, forget_bias: float, order: Order

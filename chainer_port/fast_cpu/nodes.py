@@ -11,7 +11,7 @@ loudly instead of silently giving zeros (switch the fast path off for it).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import chainer
 import numpy as np
@@ -33,6 +33,7 @@ from chainer_port.fast_cpu.softmax import (
     softmax_last_axis,
     softmax_last_axis_grad,
 )
+from chainer_port.fast_cpu.units import multiplicative_unit, multiplicative_unit_grad
 
 Wanted = tuple[int, ...]
 """Indexes of the inputs whose gradients are wanted."""
@@ -484,6 +485,27 @@ class LSTMCell(_FastNode):
                                         self.order)
         return (_nchw(g_gates.reshape(_channels_last_shape(gates))),
                 _nchw(g_c.reshape(_channels_last_shape(c))))
+
+
+class MultiplicativeUnit(_FastNode):
+    """`tf_compat.multiplicative_unit` of (N, C, H, W) pre-activations g1, g2, g3, u and (when
+    given) h: sigmoid(g1) * tanh(sigmoid(g2) * h + sigmoid(g3) * tanh(u)), computed channels
+    last (`units`); the output is NHWC memory, as the convolutions'."""
+
+    def forward(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray]:
+        self.retain_inputs(tuple(range(len(inputs))))
+        y = multiplicative_unit(*(_rows(x) for x in inputs[:4]), _h_rows(inputs))
+        return _nchw(y.reshape(_channels_last_shape(inputs[0]))),
+
+    def gradients(self, *arrays_gy_wanted) -> tuple[np.ndarray, ...]:
+        *inputs, gy, _ = arrays_gy_wanted
+        grads = multiplicative_unit_grad(*(_rows(x) for x in inputs[:4]), _h_rows(inputs),
+                                         _rows(gy))
+        return tuple(_nchw(g.reshape(_channels_last_shape(gy))) for g in grads)
+
+
+def _h_rows(inputs: Sequence[np.ndarray]) -> np.ndarray | None:
+    return _rows(inputs[4]) if len(inputs) > 4 else None
 
 
 def _rows(x: np.ndarray) -> np.ndarray:
