@@ -8,7 +8,7 @@ from __future__ import annotations
 import chainer
 import chainer.functions as F
 
-from chainer_port.tf_compat import tf_conv2d, tf_space_to_depth
+from chainer_port.tf_compat import tf_concat, tf_conv2d, tf_space_to_depth, tf_split
 from chainer_port.twin import ChainerTwin
 from spec.convlstm import PAIR
 from spec.layer import Layer
@@ -47,7 +47,7 @@ class ConvLSTMModel(ChainerTwin):
         x = inputs[0] if attrs["has_x"] else None
         width = attrs["width"]
         if attrs["has_state"]:
-            c, h = F.split_axis(inputs[-1], 2, axis=1)
+            c, h = tf_split(inputs[-1], 2, axis=1)
         else:
             grid = layer.shape[0]
             xp = chainer.backend.get_array_module(inputs[0])
@@ -68,7 +68,7 @@ class ConvLSTMModel(ChainerTwin):
         c_new = f * c + i * F.tanh(gate("cell"))
         seen = c_new if self.OUTPUT_PEEPHOLE_CELL == "new" else c
         o = F.sigmoid(gate("output") + self._peephole(scope, "outputc", seen))
-        return F.concat([c_new, o * F.tanh(c_new)], axis=1)
+        return tf_concat([c_new, o * F.tanh(c_new)], axis=1)
 
     def _peephole(self, scope: str, name: str, cell: chainer.Variable) -> chainer.Variable:
         """A per-position peephole weight (1, C, H, W) times the cell state."""
@@ -76,10 +76,10 @@ class ConvLSTMModel(ChainerTwin):
 
     def _hidden(self, layer: Layer, state: chainer.Variable, training: bool
                 ) -> chainer.Variable:
-        return state[:, layer.attrs["width"]:]
+        return tf_split(state, [layer.attrs["width"]], axis=1)[1]
 
     def _concat(self, layer: Layer, *xs: chainer.Variable, training: bool) -> chainer.Variable:
-        return F.concat(xs, axis=1)
+        return tf_concat(xs, axis=1)
 
     def _conv1x1(self, layer: Layer, x: chainer.Variable, training: bool) -> chainer.Variable:
         scope = layer.attrs["scope"]

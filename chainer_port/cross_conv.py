@@ -16,7 +16,9 @@ from chainer_port.tf_compat import (
     nhwc_flatten,
     nhwc_unflatten,
     tf1_bilinear_resize,
+    tf_concat,
     tf_max_pool,
+    tf_split,
 )
 from chainer_port.twin import ChainerTwin
 from spec.cross_conv import PAIR
@@ -56,7 +58,7 @@ class CrossConvModel(ChainerTwin):
         return (_pair_major(frames[:, 1:] - frames[:, :-1]) + layer.attrs["scale"]) / 2
 
     def _concat(self, layer: Layer, *xs: chainer.Variable, training: bool) -> chainer.Variable:
-        return F.concat(xs, axis=1)
+        return tf_concat(xs, axis=1)
 
     def _conv(self, layer: Layer, x: chainer.Variable, training: bool) -> chainer.Variable:
         return self.link(layer.name)(x, training)
@@ -69,7 +71,7 @@ class CrossConvModel(ChainerTwin):
     def _z_split(self, layer: Layer, x: chainer.Variable, training: bool) -> chainer.Variable:
         flat = (nhwc_flatten(x) if self.tf_compat.flatten == "nhwc"
                 else F.reshape(x, (x.shape[0], -1)))
-        return F.split_axis(flat, 2, axis=1)[layer.attrs["part"]]
+        return tf_split(flat, 2, axis=1)[layer.attrs["part"]]
 
     def _sample_kernel(self, layer: Layer, z_mean: chainer.Variable,
                        z_stddev_log: chainer.Variable, epsilon: chainer.Variable,

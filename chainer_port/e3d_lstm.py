@@ -9,7 +9,14 @@ from __future__ import annotations
 import chainer
 import chainer.functions as F
 
-from chainer_port.tf_compat import tf_conv, tf_matmul, tf_softmax, tf_space_to_depth
+from chainer_port.tf_compat import (
+    tf_concat,
+    tf_conv,
+    tf_matmul,
+    tf_softmax,
+    tf_space_to_depth,
+    tf_split,
+)
 from chainer_port.tf_video_ops import tf_layer_norm
 from chainer_port.twin import ChainerTwin
 from spec.e3d_lstm import PAIR
@@ -122,7 +129,7 @@ class E3DLSTMModel(ChainerTwin):
                 + self.conv3d(memory, f"{scope}/conv3d_4"))
         if layer.attrs["output_gate"] == "tanh_sigmoid":
             gate = F.tanh(gate)
-        mixed = self.conv3d(F.concat([cell, memory], axis=1), f"{scope}/conv3d_5")
+        mixed = self.conv3d(tf_concat([cell, memory], axis=1), f"{scope}/conv3d_5")
         return F.tanh(mixed) * F.sigmoid(gate)
 
     def _x_gen(self, layer: Layer, hidden: chainer.Variable, training: bool
@@ -141,7 +148,7 @@ class E3DLSTMModel(ChainerTwin):
 
 
 def split(value: chainer.Variable, parts: int) -> tuple[chainer.Variable, ...]:
-    return F.split_axis(value, parts, axis=1)
+    return tf_split(value, parts, axis=1)
 
 
 def positions(volume: chainer.Variable) -> chainer.Variable:

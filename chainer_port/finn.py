@@ -16,7 +16,9 @@ from chainer_port.tf_compat import (
     conv2d_transpose_same,
     nhwc_flatten,
     per_pixel_kernels,
+    tf_concat,
     tf_conv2d,
+    tf_split,
 )
 from chainer_port.tf_video_ops import channel_softmax, tf_layer_norm, tf_spatial_transformer
 from chainer_port.twin import ChainerTwin
@@ -87,12 +89,12 @@ class FinnModel(ChainerTwin):
                       training: bool) -> chainer.Variable:
         t = layer.attrs["t"]
         current = state[:, 0] if t == 0 else state
-        return F.concat([actions[:, t], current], axis=1)
+        return tf_concat([actions[:, t], current], axis=1)
 
     def _conv2d(self, layer: Layer, *xs: chainer.Variable, training: bool) -> chainer.Variable:
         """slim.conv2d (TF's SAME) of the inputs' channel concat; bias, relu as in the spec."""
         a = layer.attrs
-        y = tf_conv2d(F.concat(xs, axis=1), self.var(a["scope"], "weights"), "SAME", a["stride"],
+        y = tf_conv2d(tf_concat(xs, axis=1), self.var(a["scope"], "weights"), "SAME", a["stride"],
                       pad_extra=self.tf_compat.same_pad_extra)
         return self._bias_relu(layer, y)
 
@@ -101,7 +103,7 @@ class FinnModel(ChainerTwin):
         """slim.conv2d_transpose (TF's SAME, out = in * stride); `TFCompat.deconv` "pad_one"
         is `F.deconvolution_2d(pad=k // 2)`."""
         a = layer.attrs
-        x = F.concat(xs, axis=1)
+        x = tf_concat(xs, axis=1)
         weights, stride = self.var(a["scope"], "weights"), a["stride"]
         out_size = x.shape[-1] * stride
         if self.tf_compat.deconv == "pad_one":
@@ -125,7 +127,7 @@ class FinnModel(ChainerTwin):
 
     def _hidden(self, layer: Layer, state: chainer.Variable, training: bool
                 ) -> chainer.Variable:
-        return state[:, layer.attrs["width"]:]
+        return tf_split(state, [layer.attrs["width"]], axis=1)[1]
 
     def _smear(self, layer: Layer, state_action: chainer.Variable, training: bool
                ) -> chainer.Variable:
@@ -206,7 +208,7 @@ class FinnModel(ChainerTwin):
         """The TF twin's compositing (zip stops at the shorter list)."""
         images = [image for x in transformed for image in
                   (F.separate(x, axis=1) if x.ndim == 5 else [x])]
-        mask_list = F.split_axis(masks, masks.shape[1], axis=1)
+        mask_list = tf_split(masks, masks.shape[1], axis=1)
 
         def times(image: chainer.Variable, mask: chainer.Variable) -> chainer.Variable:
             return image * F.broadcast_to(mask, image.shape)

@@ -34,8 +34,10 @@ from chainer_port.tf_compat import (
     GATES,
     TFCompat,
     nhwc_to_nchw,
+    tf_concat,
     tf_conv2d,
     tf_lstm_cell,
+    tf_split,
 )
 from spec.layer import Layer, run_graph
 from spec.layout import Activation
@@ -252,12 +254,12 @@ class ChainerTwin(TwinModel, chainer.Chain):
         """The TF twin's ConvLSTM cell on NCHW: state concat(c, h) on the channel axis."""
         a = layer.attrs
         if state:
-            halves = dict(zip(self.STATE_SPLIT, F.split_axis(state[0], 2, axis=1), strict=True))
+            halves = dict(zip(self.STATE_SPLIT, tf_split(state[0], 2, axis=1), strict=True))
             c, h = halves["c"], halves["h"]
         else:
             xp = chainer.backend.get_array_module(x)
             c = h = chainer.Variable(xp.zeros((x.shape[0], a["width"], *x.shape[2:]), x.dtype))
-        gates = F.bias(tf_conv2d(F.concat([x, h], axis=1), self.variable(a["kernel"]), "SAME"),
+        gates = F.bias(tf_conv2d(tf_concat([x, h], axis=1), self.variable(a["kernel"]), "SAME"),
                        self.variable(a["bias"]), axis=1)
         return tf_lstm_cell(gates, c, a["forget_bias"], self.GATE_SPLIT)
 

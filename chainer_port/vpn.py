@@ -9,7 +9,13 @@ import chainer
 import chainer.functions as F
 import numpy as np
 
-from chainer_port.tf_compat import multiplicative_unit, tf_conv, tf_softmax_cross_entropy
+from chainer_port.tf_compat import (
+    multiplicative_unit,
+    tf_concat,
+    tf_conv,
+    tf_softmax_cross_entropy,
+    tf_split,
+)
 from chainer_port.twin import ChainerTwin
 from spec.layer import Layer
 from spec.layout import Transpose
@@ -69,7 +75,7 @@ class VPNModel(ChainerTwin):
         x = self.conv(h, f"{scope}/h1")
         unit = f"{scope}/multiplicative_unit_with_mask"
         if a["first"]:
-            x = F.concat([frames[0][:, a["frame"]], x], axis=1)
+            x = tf_concat([frames[0][:, a["frame"]], x], axis=1)
             mask = a["first_mask"]
             x = self.unit(x, f"{unit}_1", mask=mask, masked_channels=1,
                           g2_times_h=mask == "B" or a["mask_a_gate"] == "g2_h")
@@ -85,7 +91,7 @@ class VPNModel(ChainerTwin):
 
     def _hidden(self, layer: Layer, state: chainer.Variable, training: bool
                 ) -> chainer.Variable:
-        return state[:, layer.attrs["width"]:]
+        return tf_split(state, [layer.attrs["width"]], axis=1)[1]
 
     def _pixel_cross_entropy(self, layer: Layer, frames: chainer.Variable,
                              *logits: chainer.Variable, training: bool) -> chainer.Variable:

@@ -726,6 +726,60 @@ def test_the_multiplicative_unit_backward_numerically():
         rng.standard_normal((2, 3, 4, 2)), dtype=np.float64)
 
 
+@pytest.mark.parametrize("rank", [4, 5])
+def test_concat_over_channels_is_chainers_in_channels_last_memory(rank):
+    """`tf_concat(axis=1)` on the fast path: Chainer's values and gradients, the output in
+    channels-last memory whatever its inputs' (NCHW, channels-last, a channel slice)."""
+    from chainer_port.tf_compat import tf_concat
+
+    rng = np.random.default_rng(16)
+    spatial = (3, 4, 5)[:rank - 2]
+    nchw = rng.standard_normal((2, 3, *spatial)).astype(np.float32)
+    wide = np.moveaxis(rng.standard_normal((2, *spatial, 6)).astype(np.float32), -1, 1)
+    gy = rng.standard_normal((2, 8, *spatial)).astype(np.float32)
+    results = []
+    for fast in ("1", "0"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(config.ENV_FAST_CPU, fast)
+            xs = [chainer.Variable(x.copy()) for x in (nchw, wide)]
+            y = tf_concat([xs[0], xs[1], xs[1][:, 2:4]], axis=1)
+            assert isinstance(y.creator, nodes.ConcatChannels) == (fast == "1")
+            if fast == "1":
+                assert np.moveaxis(y.array, 1, -1).flags.c_contiguous
+            y.grad = gy.copy()
+            y.backward()
+            results.append((y.array, *(x.grad for x in xs)))
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_array_equal(got, want)
+
+
+@pytest.mark.parametrize("memory", ["nchw", "nhwc"])
+def test_split_over_channels_is_chainers_and_keeps_the_memory_order(memory):
+    """`tf_split(axis=1)` on the fast path: Chainer's views and gradients (an output without
+    a gradient counts as zeros), the gradient in x's memory order."""
+    from chainer_port.tf_compat import tf_split
+
+    rng = np.random.default_rng(17)
+    x = rng.standard_normal((2, 6, 3, 4)).astype(np.float32)
+    if memory == "nhwc":
+        x = np.moveaxis(np.ascontiguousarray(np.moveaxis(x, 1, -1)), -1, 1)
+    g_first = rng.standard_normal((2, 2, 3, 4)).astype(np.float32)
+    g_last = rng.standard_normal((2, 1, 3, 4)).astype(np.float32)
+    grads = []
+    for fast in ("1", "0"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(config.ENV_FAST_CPU, fast)
+            v = chainer.Variable(x.copy())
+            first, _, last = tf_split(v, [2, 5], axis=1)
+            assert isinstance(first.creator, nodes.SplitChannels) == (fast == "1")
+            np.testing.assert_array_equal(first.array, x[:, :2])
+            (F.sum(first * g_first) + F.sum(last * g_last)).backward()
+            grads.append(v.grad)
+    np.testing.assert_array_equal(*grads)
+    layout = np.moveaxis(grads[0], 1, -1) if memory == "nhwc" else grads[0]
+    assert layout.flags.c_contiguous
+
+
 @pytest.mark.parametrize("conv", ["onednn", "im2col"])
 def test_channels_last_copies_any_layout_exactly(conv, monkeypatch):
     """`conv.channels_last`: a view of channels-last memory as it is, any other memory (NCHW,

@@ -18,6 +18,7 @@ from chainer_port.fast_cpu.nodes import (
     BatchedMatMul,
     BatchNormTraining,
     BilinearSample,
+    ConcatChannels,
     Conv2D,
     Conv2DTranspose,
     Conv3D,
@@ -30,6 +31,7 @@ from chainer_port.fast_cpu.nodes import (
     PerPixelKernels,
     Softmax,
     SoftmaxCrossEntropy,
+    SplitChannels,
     rows_by_channel,
 )
 from chainer_port.fast_cpu.norm import moments
@@ -146,6 +148,20 @@ def multiplicative_unit(g1: VariableOrArray, g2: VariableOrArray, g3: VariableOr
                         u: VariableOrArray, h: VariableOrArray | None) -> chainer.Variable:
     """`tf_compat.multiplicative_unit` of NCHW pre-activations (and h, when given)."""
     return MultiplicativeUnit().apply((g1, g2, g3, u) if h is None else (g1, g2, g3, u, h))[0]
+
+
+def concat_channels(xs: Sequence[VariableOrArray]) -> chainer.Variable:
+    """`F.concat(xs, axis=1)` into channels-last memory (the layout the convolutions read)."""
+    return ConcatChannels().apply(tuple(xs))[0]
+
+
+def split_channels(x: VariableOrArray, indices_or_sections: int | Sequence[int]
+                   ) -> tuple[chainer.Variable, ...]:
+    """`F.split_axis(x, indices_or_sections, axis=1)` whose gradient keeps x's memory order."""
+    if isinstance(indices_or_sections, int):
+        size = x.shape[1] // indices_or_sections
+        indices_or_sections = range(size, x.shape[1], size)
+    return SplitChannels(indices_or_sections).apply((x,))
 
 
 def softmax_cross_entropy(x: VariableOrArray, labels: NdArray) -> chainer.Variable:

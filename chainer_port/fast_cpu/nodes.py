@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import chainer
+import chainer.functions as F
 import numpy as np
 
 from chainer_port.fast_cpu import conv as convolutions
@@ -99,6 +100,52 @@ class _FastNode(chainer.FunctionNode):
 
     def gradients(self, *arrays_gy_wanted) -> tuple[np.ndarray | None, ...]:
         raise NotImplementedError
+
+
+class ConcatChannels(chainer.FunctionNode):
+    """`F.concat(xs, axis=1)` of (N, C_i, *spatial) arrays into channels-last memory (an
+    NCHW-shaped view of it, as the convolutions' outputs): the convolution it feeds reads it in
+    place, where Chainer's concat gives NCHW memory that each convolution copied. Its gradient
+    is views of the output's (`F.split_axis`)."""
+
+    def forward(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray]:
+        self.bounds = np.cumsum([x.shape[1] for x in inputs])
+        first = inputs[0]
+        out = np.empty((first.shape[0], *first.shape[2:], int(self.bounds[-1])), first.dtype)
+        for x, start, stop in zip(inputs, (0, *self.bounds[:-1]), self.bounds, strict=True):
+            out[..., start:stop] = np.moveaxis(x, 1, -1)
+        return _nchw(out),
+
+    def backward(self, target_input_indexes: tuple[int, ...], grad_outputs: tuple
+                 ) -> tuple[chainer.Variable, ...]:
+        parts = F.split_axis(grad_outputs[0], [int(b) for b in self.bounds[:-1]], axis=1)
+        return tuple(parts[index] for index in target_input_indexes)
+
+
+class SplitChannels(chainer.FunctionNode):
+    """`F.split_axis(x, indices, axis=1)`: views of x, as Chainer's; the gradient is put
+    together in x's memory order (`ConcatChannels` for channels-last x), where Chainer's is
+    NCHW memory whatever x's."""
+
+    def __init__(self, indices: Sequence[int]) -> None:
+        super().__init__()
+        self.indices = tuple(int(index) for index in indices)
+
+    def forward(self, inputs: tuple[np.ndarray]) -> tuple[np.ndarray, ...]:
+        x, = inputs
+        self.shape, self.dtype = x.shape, x.dtype
+        self.channels_last = x.strides[1] == x.itemsize
+        return tuple(np.split(x, self.indices, axis=1))
+
+    def backward(self, target_input_indexes: tuple[int, ...], grad_outputs: tuple
+                 ) -> tuple[chainer.Variable]:
+        bounds = (0, *self.indices, self.shape[1])
+        grads = [g if g is not None else np.zeros((self.shape[0], stop - start,
+                                                   *self.shape[2:]), self.dtype)
+                 for g, start, stop in zip(grad_outputs, bounds[:-1], bounds[1:], strict=True)]
+        if self.channels_last:
+            return ConcatChannels().apply(grads)
+        return F.concat(grads, axis=1),
 
 
 class Conv2D(_FastNode):
