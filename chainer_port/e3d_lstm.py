@@ -10,10 +10,9 @@ import chainer
 import chainer.functions as F
 
 from chainer_port.tf_compat import (
+    tf_attention,
     tf_concat,
     tf_conv,
-    tf_matmul,
-    tf_softmax,
     tf_space_to_depth,
     tf_split,
 )
@@ -97,10 +96,10 @@ class E3DLSTMModel(ChainerTwin):
         return F.concat([xp.zeros_like(r_t.array), *cells], axis=2)
 
     def attend(self, query: chainer.Variable, keys: chainer.Variable) -> chainer.Variable:
-        """softmax(q k^T) over the keys, times the keys (values = keys, as the code calls it)."""
+        """softmax(q k^T) over the keys, times the keys (values = keys, as the code calls it:
+        `tf_attention`)."""
         q, k = positions(query), positions(keys)
-        attn = tf_softmax(tf_matmul(q, k, transpose_b=True), axis=2)
-        out = tf_matmul(attn, k)
+        out = tf_attention(q, k, k)
         b, c, *volume = query.shape
         return F.transpose(F.reshape(out, (b, *volume, c)), (0, 4, 1, 2, 3))
 

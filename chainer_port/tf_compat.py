@@ -156,6 +156,17 @@ def tf_matmul(a: VariableOrArray, b: VariableOrArray, transpose_a: bool = False,
     return F.matmul(a, b, transa=transpose_a, transb=transpose_b)
 
 
+def tf_attention(q: VariableOrArray, k: VariableOrArray, v: VariableOrArray
+                 ) -> chainer.Variable:
+    """`tf.matmul(tf.nn.softmax(tf.matmul(q, k, transpose_b=True)), v)` of 3-D arrays (a batch
+    of query, key and value rows): each query's softmax weights over the keys times the values.
+    NumPy arrays take `fast_cpu.attention` (by blocks of query rows, without the scores'
+    matrix in memory); others TF's three ops (`tf_matmul`, `tf_softmax`)."""
+    if q.ndim == 3 and fast_cpu.applies(q, k, v):
+        return fast_cpu.attention(q, k, v)
+    return tf_matmul(tf_softmax(tf_matmul(q, k, transpose_b=True)), v)
+
+
 def tf_softmax(x: VariableOrArray, axis: int = -1) -> chainer.Variable:
     """`tf.nn.softmax(x, axis)`: Chainer's `F.softmax`; over the last axis NumPy arrays take
     `fast_cpu.last_axis_softmax` (the same numbers, blocks of rows on both cores)."""

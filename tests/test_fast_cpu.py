@@ -780,6 +780,44 @@ def test_split_over_channels_is_chainers_and_keeps_the_memory_order(memory):
     assert layout.flags.c_contiguous
 
 
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("queries, keys", [(5, 7), (300, 2000)])
+def test_attention_is_tfs_three_ops(dtype, queries, keys):
+    """`tf_compat.tf_attention` on the fast path (by blocks of query rows: one block, and many
+    with rows of keys longer than a block's share) against q k^T, the softmax and the product
+    with v in Chainer's functions (the fast path off): the output and the gradients of q, k
+    and v, k passed as v too (the E3D-LSTM's recall)."""
+    from chainer_port.tf_compat import tf_attention
+
+    rng = np.random.default_rng(18)
+    q = (rng.standard_normal((2, queries, 4)) * 2).astype(dtype)
+    k = rng.standard_normal((2, keys, 4)).astype(dtype)
+    gy = rng.standard_normal((2, queries, 4)).astype(dtype)
+    results = []
+    for fast in ("1", "0"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(config.ENV_FAST_CPU, fast)
+            q_v, k_v = chainer.Variable(q.copy()), chainer.Variable(k.copy())
+            y = tf_attention(q_v, k_v, k_v)
+            assert isinstance(y.creator, nodes.Attention) == (fast == "1")
+            y.grad = gy.copy()
+            y.backward()
+            results.append((y.array, q_v.grad, k_v.grad))
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-4 if dtype == np.float32 else 1e-11,
+                                   atol=(1e-5 if dtype == np.float32 else 1e-12)
+                                   * np.abs(want).max())
+
+
+def test_attention_backward_numerically():
+    rng = np.random.default_rng(19)
+    gradient_check.check_backward(
+        fast_cpu.attention,
+        (rng.standard_normal((2, 5, 3)), rng.standard_normal((2, 6, 3)),
+         rng.standard_normal((2, 6, 4))),
+        rng.standard_normal((2, 5, 4)), dtype=np.float64)
+
+
 @pytest.mark.parametrize("conv", ["onednn", "im2col"])
 def test_channels_last_copies_any_layout_exactly(conv, monkeypatch):
     """`conv.channels_last`: a view of channels-last memory as it is, any other memory (NCHW,

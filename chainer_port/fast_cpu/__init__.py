@@ -8,11 +8,12 @@ step took ~90 s against TF's ~4 s. The nodes of `nodes` compute the same functio
 backward: convolutions on oneDNN (2-D and 3-D), else cache-blocked im2col GEMMs (`conv`,
 2-D only), compiled max pooling (`pool`), blocked float64 BatchNorm in compiled loops
 (`norm`), the softmax cross-entropy over a class axis in compiled loops and the softmax over a
-last axis in cache-sized blocks on both cores (`softmax`), batched matrix products a GEMM per
-block on both cores (`matmul`), an LSTM cell's update and the VPN's multiplicative unit in one
-pass on both cores (`lstm`, `units`),
-TF's layer norm, the spatial transformer's bilinear sampler and per-pixel kernels (DNA's) in
-compiled loops (`layernorm`, `sampler`, `perpixel`).
+last axis (`softmax`), batched matrix products a GEMM per block on both cores (`matmul`),
+attention by blocks of query rows without its scores' matrix (`attention`), an LSTM cell's
+update and the VPN's multiplicative unit in one pass on both cores (`lstm`, `units`), TF's
+layer norm, the spatial transformer's bilinear sampler and per-pixel kernels (DNA's) in
+compiled loops (`layernorm`, `sampler`, `perpixel`), channel concats and splits that keep
+channels-last memory (`nodes.ConcatChannels`, `nodes.SplitChannels`).
 The first use sets malloc to keep freed memory (`memory`) and NumPy's BLAS on one thread,
 whose idle workers would otherwise spin beside oneDNN's (`blas.numpy_blas_on_one_thread`).
 
@@ -37,7 +38,7 @@ PUBLIC = ("applies", "conv2d", "conv2d_transpose", "conv3d", "conv3d_runs", "dep
           "batch_norm_training", "fixed_batch_norm", "channel_moments",
           "softmax_cross_entropy", "last_axis_softmax", "batched_matmul", "lstm_cell",
           "layer_norm", "bilinear_sample", "per_pixel_kernels", "multiplicative_unit",
-          "concat_channels", "split_channels")
+          "concat_channels", "split_channels", "attention")
 
 
 def __getattr__(name: str) -> Any:

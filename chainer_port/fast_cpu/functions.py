@@ -15,6 +15,7 @@ from chainer_port.fast_cpu.config import fast_path_enabled
 from chainer_port.fast_cpu.kernels import Pads
 from chainer_port.fast_cpu.memory import keep_freed_memory
 from chainer_port.fast_cpu.nodes import (
+    Attention,
     BatchedMatMul,
     BatchNormTraining,
     BilinearSample,
@@ -173,6 +174,12 @@ def softmax_cross_entropy(x: VariableOrArray, labels: NdArray) -> chainer.Variab
 def last_axis_softmax(x: VariableOrArray) -> chainer.Variable:
     """`F.softmax(x, axis=-1)`, the same numbers (blocks of rows on both cores)."""
     return Softmax().apply((x,))[0]
+
+
+def attention(q: VariableOrArray, k: VariableOrArray, v: VariableOrArray) -> chainer.Variable:
+    """`tf_compat.tf_attention`: softmax(q k^T) v over the keys, 3-D arrays (a batch of query,
+    key and value rows each), without the scores' matrix in memory."""
+    return Attention().apply((q, k, v))[0]
 
 
 def batched_matmul(a: VariableOrArray, b: VariableOrArray, transa: bool = False,

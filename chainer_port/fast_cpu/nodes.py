@@ -19,6 +19,7 @@ import numpy as np
 
 from chainer_port.fast_cpu import conv as convolutions
 from chainer_port.fast_cpu import dnnl, kernels
+from chainer_port.fast_cpu.attention import attention, attention_grad
 from chainer_port.fast_cpu.conv import channels_last
 from chainer_port.fast_cpu.kernels import Pads
 from chainer_port.fast_cpu.layernorm import layer_norm, layer_norm_grad
@@ -485,6 +486,28 @@ class Softmax(_FastNode):
 
     def gradients(self, y: np.ndarray, gy: np.ndarray, wanted: Wanted) -> tuple[np.ndarray]:
         return softmax_last_axis_grad(y, gy),
+
+
+class Attention(_FastNode):
+    """softmax(q k^T) v over the keys of (B, Lq, C), (B, Lk, C), (B, Lk, Cv) arrays, by blocks
+    of query rows without the (Lq x Lk) matrix in memory (`attention`); the backward reads the
+    output and each row's log-sum-exp, and recomputes the weights."""
+
+    def forward(self, inputs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
+        self.retain_inputs((0, 1, 2))
+        self.retain_outputs((0,))
+        out, self.lse = attention(*(np.ascontiguousarray(x) for x in inputs))
+        return out,
+
+    def backward(self, target_input_indexes: tuple[int, ...], grad_outputs: tuple
+                 ) -> tuple[chainer.Variable, ...]:
+        return _Gradients(self.label, self.gradients, tuple(target_input_indexes)).apply(
+            (*self.get_retained_inputs(), self.get_retained_outputs()[0], grad_outputs[0]))
+
+    def gradients(self, q: np.ndarray, k: np.ndarray, v: np.ndarray, out: np.ndarray,
+                  gy: np.ndarray, wanted: Wanted) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        return attention_grad(*(np.ascontiguousarray(x) for x in (q, k, v)), out, self.lse,
+                              np.ascontiguousarray(gy))
 
 
 class BatchedMatMul(_FastNode):
