@@ -146,9 +146,10 @@ class ChainerTwin(TwinModel, chainer.Chain):
         """One step of the pair's optimizer at `lr`, training mode: TF1's rule of its kind
         (`chainer_port.optimizer.SpecOptimizer`), the learning rate set before the update."""
         taps = self._run(inputs, noise, {}, training=True)
-        # Only what the step returns, as TF's step: the other taps' arrays, which the backward
-        # does not read, are freed before it (a third of the VPN's activations at `micro`).
-        wanted = {*self.pair.losses.values(), *self.pair.step_outputs.values()}
+        # Only the loss and what the step returns, as TF's step: the other taps' arrays, which
+        # the backward does not read, are freed before it (a third of the VPN's activations at
+        # `micro`).
+        wanted = {self.pair.loss, *self.pair.losses.values(), *self.pair.step_outputs.values()}
         taps = OrderedDict((name, taps[name]) for name in taps if name in wanted)
         self.cleargrads()
         taps[self.pair.loss].backward()

@@ -736,12 +736,12 @@ def test_concat_over_channels_is_chainers_in_channels_last_memory(rank):
     spatial = (3, 4, 5)[:rank - 2]
     nchw = rng.standard_normal((2, 3, *spatial)).astype(np.float32)
     wide = np.moveaxis(rng.standard_normal((2, *spatial, 6)).astype(np.float32), -1, 1)
-    gy = rng.standard_normal((2, 8, *spatial)).astype(np.float32)
+    gy = rng.standard_normal((2, 11, *spatial)).astype(np.float32)
     results = []
     for fast in ("1", "0"):
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv(config.ENV_FAST_CPU, fast)
-            xs = [chainer.Variable(x.copy()) for x in (nchw, wide)]
+            xs = [chainer.Variable(x.copy(order="K")) for x in (nchw, wide)]
             y = tf_concat([xs[0], xs[1], xs[1][:, 2:4]], axis=1)
             assert isinstance(y.creator, nodes.ConcatChannels) == (fast == "1")
             if fast == "1":
@@ -769,7 +769,7 @@ def test_split_over_channels_is_chainers_and_keeps_the_memory_order(memory):
     for fast in ("1", "0"):
         with pytest.MonkeyPatch.context() as patch:
             patch.setenv(config.ENV_FAST_CPU, fast)
-            v = chainer.Variable(x.copy())
+            v = chainer.Variable(x.copy(order="K"))
             first, _, last = tf_split(v, [2, 5], axis=1)
             assert isinstance(first.creator, nodes.SplitChannels) == (fast == "1")
             np.testing.assert_array_equal(first.array, x[:, :2])

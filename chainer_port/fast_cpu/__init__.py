@@ -9,7 +9,7 @@ backward: convolutions on oneDNN (2-D and 3-D), else cache-blocked im2col GEMMs 
 2-D only), compiled max pooling (`pool`), blocked float64 BatchNorm in compiled loops
 (`norm`), the softmax cross-entropy over a class axis in compiled loops and the softmax over a
 last axis (`softmax`), batched matrix products a GEMM per block on both cores (`matmul`),
-attention by blocks of query rows without its scores' matrix (`attention`), an LSTM cell's
+attention by blocks of query rows without its scores' matrix (`flash`), an LSTM cell's
 update and the VPN's multiplicative unit in one pass on both cores (`lstm`, `units`), TF's
 layer norm, the spatial transformer's bilinear sampler and per-pixel kernels (DNA's) in
 compiled loops (`layernorm`, `sampler`, `perpixel`), channel concats and splits that keep

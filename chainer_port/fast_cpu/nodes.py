@@ -19,8 +19,8 @@ import numpy as np
 
 from chainer_port.fast_cpu import conv as convolutions
 from chainer_port.fast_cpu import dnnl, kernels
-from chainer_port.fast_cpu.attention import attention, attention_grad
 from chainer_port.fast_cpu.conv import channels_last
+from chainer_port.fast_cpu.flash import attention, attention_grad
 from chainer_port.fast_cpu.kernels import Pads
 from chainer_port.fast_cpu.layernorm import layer_norm, layer_norm_grad
 from chainer_port.fast_cpu.lstm import Order, lstm_update, lstm_update_grad
@@ -490,7 +490,7 @@ class Softmax(_FastNode):
 
 class Attention(_FastNode):
     """softmax(q k^T) v over the keys of (B, Lq, C), (B, Lk, C), (B, Lk, Cv) arrays, by blocks
-    of query rows without the (Lq x Lk) matrix in memory (`attention`); the backward reads the
+    of query rows without the (Lq x Lk) matrix in memory (`flash`); the backward reads the
     output and each row's log-sum-exp, and recomputes the weights."""
 
     def forward(self, inputs: tuple[np.ndarray, np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
