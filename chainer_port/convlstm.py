@@ -56,8 +56,8 @@ class ConvLSTMModel(ChainerTwin):
 
         def gate(name: str) -> chainer.Variable:
             variable = self.GATE_VARIABLES[name]
-            total = F.bias(tf_conv2d(h, self.var(scope, f"{variable}h2state/kernel"), "SAME"),
-                           self.var(scope, f"{variable}h2state/bias"), axis=1)
+            total = tf_conv2d(h, self.var(scope, f"{variable}h2state/kernel"), "SAME",
+                              bias=self.var(scope, f"{variable}h2state/bias"))
             if x is not None:
                 total += tf_conv2d(x, self.var(scope, f"{variable}x2state/kernel"), "SAME")
             return total
@@ -83,8 +83,7 @@ class ConvLSTMModel(ChainerTwin):
 
     def _conv1x1(self, layer: Layer, x: chainer.Variable, training: bool) -> chainer.Variable:
         scope = layer.attrs["scope"]
-        return F.bias(tf_conv2d(x, self.var(scope, "kernel"), "VALID"),
-                      self.var(scope, "bias"), axis=1)
+        return tf_conv2d(x, self.var(scope, "kernel"), "VALID", bias=self.var(scope, "bias"))
 
     def _frame(self, layer: Layer, patches: chainer.Variable, training: bool
                ) -> chainer.Variable:

@@ -32,8 +32,8 @@ class E3DLSTMModel(ChainerTwin):
                ) -> chainer.Variable:
         """TF's conv3d SAME and its bias: `tf_conv` (TF's asymmetric SAME pads; the kernel's
         [d, h, w, in, out] is (out, in, d, h, w) here by `Transpose.KERNEL`)."""
-        y = tf_conv(x, self.kernel(scope), "SAME", strides)
-        return F.bias(y, self.variable(f"{scope}/bias"), axis=1)
+        return tf_conv(x, self.kernel(scope), "SAME", strides,
+                       bias=self.variable(f"{scope}/bias"))
 
     def kernel(self, scope: str) -> chainer.Variable:
         return self.variable(f"{scope}/kernel")

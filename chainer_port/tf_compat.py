@@ -59,18 +59,19 @@ def same_padding(x: VariableOrArray, kernel: int | tuple[int, ...],
 
 
 def tf_conv(x: VariableOrArray, weights: VariableOrArray, padding: str,
-            stride: int | tuple[int, ...] = 1, dilation: int = 1, pad_extra: str = "after"
-            ) -> chainer.Variable:
-    """`tf.nn.convolution(x, W, strides=stride, padding, dilations=dilation)` without bias,
-    of any number of spatial axes (conv1d, conv2d, conv3d), channels first: x (N, C, ...),
-    W (out, in, ...) = the TF kernel [..., in, out] by `spec.layout.Transpose.KERNEL`; a
-    stride per spatial axis or one for all.
+            stride: int | tuple[int, ...] = 1, dilation: int = 1, pad_extra: str = "after",
+            bias: VariableOrArray | None = None) -> chainer.Variable:
+    """`tf.nn.convolution(x, W, strides=stride, padding, dilations=dilation)`, then
+    `tf.nn.bias_add(., bias)` when a bias is given, of any number of spatial axes (conv1d,
+    conv2d, conv3d), channels first: x (N, C, ...), W (out, in, ...) = the TF kernel [..., in,
+    out] by `spec.layout.Transpose.KERNEL`; a stride per spatial axis or one for all.
 
     Both frameworks cross-correlate (no kernel flip). VALID is `pad=0`; SAME pads as TF does
     for the dilated kernel's extent (`spec.tf_geometry.same_pads`), through `same_padding`
     because Chainer cannot pad asymmetrically (`pad_extra`: where its odd pixel goes). 2-D
     NumPy arrays without dilation take `fast_cpu.conv2d`, 3-D float32 ones `fast_cpu.conv3d`
-    where oneDNN runs (same result, TF's pads applied directly).
+    where oneDNN runs (same result, TF's pads applied directly; the bias added in the same
+    node, as TF's fused convolutions do, and its gradient from the weights' pass).
     """
     spatial = x.ndim - 2
     if padding not in ("VALID", "SAME"):
@@ -82,22 +83,25 @@ def tf_conv(x: VariableOrArray, weights: VariableOrArray, padding: str,
         pads = [tf_same_pads(size, k, step, pad_extra) if padding == "SAME" else (0, 0)
                 for size, k, step in zip(x.shape[2:], weights.shape[2:], strides, strict=True)]
         if spatial == 2:
-            return fast_cpu.conv2d(x, weights, pads, stride)
-        return fast_cpu.conv3d(x, weights, pads, strides)
+            return fast_cpu.conv2d(x, weights, pads, stride, bias)
+        return fast_cpu.conv3d(x, weights, pads, strides, bias)
     pad: tuple[int, ...] | int = 0
     if padding == "SAME":
         x, pad = same_padding(x, tuple(weights.shape[2:]), stride, extra=pad_extra,
                               dilation=dilation, spatial=spatial)
     if spatial == 2:
-        return F.convolution_2d(x, weights, stride=stride, pad=pad, dilate=dilation)
-    return F.convolution_nd(x, weights, stride=stride, pad=pad, dilate=dilation)
+        y = F.convolution_2d(x, weights, stride=stride, pad=pad, dilate=dilation)
+    else:
+        y = F.convolution_nd(x, weights, stride=stride, pad=pad, dilate=dilation)
+    return y if bias is None else F.bias(y, bias, axis=1)
 
 
 def tf_conv2d(x: VariableOrArray, weights: VariableOrArray, padding: str, stride: int = 1,
-              pad_extra: str = "after") -> chainer.Variable:
-    """`tf.nn.conv2d(x, W, strides=stride, padding)` without bias, NCHW, W (out, in, k, k):
-    `tf_conv` of two spatial axes."""
-    return tf_conv(x, weights, padding, stride, pad_extra=pad_extra)
+              pad_extra: str = "after", bias: VariableOrArray | None = None
+              ) -> chainer.Variable:
+    """`tf.nn.conv2d(x, W, strides=stride, padding)` (then its bias, when given), NCHW, W
+    (out, in, k, k): `tf_conv` of two spatial axes."""
+    return tf_conv(x, weights, padding, stride, pad_extra=pad_extra, bias=bias)
 
 
 def tf_concat(values: Sequence[VariableOrArray], axis: int) -> chainer.Variable:

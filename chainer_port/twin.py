@@ -260,8 +260,8 @@ class ChainerTwin(TwinModel, chainer.Chain):
         else:
             xp = chainer.backend.get_array_module(x)
             c = h = chainer.Variable(xp.zeros((x.shape[0], a["width"], *x.shape[2:]), x.dtype))
-        gates = F.bias(tf_conv2d(tf_concat([x, h], axis=1), self.variable(a["kernel"]), "SAME"),
-                       self.variable(a["bias"]), axis=1)
+        gates = tf_conv2d(tf_concat([x, h], axis=1), self.variable(a["kernel"]), "SAME",
+                          bias=self.variable(a["bias"]))
         return tf_lstm_cell(gates, c, a["forget_bias"], self.GATE_SPLIT)
 
     def layout_of(self, name: str) -> Activation:

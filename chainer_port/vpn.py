@@ -41,7 +41,7 @@ class VPNModel(ChainerTwin):
             cout, cin, k, _ = kernel.shape
             pattern = Transpose.KERNEL.to_chainer(self.mask(k, cin, cout, mask, masked_channels))
             kernel = kernel * self.device.send(np.ascontiguousarray(pattern, kernel.dtype))
-        return F.bias(tf_conv(x, kernel, "SAME", dilation=dilation), bias, axis=1)
+        return tf_conv(x, kernel, "SAME", dilation=dilation, bias=bias)
 
     def mask(self, k: int, cin: int, cout: int, mask: str, masked_channels: int
              ) -> np.ndarray:

@@ -818,6 +818,40 @@ def test_attention_backward_numerically():
         rng.standard_normal((2, 5, 4)), dtype=np.float64)
 
 
+@pytest.mark.parametrize("shape, conv", [((2, 3, 9, 8), "onednn"), ((2, 3, 9, 8), "im2col"),
+                                         ((2, 3, 4, 9, 8), "onednn")])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_a_convolution_with_its_bias_is_the_conv_then_the_bias(shape, conv, dtype, monkeypatch):
+    """`tf_conv(..., bias=b)` on the fast path (one node: oneDNN's bias, or the im2col kernels
+    and an add) against the convolution then `F.bias` in Chainer's functions: y and the
+    gradients of x, W and b."""
+    from chainer_port.tf_compat import tf_conv
+
+    if conv == "im2col":
+        monkeypatch.setenv(config.ENV_CONV, "im2col")
+    if len(shape) == 5 and (dtype == np.float64 or not dnnl.available()):
+        pytest.skip("3-D convolutions take the fast path in float32 on oneDNN only")
+    rng = np.random.default_rng(20)
+    x = rng.standard_normal(shape).astype(dtype)
+    w = rng.standard_normal((5, shape[1], *(3,) * (len(shape) - 2))).astype(dtype)
+    b = rng.standard_normal(5).astype(dtype)
+    gy = rng.standard_normal((shape[0], 5, *shape[2:])).astype(dtype)
+    results = []
+    for fast in ("1", "0"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(config.ENV_FAST_CPU, fast)
+            xv, wv, bv = (chainer.Variable(a.copy()) for a in (x, w, b))
+            y = tf_conv(xv, wv, "SAME", bias=bv)
+            assert isinstance(y.creator, (nodes.Conv2D, nodes.Conv3D)) == (fast == "1")
+            y.grad = gy.copy()
+            y.backward()
+            results.append((y.array, xv.grad, wv.grad, bv.grad))
+    for got, want in zip(*results, strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
+                                   atol=(1e-5 if dtype == np.float32 else 1e-12)
+                                   * np.abs(want).max())
+
+
 @pytest.mark.parametrize("conv", ["onednn", "im2col"])
 def test_channels_last_copies_any_layout_exactly(conv, monkeypatch):
     """`conv.channels_last`: a view of channels-last memory as it is, any other memory (NCHW,

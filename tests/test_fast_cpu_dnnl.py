@@ -73,20 +73,21 @@ def test_flipped_weights_fall_back_to_im2col_with_the_same_result():
     (2, 13, 4, 6, 5, 1, ((0, 0), (0, 0))),     # VALID
 ])
 def test_onednn_matches_the_im2col_kernels(monkeypatch, n, size, c, o, k, stride, pads):
-    """Forward, input gradient and weight gradient, HWIO weights as the nodes pass them (a
-    transposed view of Chainer's (out, in, kh, kw))."""
+    """Forward (with a bias), input gradient, weight and bias gradients, HWIO weights as the
+    nodes pass them (a transposed view of Chainer's (out, in, kh, kw))."""
     x = _normal((n, size, size, c), 4)
     hwio = _normal((o, c, k, k), 5).transpose(2, 3, 1, 0)
+    bias = _normal((o,), 10)
     y = convolutions.conv(x, hwio, stride, pads)
     gy = _normal(y.shape, 6)
 
     def run():
-        return (convolutions.conv(x, hwio, stride, pads),
+        return (convolutions.conv(x, hwio, stride, pads, bias),
                 convolutions.conv_transpose(gy, hwio, stride, pads, (size, size)),
-                convolutions.conv_filter_grad(x, gy, k, k, stride, pads))
+                *convolutions.conv_filter_grad(x, gy, k, k, stride, pads, bias=True))
 
     on_onednn = run()
-    assert dnnl.conv(x, hwio, stride, pads) is not None
+    assert dnnl.conv(x, hwio, stride, pads, bias) is not None
     assert dnnl.conv_transpose(gy, hwio, stride, pads, (size, size)) is not None
     assert dnnl.conv_filter_grad(x, gy, (k, k), stride, pads) is not None
     monkeypatch.setenv(config.ENV_CONV, "im2col")
@@ -105,7 +106,7 @@ def test_onednn_repeats_its_bits():
     def run():
         return (dnnl.conv(x, hwio, 1, pads),
                 dnnl.conv_transpose(gy, hwio, 1, pads, (16, 16)),
-                dnnl.conv_filter_grad(x, gy, (5, 5), 1, pads))
+                *dnnl.conv_filter_grad(x, gy, (5, 5), 1, pads, bias=True))
 
     for got, want in zip(run(), run(), strict=True):
         np.testing.assert_array_equal(got, want)

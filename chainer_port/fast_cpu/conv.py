@@ -30,10 +30,16 @@ def channels_last(x: np.ndarray) -> np.ndarray:
     return kernels.as_nhwc(x) if x.ndim == 4 else np.ascontiguousarray(view)
 
 
-def conv(x: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads) -> np.ndarray:
-    """y = conv(pad(x, pads), hwio, stride): (N, Ho, Wo, out)."""
-    y = dnnl.conv(x, hwio, stride, pads)
-    return y if y is not None else kernels.conv(kernels.pad_nhwc(x, pads), hwio, stride)
+def conv(x: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads,
+         bias: np.ndarray | None = None) -> np.ndarray:
+    """y = conv(pad(x, pads), hwio, stride) (+ bias, per output channel): (N, Ho, Wo, out)."""
+    y = dnnl.conv(x, hwio, stride, pads, bias)
+    if y is not None:
+        return y
+    y = kernels.conv(kernels.pad_nhwc(x, pads), hwio, stride)
+    if bias is not None:
+        y += bias
+    return y
 
 
 def conv_transpose(gy: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads,
@@ -43,10 +49,18 @@ def conv_transpose(gy: np.ndarray, hwio: np.ndarray, stride: int, pads: Pads,
     return gx if gx is not None else kernels.conv_transpose(gy, hwio, stride, pads, in_hw)
 
 
-def conv_filter_grad(x: np.ndarray, gy: np.ndarray, kh: int, kw: int, stride: int, pads: Pads
-                     ) -> np.ndarray:
-    """d(sum gy * conv(pad(x, pads), W)) / dW: HWIO (kh, kw, C, O)."""
-    grad = dnnl.conv_filter_grad(x, gy, (kh, kw), stride, pads)
-    if grad is not None:
-        return grad
-    return kernels.conv_filter_grad(kernels.pad_nhwc(x, pads), gy, kh, kw, stride)
+def conv_filter_grad(x: np.ndarray, gy: np.ndarray, kh: int, kw: int, stride: int, pads: Pads,
+                     bias: bool = False) -> tuple[np.ndarray, np.ndarray | None]:
+    """d(sum gy * conv(pad(x, pads), W)) / dW: HWIO (kh, kw, C, O); with `bias` the bias's
+    gradient too (gy summed per channel), else None."""
+    grads = dnnl.conv_filter_grad(x, gy, (kh, kw), stride, pads, bias)
+    if grads is not None:
+        return grads
+    return (kernels.conv_filter_grad(kernels.pad_nhwc(x, pads), gy, kh, kw, stride),
+            bias_grad(gy) if bias else None)
+
+
+def bias_grad(gy: np.ndarray) -> np.ndarray:
+    """The gradient of a bias added per channel to channels-last `gy`'s output: its sum over
+    every other axis."""
+    return gy.sum(axis=tuple(range(gy.ndim - 1)))

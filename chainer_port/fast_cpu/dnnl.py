@@ -38,8 +38,8 @@ _LIBRARY = "libdnnl.so.3"
 _F32, _FORMAT_ANY, _CPU, _IN_ORDER = 3, 1, 1, 1
 _FORWARD_TRAINING, _BACKWARD_DATA, _BACKWARD_WEIGHTS = 64, 160, 192
 _CONVOLUTION_DIRECT = 1
-_ARG_SRC, _ARG_DST, _ARG_WEIGHTS = 1, 17, 33
-_ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS = 129, 145, 161
+_ARG_SRC, _ARG_DST, _ARG_WEIGHTS, _ARG_BIAS = 1, 17, 33, 41
+_ARG_DIFF_SRC, _ARG_DIFF_DST, _ARG_DIFF_WEIGHTS, _ARG_DIFF_BIAS = 129, 145, 161, 169
 _QUERY_WEIGHTS_MD, _QUERY_DIFF_WEIGHTS_MD = 131, 132
 _SOFTMAX_ACCURATE = 0x30000
 _MAX_NDIMS = 12
@@ -157,7 +157,8 @@ Strides = int | tuple[int, ...]
 @dataclass(frozen=True)
 class _Problem:
     """One convolution: `kind`, channels-last shapes of x and y, (*kernel, I, O) shape and
-    element strides of the user's weights, a stride and a pair of pads per spatial axis."""
+    element strides of the user's weights, a stride and a pair of pads per spatial axis, and
+    whether it adds a bias (forward) or gives the bias's gradient (backward weights)."""
     kind: int
     x_shape: tuple[int, ...]
     y_shape: tuple[int, ...]
@@ -165,6 +166,7 @@ class _Problem:
     w_strides: tuple[int, ...]
     stride: tuple[int, ...]
     pads: tuple[tuple[int, int], ...]
+    bias: bool = False
 
 
 @dataclass(frozen=True)
@@ -179,6 +181,7 @@ class _Primitive:
     weights_floats: int
     user_desc: _Handle
     reorder: _Handle
+    bias_desc: _Handle | None
 
 
 @functools.lru_cache(maxsize=512)
@@ -190,13 +193,14 @@ def _primitive(problem: _Problem) -> _Primitive | None:
     *kernel, i, o = problem.w_shape
     weights_any = _desc((o, i, *kernel), None)
     user_weights = _hwio_desc(problem.w_shape, problem.w_strides)
+    bias = _desc((o,), (1,)) if problem.bias else None
     geometry = (_Dims(*problem.stride), _Dims(*(0 for _ in kernel)),
                 _Dims(*(before for before, _ in problem.pads)),
                 _Dims(*(after for _, after in problem.pads)))
     forward = _Handle()
     status = library.dnnl_convolution_forward_primitive_desc_create(
         ctypes.byref(forward), runtime.engine, _FORWARD_TRAINING, _CONVOLUTION_DIRECT, x,
-        weights_any, None, y, *geometry, None)
+        weights_any, bias, y, *geometry, None)
     if status != 0:
         return None
     pd, query = forward, _QUERY_WEIGHTS_MD
@@ -208,7 +212,7 @@ def _primitive(problem: _Problem) -> _Primitive | None:
     elif problem.kind == _BACKWARD_WEIGHTS:
         pd, query = _Handle(), _QUERY_DIFF_WEIGHTS_MD
         status = library.dnnl_convolution_backward_weights_primitive_desc_create(
-            ctypes.byref(pd), runtime.engine, _CONVOLUTION_DIRECT, x, weights_any, None, y,
+            ctypes.byref(pd), runtime.engine, _CONVOLUTION_DIRECT, x, weights_any, bias, y,
             *geometry, forward, None)
     if status != 0:
         return None
@@ -216,7 +220,7 @@ def _primitive(problem: _Problem) -> _Primitive | None:
     reorder = (_reorder(weights, user_weights) if problem.kind == _BACKWARD_WEIGHTS
                else _reorder(user_weights, weights))
     floats = library.dnnl_memory_desc_get_size(weights) // 4
-    return _Primitive(_primitive_of(pd), x, y, weights, floats, user_weights, reorder)
+    return _Primitive(_primitive_of(pd), x, y, weights, floats, user_weights, reorder, bias)
 
 
 def _execute(primitive: _Handle, args: list[tuple[int, _Handle, np.ndarray]]) -> None:
@@ -241,7 +245,8 @@ def _execute(primitive: _Handle, args: list[tuple[int, _Handle, np.ndarray]]) ->
 
 
 def _problem(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], hwio: np.ndarray,
-             stride: Strides, pads: Pads, *arrays: np.ndarray) -> _Primitive | None:
+             stride: Strides, pads: Pads, *arrays: np.ndarray, bias: bool = False
+             ) -> _Primitive | None:
     """The primitive of a problem oneDNN takes: installed and switched on, float32 `arrays`,
     non-negative pads, weights of non-negative strides (a flipped view has negative ones, which
     oneDNN's memory descriptors refuse), y of the size the convolution gives; else None."""
@@ -252,7 +257,7 @@ def _problem(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...], hwio
             == tuple(y_shape[1:-1])):
         return None
     return _primitive(_Problem(kind, tuple(x_shape), tuple(y_shape), hwio.shape,
-                               _strides(hwio), strides, tuple(map(tuple, pads))))
+                               _strides(hwio), strides, tuple(map(tuple, pads)), bias))
 
 
 def _per_axis(stride: Strides, axes: int) -> tuple[int, ...]:
@@ -264,12 +269,14 @@ def _strides(array: np.ndarray) -> tuple[int, ...]:
 
 
 def _data_pass(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...],
-               hwio: np.ndarray, stride: Strides, pads: Pads, given: np.ndarray
-               ) -> np.ndarray | None:
-    """The forward (`given` x, returns y) or the backward data pass (`given` gy, returns gx),
-    the user's weights reordered into the primitive's layout first; None when oneDNN does not
-    take the problem."""
-    primitive = _problem(kind, x_shape, y_shape, hwio, stride, pads, given, hwio)
+               hwio: np.ndarray, stride: Strides, pads: Pads, given: np.ndarray,
+               bias: np.ndarray | None = None) -> np.ndarray | None:
+    """The forward (`given` x, returns y, plus `bias` when given) or the backward data pass
+    (`given` gy, returns gx), the user's weights reordered into the primitive's layout first;
+    None when oneDNN does not take the problem."""
+    arrays = (given, hwio) if bias is None else (given, hwio, bias)
+    primitive = _problem(kind, x_shape, y_shape, hwio, stride, pads, *arrays,
+                         bias=bias is not None)
     if primitive is None:
         return None
     x_side = (primitive.x_desc, x_shape)
@@ -282,9 +289,11 @@ def _data_pass(kind: int, x_shape: tuple[int, ...], y_shape: tuple[int, ...],
     _execute(primitive.reorder, [(_ARG_SRC, primitive.user_desc, hwio),
                                  (_ARG_DST, primitive.weights_desc, weights)])
     out = np.empty(out_shape, np.float32)
+    added = [] if bias is None else [(_ARG_BIAS, primitive.bias_desc,
+                                      np.ascontiguousarray(bias))]
     _execute(primitive.convolution, [(given_arg, given_desc, np.ascontiguousarray(given)),
                                      (_ARG_WEIGHTS, primitive.weights_desc, weights),
-                                     (out_arg, out_desc, out)])
+                                     (out_arg, out_desc, out), *added])
     return out
 
 
@@ -363,12 +372,13 @@ def softmax_rows_grad(y: np.ndarray, gy: np.ndarray) -> np.ndarray | None:
     return gx
 
 
-def conv(x: np.ndarray, hwio: np.ndarray, stride: Strides, pads: Pads) -> np.ndarray | None:
-    """y = conv(pad(x, pads), hwio, stride), NHWC (or NDHWC); None when oneDNN cannot do
-    it."""
+def conv(x: np.ndarray, hwio: np.ndarray, stride: Strides, pads: Pads,
+         bias: np.ndarray | None = None) -> np.ndarray | None:
+    """y = conv(pad(x, pads), hwio, stride) (+ bias, per output channel), NHWC (or NDHWC);
+    None when oneDNN cannot do it."""
     y_shape = (x.shape[0], *output_hw(x.shape[1:-1], hwio.shape[:-2], stride, pads),
                hwio.shape[-1])
-    return _data_pass(_FORWARD_TRAINING, x.shape, y_shape, hwio, stride, pads, x)
+    return _data_pass(_FORWARD_TRAINING, x.shape, y_shape, hwio, stride, pads, x, bias)
 
 
 def conv_transpose(gy: np.ndarray, hwio: np.ndarray, stride: Strides, pads: Pads,
@@ -380,21 +390,27 @@ def conv_transpose(gy: np.ndarray, hwio: np.ndarray, stride: Strides, pads: Pads
 
 
 def conv_filter_grad(x: np.ndarray, gy: np.ndarray, kernel: tuple[int, ...], stride: Strides,
-                     pads: Pads) -> np.ndarray | None:
+                     pads: Pads, bias: bool = False
+                     ) -> tuple[np.ndarray, np.ndarray | None] | None:
     """d(sum gy * conv(pad(x, pads), W)) / dW, (*kernel, I, O) (a view of (O, I, *kernel)
-    memory, the layout of Chainer's weights); None when oneDNN cannot do it."""
+    memory, the layout of Chainer's weights), and with `bias` the bias's gradient (the sum of
+    gy per channel) from the same pass, else None; None when oneDNN cannot do it."""
     axes = len(kernel)
     grad = np.empty((gy.shape[-1], x.shape[-1], *kernel), np.float32).transpose(
         *range(2, 2 + axes), 1, 0)
-    primitive = _problem(_BACKWARD_WEIGHTS, x.shape, gy.shape, grad, stride, pads, x, gy)
+    primitive = _problem(_BACKWARD_WEIGHTS, x.shape, gy.shape, grad, stride, pads, x, gy,
+                         bias=bias)
     if primitive is None:
         return None
     x, gy = np.ascontiguousarray(x), np.ascontiguousarray(gy)
     weights = np.empty(primitive.weights_floats, np.float32)
+    g_bias = np.empty(gy.shape[-1], np.float32) if bias else None
+    added = [] if g_bias is None else [(_ARG_DIFF_BIAS, primitive.bias_desc, g_bias)]
     _execute(primitive.convolution, [(_ARG_SRC, primitive.x_desc, x),
                                      (_ARG_DIFF_DST, primitive.y_desc, gy),
-                                     (_ARG_DIFF_WEIGHTS, primitive.weights_desc, weights)])
+                                     (_ARG_DIFF_WEIGHTS, primitive.weights_desc, weights),
+                                     *added])
     _execute(primitive.reorder, [(_ARG_SRC, primitive.weights_desc, weights),
                                  (_ARG_DST, primitive.user_desc, grad)])
-    return grad
+    return grad, g_bias
 

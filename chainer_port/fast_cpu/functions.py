@@ -56,13 +56,15 @@ def applies(*values: VariableOrArray) -> bool:
     return True
 
 
-def conv2d(x: VariableOrArray, weights: VariableOrArray, pads: Pads, stride: int = 1
-           ) -> chainer.Variable:
-    """`F.convolution_2d(pad(x, pads), weights, stride=stride)` for any (asymmetric) pads.
+def conv2d(x: VariableOrArray, weights: VariableOrArray, pads: Pads, stride: int = 1,
+           bias: VariableOrArray | None = None) -> chainer.Variable:
+    """`F.convolution_2d(pad(x, pads), weights, bias, stride=stride)` for any (asymmetric)
+    pads.
 
-    x NCHW, weights Chainer's (out, in, kh, kw), pads ((top, bottom), (left, right)).
+    x NCHW, weights Chainer's (out, in, kh, kw), pads ((top, bottom), (left, right)), bias
+    (out,) or None.
     """
-    return Conv2D(_pads(pads), stride).apply((x, weights))[0]
+    return Conv2D(_pads(pads), stride).apply(_with_bias(x, weights, bias))[0]
 
 
 def conv3d_runs(x: VariableOrArray, weights: VariableOrArray) -> bool:
@@ -73,12 +75,17 @@ def conv3d_runs(x: VariableOrArray, weights: VariableOrArray) -> bool:
 
 
 def conv3d(x: VariableOrArray, weights: VariableOrArray, pads: Sequence[Sequence[int]],
-           strides: Sequence[int]) -> chainer.Variable:
-    """`F.convolution_nd(pad(x, pads), weights, stride=strides)` of NCDHW `x` on oneDNN (see
-    `conv3d_runs`): weights Chainer's (out, in, kd, kh, kw), a (before, after) pad and a
-    stride per spatial axis."""
+           strides: Sequence[int], bias: VariableOrArray | None = None) -> chainer.Variable:
+    """`F.convolution_nd(pad(x, pads), weights, bias, stride=strides)` of NCDHW `x` on oneDNN
+    (see `conv3d_runs`): weights Chainer's (out, in, kd, kh, kw), a (before, after) pad and a
+    stride per spatial axis, bias (out,) or None."""
     return Conv3D(tuple((int(a), int(b)) for a, b in pads),
-                  tuple(int(step) for step in strides)).apply((x, weights))[0]
+                  tuple(int(step) for step in strides)).apply(_with_bias(x, weights, bias))[0]
+
+
+def _with_bias(x: VariableOrArray, weights: VariableOrArray, bias: VariableOrArray | None
+               ) -> tuple[VariableOrArray, ...]:
+    return (x, weights) if bias is None else (x, weights, bias)
 
 
 def conv2d_transpose(x: VariableOrArray, weights: VariableOrArray, stride: int, pad: int,

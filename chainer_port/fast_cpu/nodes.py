@@ -12,6 +12,7 @@ loudly instead of silently giving zeros (switch the fast path off for it).
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TypeVar
 
 import chainer
 import chainer.functions as F
@@ -36,6 +37,8 @@ from chainer_port.fast_cpu.softmax import (
     softmax_last_axis_grad,
 )
 from chainer_port.fast_cpu.units import multiplicative_unit, multiplicative_unit_grad
+
+Result = TypeVar("Result")
 
 Wanted = tuple[int, ...]
 """Indexes of the inputs whose gradients are wanted."""
@@ -150,31 +153,33 @@ class SplitChannels(chainer.FunctionNode):
 
 
 class Conv2D(_FastNode):
-    """y = conv(pad(x, pads), W, stride), NCHW in and out, computed NHWC."""
+    """y = conv(pad(x, pads), W, stride) (+ b, per channel, when given: TF's conv and bias add
+    as one, the bias's gradient from the weights' pass), NCHW in and out, computed NHWC."""
 
     def __init__(self, pads: Pads, stride: int) -> None:
         super().__init__()
         self.pads = pads
         self.stride = stride
 
-    def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
-        x, weights = inputs
+    def forward(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray]:
+        x, weights, *bias = inputs
         self.retain_inputs((0, 1))
-        y = convolutions.conv(channels_last(x), _hwio(weights), self.stride, self.pads)
+        y = convolutions.conv(channels_last(x), _hwio(weights), self.stride, self.pads, *bias)
         return _nchw(y),
 
     def gradients(self, x: np.ndarray, weights: np.ndarray, gy: np.ndarray, wanted: Wanted
-                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
+                  ) -> tuple[np.ndarray | None, ...]:
         gy = channels_last(gy)
-        gx = gw = None
+        gx = gw = gb = None
         if 0 in wanted:
             gx = _nchw(convolutions.conv_transpose(gy, _hwio(weights), self.stride, self.pads,
                                                    x.shape[2:]))
-        if 1 in wanted:
+        if 1 in wanted or 2 in wanted:
             kh, kw = weights.shape[2:]
-            gw = _from_hwio(convolutions.conv_filter_grad(channels_last(x), gy, kh, kw,
-                                                          self.stride, self.pads))
-        return gx, gw
+            hwio, gb = convolutions.conv_filter_grad(channels_last(x), gy, kh, kw, self.stride,
+                                                     self.pads, bias=2 in wanted)
+            gw = _from_hwio(hwio)
+        return gx, gw, gb
 
 
 class Conv2DTranspose(_FastNode):
@@ -204,40 +209,43 @@ class Conv2DTranspose(_FastNode):
         if 1 in wanted:
             kh, kw = weights.shape[2:]
             gw = _from_hwio(convolutions.conv_filter_grad(gy, channels_last(x), kh, kw,
-                                                          self.stride, self.pads))
+                                                          self.stride, self.pads)[0])
         return gx, gw
 
 
 class Conv3D(_FastNode):
-    """y = conv(pad(x, pads), W, strides) of NCDHW-shaped float32 arrays on oneDNN, computed
-    NDHWC (the output a view of it, as `Conv2D`'s); W Chainer's (out, in, kd, kh, kw). There is
-    no fallback: `functions.conv3d_runs` says when to build it."""
+    """y = conv(pad(x, pads), W, strides) (+ b when given, as `Conv2D`'s) of NCDHW-shaped
+    float32 arrays on oneDNN, computed NDHWC (the output a view of it, as `Conv2D`'s); W
+    Chainer's (out, in, kd, kh, kw). There is no fallback: `functions.conv3d_runs` says when to
+    build it."""
 
     def __init__(self, pads: Pads, strides: tuple[int, ...]) -> None:
         super().__init__()
         self.pads = pads
         self.strides = strides
 
-    def forward(self, inputs: tuple[np.ndarray, np.ndarray]) -> tuple[np.ndarray]:
-        x, weights = inputs
+    def forward(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray]:
+        x, weights, *bias = inputs
         self.retain_inputs((0, 1))
         return _nchw(_onednn(dnnl.conv(channels_last(x), _hwio(weights), self.strides,
-                                       self.pads))),
+                                       self.pads, *bias))),
 
     def gradients(self, x: np.ndarray, weights: np.ndarray, gy: np.ndarray, wanted: Wanted
-                  ) -> tuple[np.ndarray | None, np.ndarray | None]:
+                  ) -> tuple[np.ndarray | None, ...]:
         gy = channels_last(gy)
-        gx = gw = None
+        gx = gw = gb = None
         if 0 in wanted:
             gx = _nchw(_onednn(dnnl.conv_transpose(gy, _hwio(weights), self.strides,
                                                    self.pads, x.shape[2:])))
-        if 1 in wanted:
-            gw = _from_hwio(_onednn(dnnl.conv_filter_grad(
-                channels_last(x), gy, weights.shape[2:], self.strides, self.pads)))
-        return gx, gw
+        if 1 in wanted or 2 in wanted:
+            hwio, gb = _onednn(dnnl.conv_filter_grad(
+                channels_last(x), gy, weights.shape[2:], self.strides, self.pads,
+                bias=2 in wanted))
+            gw = _from_hwio(hwio)
+        return gx, gw, gb
 
 
-def _onednn(result: np.ndarray | None) -> np.ndarray:
+def _onednn(result: Result | None) -> Result:
     if result is None:
         raise dnnl.DnnlError("oneDNN refused a 3-D convolution it was given")
     return result
