@@ -8,7 +8,7 @@ TWINPORT_FAST_CPU=0.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import chainer
 import chainer.functions as F
@@ -519,6 +519,38 @@ def test_the_matmul_shim_takes_the_fast_path_for_batches_of_matrices(monkeypatch
     assert not isinstance(tf_matmul(a, b).creator, nodes.BatchedMatMul)
 
 
+def _fast_and_stock(apply: Callable[..., chainer.Variable], arrays: Sequence[np.ndarray],
+                    gy: np.ndarray, node: type | tuple[type, ...]
+                    ) -> list[tuple[np.ndarray | None, ...]]:
+    """`apply` on Variables of `arrays` (their memory order kept) with the fast path on, then
+    off (Chainer's own functions): each time (y, every array's gradient). The fast run builds
+    `node`, the other does not."""
+    results = []
+    for fast in ("1", "0"):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setenv(config.ENV_FAST_CPU, fast)
+            variables = [chainer.Variable(array.copy(order="K")) for array in arrays]
+            y = apply(*variables)
+            assert isinstance(y.creator, node) == (fast == "1")
+            y.grad = gy.copy()
+            y.backward()
+            results.append((y.array, *(variable.grad for variable in variables)))
+    return results
+
+
+def _close(fast: Sequence[np.ndarray | None], stock: Sequence[np.ndarray | None],
+           dtype: type, rtol: float | None = None) -> None:
+    """Each fast array within rounding of the stock one: `rtol` (default 1e-5 in float32, 1e-12
+    in float64) and as much of the array's largest value (sums over a map in another order)."""
+    tolerance = rtol or (1e-5 if dtype == np.float32 else 1e-12)
+    for got, want in zip(fast, stock, strict=True):
+        if want is None:
+            assert got is None
+            continue
+        np.testing.assert_allclose(got, want, rtol=tolerance,
+                                   atol=tolerance * np.abs(want).max())
+
+
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("order", [("i", "j", "f", "o"), ("j", "i", "f", "o")])
 def test_the_lstm_cell_is_chainers_functions(dtype, order):
@@ -531,20 +563,9 @@ def test_the_lstm_cell_is_chainers_functions(dtype, order):
     gates = (rng.standard_normal((2, 12, 5, 4)) * 2).astype(dtype)
     state = rng.standard_normal((2, 5, 4, 6)).astype(dtype).transpose(0, 3, 1, 2)  # NHWC
     g_state = rng.standard_normal((2, 6, 5, 4)).astype(dtype)
-    results = []
-    for fast in ("1", "0"):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv(config.ENV_FAST_CPU, fast)
-            g, s = chainer.Variable(gates.copy()), chainer.Variable(state.copy())
-            c = F.split_axis(s, 2, axis=1)[0]
-            y = tf_lstm_cell(g, c, 1.0, order)
-            assert isinstance(y.creator, nodes.LSTMCell) == (fast == "1")
-            y.grad = g_state.copy()
-            y.backward()
-            results.append((y.array, g.grad, s.grad))
-    for got, want in zip(*results, strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
-                                   atol=1e-6 if dtype == np.float32 else 1e-14)
+    _close(*_fast_and_stock(
+        lambda g, s: tf_lstm_cell(g, F.split_axis(s, 2, axis=1)[0], 1.0, order),
+        (gates, state), g_state, nodes.LSTMCell), dtype)
 
 
 def test_the_lstm_cell_backward_numerically():
@@ -571,20 +592,8 @@ def test_the_layer_norm_is_chainers_functions(dtype, shape, memory):
     x = np.moveaxis(x, -1, 1) if memory == "nhwc" else x
     gamma, beta = (rng.standard_normal(shape[1]).astype(dtype) for _ in range(2))
     gy = rng.standard_normal(shape).astype(dtype)
-    results = []
-    for fast in ("1", "0"):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv(config.ENV_FAST_CPU, fast)
-            xv, gv, bv = (chainer.Variable(a.copy()) for a in (x, gamma, beta))
-            y = tf_layer_norm(xv, bv, gv)
-            assert isinstance(y.creator, nodes.LayerNorm) == (fast == "1")
-            y.grad = gy.copy()
-            y.backward()
-            results.append((y.array, xv.grad, gv.grad, bv.grad))
-    for got, want in zip(*results, strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
-                                   atol=(1e-5 if dtype == np.float32 else 1e-12)
-                                   * np.abs(want).max())
+    _close(*_fast_and_stock(lambda x, g, b: tf_layer_norm(x, b, g), (x, gamma, beta), gy,
+                            nodes.LayerNorm), dtype)
 
 
 def test_the_layer_norm_backward_numerically():
@@ -617,22 +626,10 @@ def test_the_spatial_transformer_samples_as_chainers_functions(dtype):
     theta = (np.tile(np.array([1, 0, 0, 0, 1, 0], dtype), (3, 1))
              + rng.standard_normal((3, 6)).astype(dtype) * 0.4)
     gy = rng.standard_normal(image.shape).astype(dtype)
-    results = []
-    for fast in ("1", "0"):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv(config.ENV_FAST_CPU, fast)
-            image_v, theta_v = chainer.Variable(image.copy()), chainer.Variable(theta.copy())
-            y = tf_spatial_transformer(image_v, theta_v)
-            assert isinstance(y.creator, nodes.BilinearSample) == (fast == "1")
-            y.grad = gy.copy()
-            y.backward()
-            results.append((y.array, image_v.grad, theta_v.grad))
-    (fast_y, *fast_grads), (stock_y, *stock_grads) = results
-    np.testing.assert_array_equal(fast_y, stock_y)
-    for got, want in zip(fast_grads, stock_grads, strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
-                                   atol=(1e-5 if dtype == np.float32 else 1e-12)
-                                   * np.abs(want).max())
+    fast, stock = _fast_and_stock(tf_spatial_transformer, (image, theta), gy,
+                                  nodes.BilinearSample)
+    np.testing.assert_array_equal(fast[0], stock[0])
+    _close(fast, stock, dtype)
 
 
 def test_the_bilinear_sampler_backward_numerically():
@@ -661,22 +658,10 @@ def test_per_pixel_kernels_are_chainers_functions(dtype, pads):
     image = rng.standard_normal((3, 2, 7, 6)).astype(dtype)
     kernels = rng.standard_normal((3, 25, 7, 6)).astype(dtype)
     gy = rng.standard_normal(image.shape).astype(dtype)
-    results = []
-    for fast in ("1", "0"):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv(config.ENV_FAST_CPU, fast)
-            image_v, kernels_v = chainer.Variable(image.copy()), chainer.Variable(kernels.copy())
-            y = per_pixel_kernels(image_v, kernels_v, pads)
-            assert isinstance(y.creator, nodes.PerPixelKernels) == (fast == "1")
-            y.grad = gy.copy()
-            y.backward()
-            results.append((y.array, image_v.grad, kernels_v.grad))
-    (fast_y, *fast_grads), (stock_y, *stock_grads) = results
-    np.testing.assert_array_equal(fast_y, stock_y)
-    for got, want in zip(fast_grads, stock_grads, strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
-                                   atol=(1e-5 if dtype == np.float32 else 1e-12)
-                                   * np.abs(want).max())
+    fast, stock = _fast_and_stock(lambda x, k: per_pixel_kernels(x, k, pads), (image, kernels),
+                                  gy, nodes.PerPixelKernels)
+    np.testing.assert_array_equal(fast[0], stock[0])
+    _close(fast, stock, dtype)
 
 
 def test_per_pixel_kernels_backward_numerically():
@@ -700,22 +685,13 @@ def test_the_multiplicative_unit_is_chainers_functions(dtype, with_h):
            for _ in range(4)]
     state = rng.standard_normal((2, 5, 6, 8)).astype(dtype).transpose(0, 3, 1, 2)
     gy = rng.standard_normal((2, 4, 5, 6)).astype(dtype)
-    results = []
-    for fast in ("1", "0"):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv(config.ENV_FAST_CPU, fast)
-            gates = [chainer.Variable(x.copy()) for x in pre]
-            s = chainer.Variable(state.copy())
-            h = F.split_axis(s, 2, axis=1)[1] if with_h else None
-            y = multiplicative_unit(*gates, h)
-            assert isinstance(y.creator, nodes.MultiplicativeUnit) == (fast == "1")
-            y.grad = gy.copy()
-            y.backward()
-            results.append((y.array, *(g.grad for g in gates), s.grad if with_h else None))
-    for got, want in zip(*results, strict=True):
-        if want is not None:
-            np.testing.assert_allclose(got, want, rtol=1e-6 if dtype == np.float32 else 1e-14,
-                                       atol=1e-7 if dtype == np.float32 else 1e-15)
+
+    def unit(g1, g2, g3, u, s):
+        return multiplicative_unit(g1, g2, g3, u, F.split_axis(s, 2, axis=1)[1] if with_h
+                                   else None)
+
+    fast, stock = _fast_and_stock(unit, (*pre, state), gy, nodes.MultiplicativeUnit)
+    _close(fast, stock, dtype, rtol=1e-6 if dtype == np.float32 else 1e-14)
 
 
 def test_the_multiplicative_unit_backward_numerically():
@@ -737,19 +713,10 @@ def test_concat_over_channels_is_chainers_in_channels_last_memory(rank):
     nchw = rng.standard_normal((2, 3, *spatial)).astype(np.float32)
     wide = np.moveaxis(rng.standard_normal((2, *spatial, 6)).astype(np.float32), -1, 1)
     gy = rng.standard_normal((2, 11, *spatial)).astype(np.float32)
-    results = []
-    for fast in ("1", "0"):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv(config.ENV_FAST_CPU, fast)
-            xs = [chainer.Variable(x.copy(order="K")) for x in (nchw, wide)]
-            y = tf_concat([xs[0], xs[1], xs[1][:, 2:4]], axis=1)
-            assert isinstance(y.creator, nodes.ConcatChannels) == (fast == "1")
-            if fast == "1":
-                assert np.moveaxis(y.array, 1, -1).flags.c_contiguous
-            y.grad = gy.copy()
-            y.backward()
-            results.append((y.array, *(x.grad for x in xs)))
-    for got, want in zip(*results, strict=True):
+    fast, stock = _fast_and_stock(lambda a, b: tf_concat([a, b, b[:, 2:4]], axis=1),
+                                  (nchw, wide), gy, nodes.ConcatChannels)
+    assert np.moveaxis(fast[0], 1, -1).flags.c_contiguous
+    for got, want in zip(fast, stock, strict=True):
         np.testing.assert_array_equal(got, want)
 
 
@@ -793,20 +760,8 @@ def test_attention_is_tfs_three_ops(dtype, queries, keys):
     q = (rng.standard_normal((2, queries, 4)) * 2).astype(dtype)
     k = rng.standard_normal((2, keys, 4)).astype(dtype)
     gy = rng.standard_normal((2, queries, 4)).astype(dtype)
-    results = []
-    for fast in ("1", "0"):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv(config.ENV_FAST_CPU, fast)
-            q_v, k_v = chainer.Variable(q.copy()), chainer.Variable(k.copy())
-            y = tf_attention(q_v, k_v, k_v)
-            assert isinstance(y.creator, nodes.Attention) == (fast == "1")
-            y.grad = gy.copy()
-            y.backward()
-            results.append((y.array, q_v.grad, k_v.grad))
-    for got, want in zip(*results, strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-4 if dtype == np.float32 else 1e-11,
-                                   atol=(1e-5 if dtype == np.float32 else 1e-12)
-                                   * np.abs(want).max())
+    _close(*_fast_and_stock(lambda q, k: tf_attention(q, k, k), (q, k), gy, nodes.Attention),
+           dtype, rtol=1e-4 if dtype == np.float32 else 1e-11)
 
 
 def test_attention_backward_numerically():
@@ -836,20 +791,8 @@ def test_a_convolution_with_its_bias_is_the_conv_then_the_bias(shape, conv, dtyp
     w = rng.standard_normal((5, shape[1], *(3,) * (len(shape) - 2))).astype(dtype)
     b = rng.standard_normal(5).astype(dtype)
     gy = rng.standard_normal((shape[0], 5, *shape[2:])).astype(dtype)
-    results = []
-    for fast in ("1", "0"):
-        with pytest.MonkeyPatch.context() as patch:
-            patch.setenv(config.ENV_FAST_CPU, fast)
-            xv, wv, bv = (chainer.Variable(a.copy()) for a in (x, w, b))
-            y = tf_conv(xv, wv, "SAME", bias=bv)
-            assert isinstance(y.creator, (nodes.Conv2D, nodes.Conv3D)) == (fast == "1")
-            y.grad = gy.copy()
-            y.backward()
-            results.append((y.array, xv.grad, wv.grad, bv.grad))
-    for got, want in zip(*results, strict=True):
-        np.testing.assert_allclose(got, want, rtol=1e-5 if dtype == np.float32 else 1e-12,
-                                   atol=(1e-5 if dtype == np.float32 else 1e-12)
-                                   * np.abs(want).max())
+    _close(*_fast_and_stock(lambda x, w, b: tf_conv(x, w, "SAME", bias=b), (x, w, b), gy,
+                            (nodes.Conv2D, nodes.Conv3D)), dtype)
 
 
 @pytest.mark.parametrize("conv", ["onednn", "im2col"])
