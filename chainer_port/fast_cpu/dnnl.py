@@ -1,4 +1,5 @@
-"""The fast path's float32 convolutions on oneDNN, the library TF's own CPU kernels run on.
+"""The fast path's float32 convolutions (with their bias), softmax and layout copies on
+oneDNN, the library TF's own CPU kernels run on.
 
 Why: the im2col kernels (`kernels`) copy every pixel's kh * kw * C window before
 each GEMM; oneDNN's direct convolutions ("brgconv") read the NHWC maps in place. Measured on
@@ -15,7 +16,9 @@ H, W, C); weights HWIO (kh, kw, in, out) of any strides; `pads` ((top, bottom), 
 non-negative. The same functions take 3-D convolutions (E3D-LSTM's): NDHWC activations, DHWIO
 weights, a pair of pads and a stride per spatial axis. Primitives are made once per problem
 (`_primitive`), run on oneDNN's OpenMP threads (one per core), and give the same bits on every
-run with the same thread count.
+run with the same thread count. The softmax (`softmax_rows`) and the layout copies
+(`contiguous_copy`) are oneDNN's softmax and reorder primitives, for arrays large enough to
+pay for waking its threads (`THREADS_PAY_FROM`).
 """
 
 from __future__ import annotations

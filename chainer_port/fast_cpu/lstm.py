@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainer_port.fast_cpu.threads import WORKERS, parallel_map, row_blocks
+from chainer_port.fast_cpu.threads import parallel_map, worker_blocks
 
 Order = tuple[int, int, int, int]
 """The block index of each of i, j, f, o in the gates."""
@@ -27,10 +27,6 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     y *= half
     y += half
     return y
-
-
-def _blocks(rows: int) -> list[slice]:
-    return row_blocks(rows, -(-rows // (2 * WORKERS)))
 
 
 def _gate_values(gates: np.ndarray, forget_bias: float, order: Order
@@ -54,7 +50,7 @@ def lstm_update(gates: np.ndarray, c: np.ndarray, forget_bias: float, order: Ord
         new_c += i * j
         np.multiply(np.tanh(new_c), o, out=state[rows, width:])
 
-    parallel_map(block, _blocks(len(c)))
+    parallel_map(block, worker_blocks(len(c)))
     return state
 
 
@@ -84,5 +80,5 @@ def lstm_update_grad(gates: np.ndarray, c: np.ndarray, g_state: np.ndarray,
         np.multiply(g_h * tanh_c, o * (one - o), out=go)
         np.multiply(g_new_c, f, out=g_c[rows])
 
-    parallel_map(block, _blocks(len(c)))
+    parallel_map(block, worker_blocks(len(c)))
     return g_gates, g_c

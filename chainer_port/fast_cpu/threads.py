@@ -60,6 +60,12 @@ def row_blocks(rows: int, step: int) -> list[slice]:
     return [slice(start, min(start + step, rows)) for start in range(0, rows, step)]
 
 
+def worker_blocks(rows: int) -> list[slice]:
+    """`rows` in two blocks per worker thread (elementwise work: a block each and one to even
+    out the threads' speeds)."""
+    return row_blocks(rows, -(-rows // (2 * WORKERS)))
+
+
 def gemm_map(function: Callable[[Item], Result], items: Iterable[Item]) -> list[Result]:
     """`parallel_map` for work that multiplies (`gemm.gemm`): one single-threaded
     GEMM per thread, when MKL does the GEMMs (always sequential) or NumPy's OpenBLAS thread

@@ -14,11 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainer_port.fast_cpu.lstm import sigmoid
-from chainer_port.fast_cpu.threads import WORKERS, parallel_map, row_blocks
-
-
-def _blocks(rows: int) -> list[slice]:
-    return row_blocks(rows, -(-rows // (2 * WORKERS)))
+from chainer_port.fast_cpu.threads import parallel_map, worker_blocks
 
 
 def _inner(s2: np.ndarray, s3: np.ndarray, u: np.ndarray, h: np.ndarray | None) -> np.ndarray:
@@ -42,7 +38,7 @@ def multiplicative_unit(g1: np.ndarray, g2: np.ndarray, g3: np.ndarray, u: np.nd
                        None if h is None else h[rows])
         np.multiply(sigmoid(g1[rows]), np.tanh(inner), out=y[rows])
 
-    parallel_map(block, _blocks(len(y)))
+    parallel_map(block, worker_blocks(len(y)))
     return y
 
 
@@ -67,5 +63,5 @@ def multiplicative_unit_grad(g1: np.ndarray, g2: np.ndarray, g3: np.ndarray, u: 
         if h is not None:
             np.multiply(g_inner, s2, out=grads[4][rows])
 
-    parallel_map(block, _blocks(len(gy)))
+    parallel_map(block, worker_blocks(len(gy)))
     return tuple(grads)
