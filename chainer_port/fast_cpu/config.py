@@ -28,8 +28,9 @@ def fast_path_enabled() -> bool:
 
 
 def im2col_forced() -> bool:
-    """TWINPORT_CONV: "im2col" (any case) runs the convolutions on the im2col kernels; anything
-    else, or unset (the default), on oneDNN where it is installed."""
+    """TWINPORT_CONV: "im2col" (any case) runs the convolutions on the im2col kernels, and the
+    softmax and the layout copies on NumPy: no oneDNN at all; anything else, or unset (the
+    default), on oneDNN where it is installed."""
     return os.environ.get(ENV_CONV, "").strip().lower() == "im2col"
 
 
