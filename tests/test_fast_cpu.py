@@ -745,6 +745,8 @@ def test_split_over_channels_is_chainers_and_keeps_the_memory_order(memory):
     np.testing.assert_array_equal(*grads)
     layout = np.moveaxis(grads[0], 1, -1) if memory == "nhwc" else grads[0]
     assert layout.flags.c_contiguous
+    with pytest.raises(ValueError, match="equal"):  # as Chainer's split_axis
+        tf_split(chainer.Variable(x), 4, axis=1)
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])

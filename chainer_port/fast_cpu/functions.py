@@ -167,6 +167,9 @@ def split_channels(x: VariableOrArray, indices_or_sections: int | Sequence[int]
                    ) -> tuple[chainer.Variable, ...]:
     """`F.split_axis(x, indices_or_sections, axis=1)` whose gradient keeps x's memory order."""
     if isinstance(indices_or_sections, int):
+        if x.shape[1] % indices_or_sections:
+            raise ValueError(f"{x.shape[1]} channels do not split into {indices_or_sections} "
+                             "equal parts")
         size = x.shape[1] // indices_or_sections
         indices_or_sections = range(size, x.shape[1], size)
     return SplitChannels(indices_or_sections).apply((x,))
