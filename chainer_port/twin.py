@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import functools
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import chainer
@@ -56,6 +56,9 @@ class ChainerTwin(TwinModel, chainer.Chain):
     """
 
     layout = "NCHW"
+    # Averages the gradients over a data-parallel run's workers before each update
+    # (`chainer_port.distributed.ChainerWorld.attach`); None in a run of one process.
+    gradient_mean: Callable[[], None] | None = None
 
     def __init__(self, preset: Any = "paper", seed: int = 0, device: str = "cpu",
                  dtype: str = "float32", tf_compat: TFCompat | None = None) -> None:
@@ -159,6 +162,8 @@ class ChainerTwin(TwinModel, chainer.Chain):
     def _update(self, lr: float) -> None:
         """One update as TF1 applies gradients: a parameter without a gradient is left alone
         with its state, and Adam's bias correction counts the optimizer's updates."""
+        if self.gradient_mean is not None:
+            self.gradient_mean()
         # `GradientMethod.update` gives such a parameter a zero gradient, which a momentum
         # would still move; a disabled rule skips it, and each rule's own count (which Adam's
         # bias correction reads) is set to the optimizer's, which skipping would hold back.

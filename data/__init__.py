@@ -4,6 +4,6 @@
 modules and are reached through `twinport data ...`. See docs/data.md.
 """
 
-from data.dataset import Dataset
+from data.dataset import WHOLE, Dataset, Part
 
-__all__ = ["Dataset"]
+__all__ = ["WHOLE", "Dataset", "Part"]

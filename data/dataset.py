@@ -6,6 +6,7 @@ import os
 import re
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -30,6 +31,31 @@ def open_vector(root: Path, row: ShardRow, name: str) -> np.ndarray:
         raise UserError(f"{path}: {array.dtype} {array.shape} but map.csv says float32 "
                         f"[{expected[0]}, {expected[1]}, dim]")
     return array
+
+
+class Part(NamedTuple):
+    """One worker's share of every global batch in a data-parallel run: worker `rank` of
+    `workers` reads rows [rank * b, (rank + 1) * b) of each batch, b = batch / workers, and
+    only those (the shards are memory-mapped: no worker reads another's rows)."""
+
+    rank: int = 0
+    workers: int = 1
+
+    def share(self, batch_size: int) -> int:
+        """Rows of a global batch of `batch_size` this worker gets (a UserError unless the
+        workers split it evenly)."""
+        if batch_size % self.workers:
+            raise UserError(f"batch size {batch_size} does not split evenly over "
+                            f"{self.workers} workers")
+        return batch_size // self.workers
+
+    def rows(self, batch_size: int) -> slice:
+        share = self.share(batch_size)
+        return slice(self.rank * share, (self.rank + 1) * share)
+
+
+WHOLE = Part()
+"""A single process's part: every row."""
 
 
 def split_slice(split: str) -> tuple[str, int | None]:
@@ -137,27 +163,30 @@ class Dataset:
 
     def batches(
         self, batch_size: int, seed: int, epochs: int | None = None, start_step: int = 0,
-        arrays: bool = False,
+        arrays: bool = False, part: Part = WHOLE,
     ) -> Iterator[np.ndarray] | Iterator[dict[str, np.ndarray]]:
         """Float32 batches `[batch_size, L, H, W, C]`, step `start_step` first; with
-        `arrays=True`, `get_arrays` dicts of the same sequences instead.
+        `arrays=True`, `get_arrays` dicts of the same sequences instead; with a `part`, that
+        worker's rows of each batch only.
 
         The stream depends only on (seed, batch_size), so resuming at step k yields exactly
-        the k-th batch onwards of a fresh stream. `epochs=None` runs forever.
+        the k-th batch onwards of a fresh stream, whatever the number of workers that split
+        it. `epochs=None` runs forever.
         """
         per_epoch = self.steps_per_epoch(batch_size)
         if start_step < 0:
             raise UserError(f"start step must be non-negative, got {start_step}")
         fetch = self.get_arrays if arrays else self.get
-        return self._stream(fetch, batch_size, per_epoch, seed, epochs, start_step)
+        return self._stream(fetch, batch_size, per_epoch, seed, epochs, start_step,
+                            part.rows(batch_size))
 
     def _stream(
         self, fetch: Callable, batch_size: int, per_epoch: int, seed: int, epochs: int | None,
-        step: int,
+        step: int, rows: slice,
     ) -> Iterator:
         while epochs is None or step < epochs * per_epoch:
             epoch, first = divmod(step, per_epoch)
             order = self.permutation(seed, epoch)
             for position in range(first, per_epoch):
-                yield fetch(order[position * batch_size : (position + 1) * batch_size])
+                yield fetch(order[position * batch_size : (position + 1) * batch_size][rows])
             step = (epoch + 1) * per_epoch

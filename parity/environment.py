@@ -14,6 +14,7 @@ from importlib import metadata
 
 import numpy as np
 
+from common.launch_env import mpi_library, tf_cluster_row, workers_row
 from common.numerics import numerics
 
 # The distributions each framework installs as, first found wins.
@@ -90,6 +91,8 @@ def environment(load: bool = False) -> dict[str, str]:
             "platform": platform.platform(), "numpy BLAS": blas()}
     rows.update((name, os.environ.get(name, "unset")) for name in THREAD_VARIABLES)
     rows["fast-path switches"] = fast_path_switches()
+    rows.update({"MPI library": mpi_library(), "workers": workers_row(),
+                 "TF cluster": tf_cluster_row()})
     rows.update(numerics())
     rows.update(tf_rows(load))
     rows.update(chainer_rows(load))

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import UserError
+from data.dataset import WHOLE, Part
 from spec.layer import Layer
 from spec.layout import Activation
 from spec.optimizers import Optimizer
@@ -109,11 +110,19 @@ def draw_noise(noise: tuple[NoiseSpec, ...], preset: Any,
 
 
 def noise_at(noise: tuple[NoiseSpec, ...], preset: Any,
-             input_shapes: Mapping[str, tuple[int, ...]], seed: int, step: int
-             ) -> dict[str, np.ndarray]:
+             input_shapes: Mapping[str, tuple[int, ...]], seed: int, step: int,
+             part: Part = WHOLE) -> dict[str, np.ndarray]:
     """The noise of global step `step` of a run seeded `seed`: a pure function of both, the
-    same on every backend and machine, so runs resume exactly."""
-    return draw_noise(noise, preset, input_shapes, np.random.default_rng([seed, step]))
+    same on every backend and machine, so runs resume exactly. With a `part` (`input_shapes`
+    then that worker's share of the batch), the worker's rows of the global batch's noise: each
+    sample's noise is the same whatever the number of workers (noise arrays are batch-major,
+    the same number of rows for every sample)."""
+    rng = np.random.default_rng([seed, step])
+    if part.workers == 1:
+        return draw_noise(noise, preset, input_shapes, rng)
+    whole = {name: (shape[0] * part.workers, *shape[1:]) for name, shape in input_shapes.items()}
+    drawn = draw_noise(noise, preset, whole, rng)
+    return {name: value[part.rows(len(value))] for name, value in drawn.items()}
 
 
 @dataclass(frozen=True)
@@ -130,8 +139,10 @@ class TwinPair:
     step_outputs: train_step result key -> tap, returned as arrays (e.g. a latent's moments).
     twins: backend ("tf", "chainer") -> "module:Class" (or the class) of that twin.
     batches: (data folder, split, batch size, seed, start_step=, preset=) -> an endless
-        iterator of input dicts (`stream` calls it); `check_data(folder, split, preset, batch
-        size)` refuses, in one line, data the preset cannot read.
+        iterator of input dicts (`stream` calls it); for a data-parallel run (`twinport train
+        --workers N`) it also takes `part=` (`data.dataset.Part`: that worker's rows of each
+        batch, `Dataset.batches(part=)`); `check_data(folder, split, preset, batch size)`
+        refuses, in one line, data the preset cannot read.
     sample: (preset, inputs of batch 0, reference taps, port taps; all TF layout) -> named
         images in [0, 1] for the report (HxWx3 in colour, HxW or HxWx1 in grey; the
         `tf_prediction` and `port_prediction` ones get a |TF - port| panel), or None; optional.
@@ -213,11 +224,13 @@ class TwinPair:
         return getattr(importlib.import_module(module_name), attr)
 
     def stream(self, data: Any, split: str, batch_size: int, seed: int, preset: Any,
-               start_step: int = 0) -> Iterator[dict[str, np.ndarray]]:
+               start_step: int = 0, part: Part = WHOLE) -> Iterator[dict[str, np.ndarray]]:
         """The reader's batches of `split` from global step `start_step`, for `preset` (its
-        sizes: a clip's length, a crop)."""
+        sizes: a clip's length, a crop); with a `part`, one worker's rows of each (a pair's
+        `batches` takes `part=` only for data-parallel runs)."""
+        more = {"part": part} if part.workers > 1 else {}
         return self.batches(str(data), split, batch_size, seed, start_step=start_step,
-                            preset=self.get_preset(preset))
+                            preset=self.get_preset(preset), **more)
 
     def differentiable_inputs(self, preset: Any) -> list[str]:
         return [spec.name for spec in self.inputs(preset) if spec.differentiable]

@@ -50,6 +50,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    # The command as given: `train --workers N` runs it again as each worker.
+    args.argv = list(sys.argv[1:] if argv is None else argv)
     if args.debug:
         show_tf_logs()
     set_numerics(getattr(args, "allow_tf32", False) or None)

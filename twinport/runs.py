@@ -56,6 +56,7 @@ class RunConfig:
     device: str = "cpu"
     model: str = DEFAULT_MODEL
     split: str = "train"
+    workers: int = 1
 
 
 @dataclass
@@ -135,15 +136,19 @@ class RunDir:
 
     # checkpoints ----------------------------------------------------------------------------
     def save_checkpoint(self, step: int, weights_writer, sums: dict[str, np.ndarray],
-                        count: int, optimizer: dict[str, np.ndarray] | None = None) -> None:
+                        count: int, optimizer: dict[str, np.ndarray] | None = None,
+                        positions: list[dict] | None = None) -> None:
         """Write checkpoint `step` whole, point `latest` at it, drop the oldest ones.
+        `positions`: in a data-parallel run, each worker's rows of the global batch (its data
+        position is the step and those rows), kept in state.json.
 
         A failed write raises WriteError naming the checkpoint and the one still in use.
         """
         name = f"step-{step:08d}"
         final = self.checkpoints / name
         try:
-            self._write_checkpoint(final, step, weights_writer, sums, count, optimizer)
+            self._write_checkpoint(final, step, weights_writer, sums, count, optimizer,
+                                   positions)
             with atomic_path(self.checkpoints / "latest") as pointer:
                 pointer.write_text(name + "\n")
         except (OSError, WriteError) as error:
@@ -155,7 +160,8 @@ class RunDir:
 
     def _write_checkpoint(self, final: Path, step: int, weights_writer,
                           sums: dict[str, np.ndarray], count: int,
-                          optimizer: dict[str, np.ndarray] | None) -> None:
+                          optimizer: dict[str, np.ndarray] | None,
+                          positions: list[dict] | None) -> None:
         self.checkpoints.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=self.checkpoints, prefix=f".{final.name}."))
         try:
@@ -163,7 +169,8 @@ class RunDir:
             np.savez(tmp / OUTPUTS_NPZ, count=np.int64(count), **sums)
             if optimizer:
                 np.savez(tmp / OPTIMIZER_NPZ, **optimizer)
-            (tmp / "state.json").write_text(json.dumps({"step": step}) + "\n")
+            state = {"step": step, **({"workers": positions} if positions else {})}
+            (tmp / "state.json").write_text(json.dumps(state) + "\n")
             shutil.rmtree(final, ignore_errors=True)
             os.replace(tmp, final)
         finally:

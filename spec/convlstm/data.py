@@ -8,7 +8,7 @@ from typing import Any
 
 import numpy as np
 
-from data import Dataset
+from data import WHOLE, Dataset, Part
 from spec.convlstm.graph import FRAMES
 from spec.convlstm.presets import Preset
 from spec.dataset_check import shape_problems
@@ -23,6 +23,7 @@ def frame_problems(seq_len: int, height: int, width: int, channels: int,
 
 
 def batches(data: str, split: str, batch_size: int, seed: int, start_step: int = 0,
-            preset: Any = None) -> Iterator[dict[str, np.ndarray]]:
-    for frames in Dataset(data, split).batches(batch_size, seed, start_step=start_step):
+            preset: Any = None, part: Part = WHOLE) -> Iterator[dict[str, np.ndarray]]:
+    for frames in Dataset(data, split).batches(batch_size, seed, start_step=start_step,
+                                                       part=part):
         yield {FRAMES: frames}

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from common.paths import DEFAULT_DATASET
-from data import Dataset
+from data import WHOLE, Dataset, Part
 from spec.cross_conv.data import frame_problems
 from spec.cross_conv.graph import (
     EPSILON,
@@ -62,8 +62,9 @@ def noise(preset: Preset) -> tuple[NoiseSpec, ...]:
 
 
 def batches(data: str, split: str, batch_size: int, seed: int, start_step: int = 0,
-            preset: Any = None) -> Iterator[dict[str, np.ndarray]]:
-    for frames in Dataset(data, split).batches(batch_size, seed, start_step=start_step):
+            preset: Any = None, part: Part = WHOLE) -> Iterator[dict[str, np.ndarray]]:
+    for frames in Dataset(data, split).batches(batch_size, seed, start_step=start_step,
+                                                       part=part):
         yield {FRAMES: frames}
 
 

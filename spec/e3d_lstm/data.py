@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from data import Dataset
+from data import WHOLE, Dataset, Part
 from spec.dataset_check import shape_problems
 from spec.e3d_lstm.graph import ETA, FRAMES
 from spec.e3d_lstm.presets import Preset
@@ -41,8 +41,9 @@ def pooled(frames: np.ndarray, preset: Preset) -> np.ndarray:
 
 
 def batches(data: str, split: str, batch_size: int, seed: int, start_step: int = 0,
-            preset: Any = None) -> Iterator[dict[str, np.ndarray]]:
-    stream = Dataset(data, split).batches(batch_size, seed, start_step=start_step)
+            preset: Any = None, part: Part = WHOLE) -> Iterator[dict[str, np.ndarray]]:
+    stream = Dataset(data, split).batches(batch_size, seed, start_step=start_step,
+                                                   part=part)
     for step, frames in enumerate(stream, start_step):
         eta = preset.eta(step + 1) if split == "train" else 0.0
         yield {FRAMES: pooled(frames, preset), ETA: np.full((len(frames), 1), eta, np.float32)}

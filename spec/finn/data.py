@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 
 from common.errors import UserError
-from data import Dataset
+from data import WHOLE, Dataset, Part
 from data.schema import MAP_NAME
 from spec.dataset_check import check_split
 from spec.finn.graph import ACTIONS, IMAGES, ITER_NUM, STATES
@@ -47,11 +47,12 @@ def check_data(data: str, split: str, preset: Preset, batch_size: int) -> None:
 
 
 def batches(data: str, split: str, batch_size: int, seed: int, start_step: int = 0,
-            preset: Any = None) -> Iterator[dict[str, np.ndarray]]:
+            preset: Any = None, part: Part = WHOLE) -> Iterator[dict[str, np.ndarray]]:
     """Images, actions and states of each batch, and `iter_num`: the training iteration the
     batch feeds (the TF code's placeholder, which scheduled sampling reads), counted from
     `start_step` so a resumed run continues the schedule."""
-    stream = Dataset(data, split).batches(batch_size, seed, start_step=start_step, arrays=True)
+    stream = Dataset(data, split).batches(batch_size, seed, start_step=start_step,
+                                                   arrays=True, part=part)
     for step, arrays in enumerate(stream, start=start_step):
         yield {IMAGES: arrays["images"], ACTIONS: arrays[ACTIONS], STATES: arrays[STATES],
                ITER_NUM: np.full((len(arrays["images"]), 1), step, np.float32)}

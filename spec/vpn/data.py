@@ -11,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from data import Dataset
+from data import WHOLE, Dataset, Part
 from spec.dataset_check import shape_problems
 from spec.vpn.graph import FRAMES
 from spec.vpn.presets import Preset
@@ -37,6 +37,7 @@ def intensities(frames: np.ndarray, preset: Preset) -> np.ndarray:
 
 
 def batches(data: str, split: str, batch_size: int, seed: int, start_step: int = 0,
-            preset: Any = None) -> Iterator[dict[str, np.ndarray]]:
-    for frames in Dataset(data, split).batches(batch_size, seed, start_step=start_step):
+            preset: Any = None, part: Part = WHOLE) -> Iterator[dict[str, np.ndarray]]:
+    for frames in Dataset(data, split).batches(batch_size, seed, start_step=start_step,
+                                                       part=part):
         yield {FRAMES: intensities(frames, preset)}

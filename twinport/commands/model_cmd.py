@@ -28,7 +28,14 @@ def register(subparsers) -> None:
                    "weights per step, e.g. on a GPU (docs/reliability.md)")
     p.add_argument("--device", default="cpu", help="cpu, or a GPU id")
     p.add_argument("--out", required=True, help="run folder")
-    p.add_argument("--resume", action="store_true", help="continue the run in --out")
+    p.add_argument("--resume", action="store_true", help="continue the run in --out (with "
+                   "any --workers: the same global batches from the same state)")
+    p.add_argument("--workers", type=int, default=1, help="data-parallel processes: "
+                   "--batch-size is the global batch, split evenly over them; on one machine "
+                   "twinport starts them (mpiexec), on a cluster start this command under "
+                   "`mpiexec -n N -hosts ...` (docs/distributed.md)")
+    p.add_argument("--timeout", type=float, default=600.0, help="seconds a worker waits for "
+                   "the others at a collective before it stops the run")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=run_train)
 
@@ -80,6 +87,31 @@ def register(subparsers) -> None:
     p.set_defaults(func=run_sample)
 
 
+def launch_workers(run, config, argv: list[str]) -> int:
+    """Start `config.workers` processes of this same command on this machine, once what it
+    reads has been checked (nothing is written before); a UserError when they stop early."""
+    from common.errors import UserError
+    from data import Part
+    from spec.registry import get_pair
+    from twinport.workers import launch
+
+    pair = get_pair(config.model)
+    if pair.check_data is not None:
+        pair.check_data(config.data, config.split, pair.get_preset(config.preset),
+                        config.batch_size)
+    Part(0, config.workers).share(config.batch_size)
+    status = launch(config.workers, argv)
+    if status == 130:
+        return status
+    if status != 0:
+        kept = run.latest_checkpoint()
+        raise UserError(f"the run's {config.workers} workers stopped early (mpiexec exit "
+                        f"{status}); " + (f"{kept.weights_path.parent} is its last checkpoint, "
+                                          "--resume continues from it" if kept
+                                          else "no checkpoint was written"))
+    return 0
+
+
 def check_positive(**values: int) -> None:
     from common.errors import UserError
 
@@ -89,23 +121,35 @@ def check_positive(**values: int) -> None:
 
 
 def run_train(args: argparse.Namespace) -> int:
+    from common.errors import UserError
+    from common.launch_env import launched_as
     from spec.registry import get_pair
     from twinport.runs import RunConfig
     from twinport.train import Interrupted, start_or_resume, train
 
     check_positive(steps=args.steps, batch_size=args.batch_size,
-                   checkpoint_every=args.checkpoint_every, check_every=args.check_every)
+                   checkpoint_every=args.checkpoint_every, check_every=args.check_every,
+                   workers=args.workers)
+    if args.timeout <= 0:
+        raise UserError(f"--timeout {args.timeout:g}: must be positive")
     pair = get_pair(args.model)
     pair.get_preset(args.preset)
     config = RunConfig(args.backend, args.preset, args.data or pair.default_data, args.steps,
                        args.batch_size, args.seed, args.checkpoint_every, args.init, args.device,
-                       args.model, args.split)
+                       args.model, args.split, args.workers)
     run, config = start_or_resume(args.out, config, args.resume)
+    launched = launched_as()
+    if args.workers > 1 and launched is None:
+        return launch_workers(run, config, args.argv)
     try:
-        last = train(run, config, progress=not args.quiet, check_every=args.check_every)
+        last = train(run, config, progress=not args.quiet, check_every=args.check_every,
+                     timeout=args.timeout)
     except Interrupted as stop:
-        print(f"twinport: {stop}")
+        if not launched or launched[0] == 0:
+            print(f"twinport: {stop}")
         return 130
+    if launched and launched[0] != 0:
+        return 0
     if last:
         label = next(iter(get_pair(config.model).losses))
         print(f"trained to step {config.steps}: {label} {last[label]:.5f}; run in {run.path}")

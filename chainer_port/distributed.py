@@ -1,0 +1,71 @@
+"""The Chainer twin's data-parallel runs on ChainerMN (Chainer 7.8.1's own distributed engine,
+over mpi4py): one process a worker, gradients averaged by allreduce before every update
+(docs/distributed.md).
+
+ChainerMN's `create_multi_node_optimizer` is not used: its first `update()` only broadcasts
+worker 0's weights and applies no gradient, so an N-worker run would be one step behind the
+one-process run from the start. The same two calls are made here in their places: the
+broadcast once when the run starts, `multi_node_mean_grad` before every update.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from twinport.workers import Watchdog
+
+
+class ChainerWorld:
+    """This process's place in the run (`twinport.workers.World`), on ChainerMN's "naive"
+    communicator: the host's arrays, any MPI (GPU arrays are copied to it and back)."""
+
+    def __init__(self, timeout: float) -> None:
+        import chainermn
+        from mpi4py import MPI
+
+        self.communicator = chainermn.create_communicator("naive")
+        self.rank, self.workers = self.communicator.rank, self.communicator.size
+        self.watchdog = Watchdog(self.rank, self.workers, timeout)
+        self.watchdog.on_peer_failure()
+        self._mpi = self.communicator.mpi_comm
+        self._lor, self._sum, self._in_place = MPI.LOR, MPI.SUM, MPI.IN_PLACE
+
+    def attach(self, model: Any) -> None:
+        with self.watchdog.waiting("worker 0's weights"):
+            self.communicator.bcast_data(model)
+
+        def gradient_mean() -> None:
+            with self.watchdog.waiting("the gradients' allreduce"):
+                self.communicator.multi_node_mean_grad(model)
+
+        model.gradient_mean = gradient_mean
+
+    def mean(self, values: Mapping[str, Any], what: str) -> dict[str, Any]:
+        arrays = {name: np.asarray(value, np.float64) for name, value in values.items()}
+        flat = np.concatenate([array.ravel() for array in arrays.values()])
+        with self.watchdog.waiting(what):
+            self._mpi.Allreduce(self._in_place, flat, op=self._sum)
+        flat /= self.workers
+        out, start = {}, 0
+        for name, array in arrays.items():
+            part = flat[start:start + array.size].reshape(array.shape)
+            out[name] = float(part) if array.ndim == 0 else part
+            start += array.size
+        return out
+
+    def any(self, flag: bool, what: str) -> bool:
+        with self.watchdog.waiting(what):
+            return bool(self._mpi.allreduce(bool(flag), op=self._lor))
+
+    def same(self, arrays: Mapping[str, np.ndarray], what: str) -> bool:
+        digest = hashlib.sha256()
+        for name, array in arrays.items():
+            digest.update(name.encode())
+            digest.update(np.ascontiguousarray(array).tobytes())
+        with self.watchdog.waiting(what):
+            return len(set(self._mpi.allgather(digest.hexdigest()))) == 1
+

@@ -1,0 +1,166 @@
+"""Data-parallel training (`twinport train --workers N`, docs/distributed.md): N workers on the
+global batch compute the one-process run on that batch; resume; a worker that dies."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from common.arrays import read_npz
+from data import Part
+from spec.pair import noise_at
+from spec.registry import get_pair
+from twinport.runs import RunDir
+
+TINY = ("--model", "convlstm", "--preset", "tiny", "--batch-size", "4", "--quiet")
+PAIRS_DATA = {"cross_conv": "moving_objects_dir", "convlstm": "moving_mnist_dir",
+              "e3d_lstm": "moving_mnist_dir", "vpn": "moving_mnist_dir", "cdna": "pushing_dir"}
+
+
+def twinport(*argv: str | Path, check: bool = True, **popen) -> subprocess.CompletedProcess:
+    """`twinport ARGV` in its own process, as a researcher runs it."""
+    result = subprocess.run([sys.executable, "-m", "twinport.cli", *map(str, argv)],
+                            capture_output=True, text=True, timeout=600, **popen)
+    if check:
+        assert result.returncode == 0, result.stdout + result.stderr
+    return result
+
+
+def train(data: Path, out: Path, *more: str | Path, check: bool = True
+          ) -> subprocess.CompletedProcess:
+    return twinport("train", "--backend", "chainer", *TINY, "--data", data, "--out", out, *more,
+                    check=check)
+
+
+def final_state(out: Path) -> dict[str, np.ndarray]:
+    checkpoint = RunDir(out).latest_checkpoint()
+    state = dict(read_npz(checkpoint.weights_path, "weights"))
+    state.update(checkpoint.optimizer_state() or {})
+    return state
+
+
+def losses(out: Path) -> np.ndarray:
+    return np.array([float(row["loss"]) for row in RunDir(out).read_losses()])
+
+
+@pytest.mark.parametrize("model", sorted(PAIRS_DATA))
+def test_each_worker_reads_its_rows_of_the_global_batch_and_their_noise(model, request):
+    """Every pair's reader and noise: the workers' parts, joined, are the global batch's."""
+    pair = get_pair(model)
+    preset = pair.get_preset("tiny")
+    data = request.getfixturevalue(PAIRS_DATA[model])
+    whole = next(pair.stream(data, "train", 4, 3, preset, start_step=5))
+    parts = [next(pair.stream(data, "train", 4, 3, preset, start_step=5, part=Part(rank, 2)))
+             for rank in range(2)]
+    for name, value in whole.items():
+        np.testing.assert_array_equal(np.concatenate([part[name] for part in parts]), value)
+    shapes = {name: value.shape for name, value in whole.items()}
+    noise = noise_at(pair.noise(preset), preset, shapes, 3, 5)
+    halves = [noise_at(pair.noise(preset), preset,
+                       {name: value.shape for name, value in part.items()}, 3, 5, Part(rank, 2))
+              for rank, part in enumerate(parts)]
+    for name, value in noise.items():
+        np.testing.assert_array_equal(np.concatenate([half[name] for half in halves]), value)
+
+
+def test_two_workers_train_as_one_process_on_the_global_batch(moving_mnist_dir, tmp_path):
+    """ChainerMN: 2 workers x 2 sequences = 1 process x 4, step for step (the gradients'
+    allreduce changes the order of a float32 sum, nothing else); worker 0 writes the run, with
+    each worker's rows; the optimizer state is the same on both workers (checked at every
+    checkpoint)."""
+    one, two = tmp_path / "one", tmp_path / "two"
+    train(moving_mnist_dir, one, "--steps", "3")
+    result = train(moving_mnist_dir, two, "--steps", "3", "--workers", "2")
+    assert result.stdout.count("trained to step 3") == 1, result.stdout
+    np.testing.assert_allclose(losses(two), losses(one), rtol=1e-6)
+    a, b = final_state(one), final_state(two)
+    assert a.keys() == b.keys()
+    for name in a:
+        np.testing.assert_allclose(b[name], a[name], rtol=1e-4, atol=1e-6, err_msg=name)
+    state = json.loads((RunDir(two).latest_checkpoint().weights_path.parent
+                        / "state.json").read_text())
+    assert state["workers"] == [{"worker": 0, "rows": [0, 2]}, {"worker": 1, "rows": [2, 4]}]
+    assert json.loads((two / "config.json").read_text())["workers"] == 2
+
+
+def test_resume_with_the_same_workers_is_exact_and_with_others_continues(moving_mnist_dir,
+                                                                        tmp_path):
+    straight, resumed, other = tmp_path / "straight", tmp_path / "resumed", tmp_path / "other"
+    train(moving_mnist_dir, straight, "--steps", "4", "--workers", "2")
+    train(moving_mnist_dir, resumed, "--steps", "2", "--workers", "2")
+    shutil.copytree(resumed, other)
+    train(moving_mnist_dir, resumed, "--steps", "4", "--workers", "2", "--resume")
+    train(moving_mnist_dir, other, "--steps", "4", "--resume")  # one process from here
+    np.testing.assert_array_equal(losses(resumed), losses(straight))
+    a, b, c = final_state(straight), final_state(resumed), final_state(other)
+    for name in a:
+        np.testing.assert_array_equal(b[name], a[name], err_msg=name)
+        np.testing.assert_allclose(c[name], a[name], rtol=1e-4, atol=1e-6, err_msg=name)
+    np.testing.assert_allclose(losses(other), losses(straight), rtol=1e-6)
+
+
+def _worker_pid(out: Path, rank: int) -> int | None:
+    """The process id of worker `rank` of the run writing `out`."""
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if str(out).encode() in command and f"PMI_RANK={rank}".encode() in environ:
+            return int(entry.name)
+    return None
+
+
+def test_a_worker_that_dies_stops_the_run_with_one_line_and_its_last_checkpoint(
+        moving_mnist_dir, tmp_path):
+    out = tmp_path / "run"
+    command = [sys.executable, "-m", "twinport.cli", "train", "--backend", "chainer", *TINY,
+               "--data", str(moving_mnist_dir), "--out", str(out), "--steps", "100000",
+               "--checkpoint-every", "2", "--workers", "2", "--timeout", "5"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while RunDir(out).latest_checkpoint() is None and time.monotonic() < deadline:
+            time.sleep(0.5)
+        pid = _worker_pid(out, 1)
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        stdout, stderr = process.communicate(timeout=120)
+    finally:
+        process.kill()
+    assert process.returncode == 2
+    said = [line for line in (stdout + stderr).splitlines() if line.strip()]
+    # Worker 0's own line (MPICH's word that a process died, or no answer within --timeout),
+    # when mpiexec forwards it before it ends (not always: twinport/workers.py), and the
+    # launcher's, always; nothing else.
+    assert all(line.startswith("twinport: error: worker 0 of 2: ")
+               and line.endswith("this one stops too (the last checkpoint stays whole)")
+               for line in said[:-1]) and len(said) <= 2, said
+    assert said[-1].startswith("twinport: error: the run's 2 workers stopped early"), said
+    assert "--resume continues" in said[-1]
+    assert not list((out / "checkpoints").glob(".*"))  # no partial checkpoint
+    kept = RunDir(out).latest_checkpoint()
+    assert kept.step % 2 == 0 and set(read_npz(kept.weights_path, "weights"))
+
+
+@pytest.mark.parametrize(("more", "message"), [
+    (("--workers", "3"), "batch size 4 does not split evenly over 3 workers"),
+    (("--workers", "0"), "--workers 0: must be at least 1"),
+    (("--workers", "2", "--timeout", "0"), "--timeout 0: must be positive"),
+])
+def test_bad_worker_settings_are_one_line_and_write_nothing(moving_mnist_dir, tmp_path, more,
+                                                            message):
+    result = train(moving_mnist_dir, tmp_path / "run", "--steps", "1", *more, check=False)
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [f"twinport: error: {message}"]
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,170 @@
+"""A data-parallel training run's processes: which one this is, how `twinport train --workers
+N` starts the N of them on one machine, and a time limit on every collective (docs/distributed.md).
+
+One machine: `twinport train --workers N ...` runs `mpiexec -n N` of the same command (the
+`mpiexec` of the `mpich` wheel in this environment). A cluster: the same command under the
+site's own `mpiexec -n N -hosts ...`; each process then finds its rank in the environment MPI
+sets (`common.launch_env.launched_as`) and launches nothing.
+
+A worker that dies must not leave the others waiting forever in an allreduce, nor kill them
+without a word: `mpiexec` runs with `-disable-auto-cleanup`, MPICH's SIGUSR1 (a process of the
+job died) stops each other worker with one line, and every collective waits at most `timeout`
+seconds (`Watchdog`: a stuck or silent peer, any MPI), then the worker says so in one line and
+exits. MPICH's `mpiexec` does not always forward a surviving worker's last line before it ends
+(measured: 5 of 9 kills showed it), so the launching process always says, in one line, that the
+workers stopped and which checkpoint is the last. No partial checkpoint is left: worker 0 writes
+each one whole (`twinport.runs.RunDir`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from common.errors import UserError
+from common.launch_env import launched_as
+
+DEFAULT_TIMEOUT = 600.0
+"""Seconds a worker waits in one collective for the others (a whole step's skew fits)."""
+
+
+def mpiexec() -> str:
+    """This environment's `mpiexec` (the `mpich` wheel's, beside the interpreter), else the
+    system's; a UserError naming the fix when there is none."""
+    local = Path(sys.executable).with_name("mpiexec")
+    found = str(local) if local.exists() else shutil.which("mpiexec")
+    if not found:
+        raise UserError("--workers: no mpiexec here (`make demo` installs the mpich wheel)")
+    return found
+
+
+def launch(workers: int, argv: list[str]) -> int:
+    """Run `twinport ARGV` as `workers` MPI processes on this machine; their exit status.
+
+    MPICH's own banner about a process that ended badly is dropped: each worker says what
+    happened in one line, and so does this process.
+    """
+    command = [mpiexec(), "-disable-auto-cleanup", "-n", str(workers), sys.executable,
+               "-m", "twinport.cli", *argv]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                               text=True, bufsize=1)
+    # Ctrl-C reaches the workers too (one process group): they finish the step, checkpoint and
+    # stop together, and this process waits for them.
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        for line in process.stdout:
+            if not _launcher_banner(line):
+                sys.stdout.write(line)
+                sys.stdout.flush()
+        return process.wait()
+    finally:
+        signal.signal(signal.SIGINT, previous)
+
+
+def _launcher_banner(line: str) -> bool:
+    """Whether `line` is part of MPICH's report of a process that ended badly."""
+    text = line.strip()
+    return (text.startswith("=") or text.startswith("YOUR APPLICATION TERMINATED")
+            or text in ("This typically refers to a problem with your application.",
+                        "Please see the FAQ page for debugging suggestions"))
+
+
+class Watchdog:
+    """A time limit on each collective: past `timeout` seconds, one line on stderr naming this
+    worker and what it waited for, then exit status 1 (the collective cannot be cancelled)."""
+
+    def __init__(self, rank: int, workers: int, timeout: float) -> None:
+        self.rank, self.workers, self.timeout = rank, workers, timeout
+
+    @contextlib.contextmanager
+    def waiting(self, what: str) -> Iterator[None]:
+        timer = threading.Timer(self.timeout, self._give_up, args=(what,))
+        timer.daemon = True
+        timer.start()
+        try:
+            yield
+        finally:
+            timer.cancel()
+
+    def _give_up(self, what: str) -> None:
+        self.stop(f"no answer from the other workers in {self.timeout:g} s ({what}): taking "
+                  "it that one has stopped")
+
+    def stop(self, why: str) -> None:
+        """One line naming this worker and `why`, then exit status 1 at once (the other
+        workers are gone or stuck: nothing more can be shared)."""
+        print(f"twinport: error: worker {self.rank} of {self.workers}: {why}; this one stops "
+              "too (the last checkpoint stays whole)", file=sys.stderr, flush=True)
+        os._exit(1)
+
+    def on_peer_failure(self) -> None:
+        """MPICH signals SIGUSR1 to the others when a process of the job dies (Python's default
+        for it would end this one without a word): stop with one line instead."""
+        signal.signal(signal.SIGUSR1,
+                      lambda signum, frame: self.stop("another worker has stopped"))
+
+
+class World(Protocol):
+    """The workers of a run as the training loop sees them."""
+
+    rank: int
+    workers: int
+
+    def attach(self, model: Any) -> None:
+        """Give every worker worker 0's weights, and make `model`'s updates average the
+        gradients over the workers."""
+
+    def mean(self, values: Mapping[str, Any], what: str) -> dict[str, Any]:
+        """Each value (a float or an array) averaged over the workers."""
+
+    def any(self, flag: bool, what: str) -> bool:
+        """Whether `flag` is set on any worker."""
+
+    def same(self, arrays: Mapping[str, np.ndarray], what: str) -> bool:
+        """Whether `arrays` are bit for bit the same on every worker."""
+
+
+class OneWorker:
+    """A run of one process: nothing to share."""
+
+    rank, workers = 0, 1
+
+    def attach(self, model: Any) -> None:
+        pass
+
+    def mean(self, values: Mapping[str, Any], what: str) -> dict[str, Any]:
+        return dict(values)
+
+    def any(self, flag: bool, what: str) -> bool:
+        return flag
+
+    def same(self, arrays: Mapping[str, np.ndarray], what: str) -> bool:
+        return True
+
+
+def join(backend: str, workers: int, timeout: float = DEFAULT_TIMEOUT) -> World:
+    """This process's place among `workers` (one: `OneWorker`); a UserError when it was not
+    started as one of that many (run by `launch`, or by a cluster's mpiexec)."""
+    launched = launched_as()
+    size = launched[1] if launched else 1
+    if size != workers:
+        raise UserError(f"--workers {workers}, but this process is one of {size} (start it "
+                        f"with `mpiexec -n {workers}`, or give --workers {size})")
+    if workers == 1:
+        return OneWorker()
+    if backend != "chainer":
+        raise UserError(f"--workers {workers} on the {backend} backend: not built yet "
+                        "(the chainer backend runs on ChainerMN)")
+    from chainer_port.distributed import ChainerWorld
+
+    return ChainerWorld(timeout)
