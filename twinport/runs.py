@@ -8,6 +8,9 @@ RUN_DIR/
   checkpoints/step-00000100/  weights.npz (interchange format) + state.json + outputs.npz
                               (+ optimizer.npz: the optimizer's state, e.g. Adam's m, v, step)
   checkpoints/latest          the name of the newest complete checkpoint
+  tensorboard/                TensorBoard event files (losses, learning rate, step time, the
+                              weights' global norm at each checkpoint): `tensorboard --logdir`
+                              on a folder of runs shows both twins' side by side
 
 A checkpoint folder is written under a temporary name and renamed into place, and `latest`
 is replaced atomically after it, so a run killed at any moment leaves its previous checkpoint
@@ -36,6 +39,7 @@ from common.errors import UserError, WriteError
 from spec.registry import DEFAULT_MODEL
 
 KEEP_CHECKPOINTS = 2
+TENSORBOARD = "tensorboard"
 OUTPUTS_NPZ = "outputs.npz"
 OPTIMIZER_NPZ = "optimizer.npz"
 # Checkpoints written before the step outputs were the pair's: cross_conv's z under these keys.

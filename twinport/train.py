@@ -16,12 +16,13 @@ import numpy as np
 
 from common.errors import UserError
 from common.progress import progress as show_progress
+from common.tensorboard import EventWriter
 from data import Part
 from spec.pair import noise_at
 from spec.registry import get_pair
 from twinport.backends import create_model
 from twinport.nonfinite import FiniteGuard
-from twinport.runs import RunConfig, RunDir
+from twinport.runs import TENSORBOARD, RunConfig, RunDir
 from twinport.workers import DEFAULT_TIMEOUT, World, join
 
 
@@ -114,7 +115,8 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
 
     guard = FiniteGuard(model, start, check_every)
     last: dict = {}
-    with sigint_flag() as interrupted, show_progress(
+    with (EventWriter(run.path / TENSORBOARD) if lead else contextlib.nullcontext()) as events, \
+            sigint_flag() as interrupted, show_progress(
         total=config.steps, initial=start, desc=f"train {config.backend}", unit="step",
         disable=not (progress and lead),
     ) as bar:
@@ -138,17 +140,28 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
                 sums[name] = sums.get(name, 0.0) + last[name]
             count += 1
             if lead:
+                seconds = round(time.perf_counter() - began, 4)
                 run.append_loss({"step": step, **{label: last[label] for label in pair.losses},
-                                 "lr": last["lr"],
-                                 "seconds": round(time.perf_counter() - began, 4)})
+                                 "lr": last["lr"], "seconds": seconds})
+                events.scalars(step, {**{f"loss/{label}": last[label]
+                                         for label in pair.losses},
+                                      "learning_rate": last["lr"], "step_seconds": seconds})
             bar.update(1)
             bar.set_postfix(loss=f"{last[next(iter(pair.losses))]:.4f}")
             if checkpoint_due:
                 save_checkpoint(run, world, model, finished, sums, count, config.batch_size)
+                if lead:
+                    events.scalars(step, {"weights/global_norm": global_norm(model)})
             if stop:
                 raise Interrupted(f"interrupted after step {step}: checkpoint saved in "
                                   f"{run.checkpoints}; --resume continues")
     return last
+
+
+def global_norm(model: Any) -> float:
+    """The L2 norm of all the model's variables together (TF's `tf.linalg.global_norm`)."""
+    return float(np.sqrt(sum(np.sum(np.square(value, dtype=np.float64))
+                             for value in model.get_weights().values())))
 
 
 def worker_device(device: str, rank: int) -> str:
