@@ -10,6 +10,7 @@ broadcast once when the run starts, `multi_node_mean_grad` before every update.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Mapping
 from typing import Any
@@ -33,6 +34,10 @@ class ChainerWorld:
         self.watchdog.on_peer_failure()
         self._mpi = self.communicator.mpi_comm
         self._lor, self._sum, self._in_place = MPI.LOR, MPI.SUM, MPI.IN_PLACE
+        self._mpi_error = MPI.Exception
+
+    def guarded(self) -> contextlib.AbstractContextManager:
+        return self.watchdog.stopping_on(self._mpi_error)
 
     def attach(self, model: Any) -> None:
         with self.watchdog.waiting("worker 0's weights"):

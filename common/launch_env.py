@@ -19,6 +19,15 @@ def launched_as() -> tuple[int, int] | None:
     return None
 
 
+def tf_config_place() -> tuple[int, int] | None:
+    """(task index, workers) of TF_CONFIG's cluster, or None without a readable one."""
+    try:
+        config = json.loads(os.environ.get("TF_CONFIG", ""))
+        return int(config["task"]["index"]), len(config["cluster"]["worker"])
+    except (ValueError, KeyError, TypeError):
+        return None
+
+
 def mpi_library() -> str:
     """The MPI library mpi4py runs on (its first line), without starting MPI; "not installed"
     without mpi4py."""

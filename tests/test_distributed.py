@@ -35,9 +35,9 @@ def twinport(*argv: str | Path, check: bool = True, **popen) -> subprocess.Compl
     return result
 
 
-def train(data: Path, out: Path, *more: str | Path, check: bool = True
-          ) -> subprocess.CompletedProcess:
-    return twinport("train", "--backend", "chainer", *TINY, "--data", data, "--out", out, *more,
+def train(data: Path, out: Path, *more: str | Path, check: bool = True,
+          backend: str = "chainer") -> subprocess.CompletedProcess:
+    return twinport("train", "--backend", backend, *TINY, "--data", data, "--out", out, *more,
                     check=check)
 
 
@@ -72,14 +72,16 @@ def test_each_worker_reads_its_rows_of_the_global_batch_and_their_noise(model, r
         np.testing.assert_array_equal(np.concatenate([half[name] for half in halves]), value)
 
 
-def test_two_workers_train_as_one_process_on_the_global_batch(moving_mnist_dir, tmp_path):
-    """ChainerMN: 2 workers x 2 sequences = 1 process x 4, step for step (the gradients'
-    allreduce changes the order of a float32 sum, nothing else); worker 0 writes the run, with
-    each worker's rows; the optimizer state is the same on both workers (checked at every
-    checkpoint)."""
+@pytest.mark.parametrize("backend", ["chainer", "tf"])
+def test_two_workers_train_as_one_process_on_the_global_batch(moving_mnist_dir, tmp_path,
+                                                              backend):
+    """ChainerMN and MultiWorkerMirroredStrategy: 2 workers x 2 sequences = 1 process x 4,
+    step for step (the gradients' all-reduce changes the order of a float32 sum, nothing
+    else); worker 0 writes the run, with each worker's rows; the optimizer state is the same on
+    both workers (checked at every checkpoint)."""
     one, two = tmp_path / "one", tmp_path / "two"
-    train(moving_mnist_dir, one, "--steps", "3")
-    result = train(moving_mnist_dir, two, "--steps", "3", "--workers", "2")
+    train(moving_mnist_dir, one, "--steps", "3", backend=backend)
+    result = train(moving_mnist_dir, two, "--steps", "3", "--workers", "2", backend=backend)
     assert result.stdout.count("trained to step 3") == 1, result.stdout
     np.testing.assert_allclose(losses(two), losses(one), rtol=1e-6)
     a, b = final_state(one), final_state(two)
@@ -92,14 +94,17 @@ def test_two_workers_train_as_one_process_on_the_global_batch(moving_mnist_dir, 
     assert json.loads((two / "config.json").read_text())["workers"] == 2
 
 
+@pytest.mark.parametrize("backend", ["chainer", "tf"])
 def test_resume_with_the_same_workers_is_exact_and_with_others_continues(moving_mnist_dir,
-                                                                        tmp_path):
+                                                                        tmp_path, backend):
     straight, resumed, other = tmp_path / "straight", tmp_path / "resumed", tmp_path / "other"
-    train(moving_mnist_dir, straight, "--steps", "4", "--workers", "2")
-    train(moving_mnist_dir, resumed, "--steps", "2", "--workers", "2")
+    train(moving_mnist_dir, straight, "--steps", "4", "--workers", "2", backend=backend)
+    train(moving_mnist_dir, resumed, "--steps", "2", "--workers", "2", backend=backend)
     shutil.copytree(resumed, other)
-    train(moving_mnist_dir, resumed, "--steps", "4", "--workers", "2", "--resume")
-    train(moving_mnist_dir, other, "--steps", "4", "--resume")  # one process from here
+    train(moving_mnist_dir, resumed, "--steps", "4", "--workers", "2", "--resume",
+          backend=backend)
+    train(moving_mnist_dir, other, "--steps", "4", "--resume",  # one process from here
+          backend=backend)
     np.testing.assert_array_equal(losses(resumed), losses(straight))
     a, b, c = final_state(straight), final_state(resumed), final_state(other)
     for name in a:
@@ -121,10 +126,11 @@ def _worker_pid(out: Path, rank: int) -> int | None:
     return None
 
 
+@pytest.mark.parametrize("backend", ["chainer", "tf"])
 def test_a_worker_that_dies_stops_the_run_with_one_line_and_its_last_checkpoint(
-        moving_mnist_dir, tmp_path):
+        moving_mnist_dir, tmp_path, backend):
     out = tmp_path / "run"
-    command = [sys.executable, "-m", "twinport.cli", "train", "--backend", "chainer", *TINY,
+    command = [sys.executable, "-m", "twinport.cli", "train", "--backend", backend, *TINY,
                "--data", str(moving_mnist_dir), "--out", str(out), "--steps", "100000",
                "--checkpoint-every", "2", "--workers", "2", "--timeout", "5"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -145,7 +151,7 @@ def test_a_worker_that_dies_stops_the_run_with_one_line_and_its_last_checkpoint(
     # launcher's, always; nothing else.
     assert all(line.startswith("twinport: error: worker 0 of 2: ")
                and line.endswith("this one stops too (the last checkpoint stays whole)")
-               for line in said[:-1]) and len(said) <= 2, said
+               for line in said[:-1]) and len(said) <= 2, "\n".join(said)
     assert said[-1].startswith("twinport: error: the run's 2 workers stopped early"), said
     assert "--resume continues" in said[-1]
     assert not list((out / "checkpoints").glob(".*"))  # no partial checkpoint

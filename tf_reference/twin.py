@@ -33,6 +33,9 @@ class TFTwin(TwinModel, tf.Module):
     noise drawn when none is given. device: "cpu" or a GPU id ("0", "gpu:0")."""
 
     layout = "NHWC"
+    # A data-parallel run's `tf.distribute` strategy (`tf_reference.distributed.TFWorld`):
+    # train steps run as its replicas and average their gradients; None in one process.
+    strategy: tf.distribute.Strategy | None = None
 
     def __init__(self, preset: Any = "paper", seed: int = 0, device: str = "cpu") -> None:
         super().__init__(name=self.pair.name)
@@ -102,8 +105,17 @@ class TFTwin(TwinModel, tf.Module):
                  for name, grad in zip(self._differentiable, input_grads, strict=True)})
 
     def train_step_impl(self, inputs: dict, noise: dict, lr: float) -> dict[str, tf.Tensor]:
+        args = (_tensors(inputs), _tensors(noise), tf.constant(lr, tf.float32))
         with tf.device(self.device):
-            return self._train(_tensors(inputs), _tensors(noise), tf.constant(lr, tf.float32))
+            if self.strategy is None:
+                return self._train(*args)
+            return self._train_distributed(*args)
+
+    @tf.function
+    def _train_distributed(self, inputs: dict[str, tf.Tensor], noise: dict[str, tf.Tensor],
+                           lr: tf.Tensor) -> dict[str, tf.Tensor]:
+        """`_train` as each worker's replica of `strategy` (one a worker)."""
+        return self.strategy.run(self._train, args=(inputs, noise, lr))
 
     def get_weights(self) -> OrderedDict[str, np.ndarray]:
         return OrderedDict((name, variable.numpy().astype(np.float32))
@@ -213,6 +225,8 @@ class TFTwin(TwinModel, tf.Module):
         with tf.GradientTape() as tape:
             taps = self._run(inputs, noise, {}, True)
         grads = tape.gradient(taps[self.pair.loss], self._trainable)
+        if self.strategy is not None:
+            grads = _replica_mean(grads)
         self._apply(grads, lr)
         wanted = {*self.pair.losses.values(), *self.pair.step_outputs.values()}
         return {name: taps[name] for name in wanted}
@@ -242,6 +256,15 @@ class TFTwin(TwinModel, tf.Module):
                     slot, self.named_variables[variable].numpy()), trainable=False)
         self.updates = tf.Variable(0, dtype=tf.int64, trainable=False)
         self._update = resolve(optimizer.kind.tf_update or by_rule)
+
+
+def _replica_mean(grads: list[tf.Tensor | None]) -> list[tf.Tensor | None]:
+    """Each gradient averaged over the replicas in sync (one all-reduce for all of them); a
+    variable without one stays without (every replica runs the same graph)."""
+    present = [grad for grad in grads if grad is not None]
+    means = iter(tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN,
+                                                                present))
+    return [None if grad is None else next(means) for grad in grads]
 
 
 def _float32(value: ArrayLike) -> tf.Tensor:

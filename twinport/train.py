@@ -116,7 +116,7 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
     guard = FiniteGuard(model, start, check_every)
     last: dict = {}
     with (EventWriter(run.path / TENSORBOARD) if lead else contextlib.nullcontext()) as events, \
-            sigint_flag() as interrupted, show_progress(
+            world.guarded(), sigint_flag() as interrupted, show_progress(
         total=config.steps, initial=start, desc=f"train {config.backend}", unit="step",
         disable=not (progress and lead),
     ) as bar:

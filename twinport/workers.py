@@ -22,6 +22,7 @@ import contextlib
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -32,8 +33,11 @@ from typing import Any, Protocol
 import numpy as np
 
 from common.errors import UserError
-from common.launch_env import launched_as
+from common.launch_env import launched_as, tf_config_place
 
+PORTS_VARIABLE = "TWINPORT_TF_PORTS"
+"""Comma-separated loopback ports of a one-machine TF run's workers, in rank order
+(`tf_reference.distributed`)."""
 DEFAULT_TIMEOUT = 600.0
 """Seconds a worker waits in one collective for the others (a whole step's skew fits)."""
 
@@ -49,15 +53,20 @@ def mpiexec() -> str:
 
 
 def launch(workers: int, argv: list[str]) -> int:
-    """Run `twinport ARGV` as `workers` MPI processes on this machine; their exit status.
+    """Run `twinport ARGV` as `workers` processes on this machine, started by `mpiexec` (the
+    TF workers also get `workers` free loopback ports for their TF_CONFIG); their exit status.
 
     MPICH's own banner about a process that ended badly is dropped: each worker says what
     happened in one line, and so does this process.
     """
     command = [mpiexec(), "-disable-auto-cleanup", "-n", str(workers), sys.executable,
                "-m", "twinport.cli", *argv]
+    # TF logs a dead peer's socket at ERROR level in every worker: the workers say it in one
+    # line instead (unless TF_CPP_MIN_LOG_LEVEL is set, or --debug set it).
+    env = {"TF_CPP_MIN_LOG_LEVEL": "3", **os.environ,
+           PORTS_VARIABLE: ",".join(map(str, free_ports(workers)))}
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                               text=True, bufsize=1)
+                               text=True, bufsize=1, env=env)
     # Ctrl-C reaches the workers too (one process group): they finish the step, checkpoint and
     # stop together, and this process waits for them.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
@@ -69,6 +78,18 @@ def launch(workers: int, argv: list[str]) -> int:
         return process.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
+
+
+def free_ports(count: int) -> list[int]:
+    """`count` loopback ports free now (the system's choice, all held until all are found)."""
+    sockets = [socket.socket() for _ in range(count)]
+    try:
+        for held in sockets:
+            held.bind(("localhost", 0))
+        return [held.getsockname()[1] for held in sockets]
+    finally:
+        for held in sockets:
+            held.close()
 
 
 def _launcher_banner(line: str) -> bool:
@@ -107,6 +128,17 @@ class Watchdog:
               "too (the last checkpoint stays whole)", file=sys.stderr, flush=True)
         os._exit(1)
 
+    @contextlib.contextmanager
+    def stopping_on(self, *failures: type[BaseException]) -> Iterator[None]:
+        """Within: an error of the `failures` types (a collective that lost a peer) stops this
+        worker with one line instead of a traceback."""
+        try:
+            yield
+        except failures as error:
+            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+            self.stop(f"a collective failed ({type(error).__name__}: {reason[:200]}): "
+                      "another worker has stopped")
+
     def on_peer_failure(self) -> None:
         """MPICH signals SIGUSR1 to the others when a process of the job dies (Python's default
         for it would end this one without a word): stop with one line instead."""
@@ -133,6 +165,10 @@ class World(Protocol):
     def same(self, arrays: Mapping[str, np.ndarray], what: str) -> bool:
         """Whether `arrays` are bit for bit the same on every worker."""
 
+    def guarded(self) -> contextlib.AbstractContextManager:
+        """Within: a collective that fails because a worker is gone stops this one with one
+        line (`Watchdog.stopping_on`)."""
+
 
 class OneWorker:
     """A run of one process: nothing to share."""
@@ -151,20 +187,24 @@ class OneWorker:
     def same(self, arrays: Mapping[str, np.ndarray], what: str) -> bool:
         return True
 
+    def guarded(self) -> contextlib.AbstractContextManager:
+        return contextlib.nullcontext()
+
 
 def join(backend: str, workers: int, timeout: float = DEFAULT_TIMEOUT) -> World:
     """This process's place among `workers` (one: `OneWorker`); a UserError when it was not
-    started as one of that many (run by `launch`, or by a cluster's mpiexec)."""
-    launched = launched_as()
+    started as one of that many (by `launch`, a cluster's mpiexec, or, for TF, TF_CONFIG)."""
+    launched = launched_as() or (tf_config_place() if backend == "tf" else None)
     size = launched[1] if launched else 1
     if size != workers:
         raise UserError(f"--workers {workers}, but this process is one of {size} (start it "
                         f"with `mpiexec -n {workers}`, or give --workers {size})")
     if workers == 1:
         return OneWorker()
-    if backend != "chainer":
-        raise UserError(f"--workers {workers} on the {backend} backend: not built yet "
-                        "(the chainer backend runs on ChainerMN)")
+    if backend == "tf":
+        from tf_reference.distributed import TFWorld
+
+        return TFWorld(launched[0], timeout)
     from chainer_port.distributed import ChainerWorld
 
     return ChainerWorld(timeout)
