@@ -5,7 +5,8 @@ over mpi4py): one process a worker, gradients averaged by allreduce before every
 ChainerMN's `create_multi_node_optimizer` is not used: its first `update()` only broadcasts
 worker 0's weights and applies no gradient, so an N-worker run would be one step behind the
 one-process run from the start. The same two calls are made here in their places: the
-broadcast once when the run starts, `multi_node_mean_grad` before every update.
+broadcast once when the run starts, `multi_node_mean_grad` before every update (or, for a preset
+whose `worker_gradients` is "sum", the E3D-LSTM code's, an allreduce that adds them).
 """
 
 from __future__ import annotations
@@ -15,9 +16,11 @@ import hashlib
 from collections.abc import Mapping
 from typing import Any
 
+import chainer
 import numpy as np
 
-from twinport.workers import Watchdog
+from common.watchdog import Watchdog
+from spec.pair import worker_gradients
 
 
 class ChainerWorld:
@@ -43,9 +46,18 @@ class ChainerWorld:
         with self.watchdog.waiting("worker 0's weights"):
             self.communicator.bcast_data(model)
 
+        summed = worker_gradients(model.preset) == "sum"
+
         def gradient_mean() -> None:
             with self.watchdog.waiting("the gradients' allreduce"):
-                self.communicator.multi_node_mean_grad(model)
+                if not summed:
+                    self.communicator.multi_node_mean_grad(model)
+                    return
+                for _, param in sorted(model.namedparams()):
+                    if param.grad is not None:
+                        grad = chainer.backends.cuda.to_cpu(param.grad)
+                        self._mpi.Allreduce(self._in_place, grad, op=self._sum)
+                        param.grad = param.xp.asarray(grad)
 
         model.gradient_mean = gradient_mean
 

@@ -9,6 +9,9 @@ import os
 RANK_VARIABLES = ("PMI_RANK", "OMPI_COMM_WORLD_RANK")
 SIZE_VARIABLES = ("PMI_SIZE", "OMPI_COMM_WORLD_SIZE")
 """MPICH and Intel MPI (PMI), Open MPI: where each says a process's rank and the job's size."""
+PORTS_VARIABLE = "TWINPORT_TF_PORTS"
+"""Comma-separated loopback ports of a one-machine TF run's workers, in rank order: each writes
+its own TF_CONFIG from them (`tf_reference.distributed`)."""
 
 
 def launched_as() -> tuple[int, int] | None:

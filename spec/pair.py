@@ -109,6 +109,17 @@ def draw_noise(noise: tuple[NoiseSpec, ...], preset: Any,
     return out
 
 
+WORKER_GRADIENTS = ("mean", "sum")
+"""How a data-parallel run joins its workers' gradients (`worker_gradients`)."""
+
+
+def worker_gradients(preset: Any) -> str:
+    """The preset's `worker_gradients` field, else "mean": the workers' gradients averaged,
+    which gives a one-process run's gradient of the global batch when the pair's loss is a
+    mean over the batch; a loss summed over the batch (the E3D-LSTM's) needs "sum"."""
+    return getattr(preset, "worker_gradients", "mean")
+
+
 def noise_at(noise: tuple[NoiseSpec, ...], preset: Any,
              input_shapes: Mapping[str, tuple[int, ...]], seed: int, step: int,
              part: Part = WHOLE) -> dict[str, np.ndarray]:

@@ -170,3 +170,48 @@ def test_bad_worker_settings_are_one_line_and_write_nothing(moving_mnist_dir, tm
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [f"twinport: error: {message}"]
     assert not (tmp_path / "run").exists()
+
+
+def test_the_twins_n_worker_runs_agree_under_parity_runs(moving_mnist_dir, tmp_path):
+    """The distributed port against the distributed reference, from one set of weights:
+    `twinport parity runs` PASSes; a port run whose losses are off by 1% at one step FAILs,
+    naming the loss."""
+    weights = tmp_path / "w.npz"
+    twinport("weights", "init", "--model", "convlstm", "--backend", "tf", "--preset", "tiny",
+             "-o", weights)
+    for backend in ("tf", "chainer"):
+        train(moving_mnist_dir, tmp_path / backend, "--steps", "3", "--workers", "2",
+              "--init", weights, backend=backend)
+    result = twinport("parity", "runs", tmp_path / "tf", tmp_path / "chainer")
+    assert result.stdout.splitlines()[-1].startswith("PASS"), result.stdout
+    assert "tf x 2 worker(s) against chainer x 2" in result.stdout
+    log = tmp_path / "chainer" / "loss.csv"
+    rows = log.read_text().splitlines()
+    step, loss, *rest = rows[2].split(",")
+    rows[2] = ",".join([step, str(float(loss) * 1.01), *rest])
+    log.write_text("\n".join(rows) + "\n")
+    result = twinport("parity", "runs", tmp_path / "tf", tmp_path / "chainer", check=False)
+    assert result.returncode == 1 and "FAIL loss loss, steps 0..2" in result.stdout, result.stdout
+    bad = twinport("parity", "runs", tmp_path / "tf", tmp_path / "missing", check=False)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1, bad.stderr
+
+
+@pytest.mark.parametrize("backend", ["chainer", "tf"])
+def test_e3d_lstm_adds_the_workers_gradients_as_its_code_or_averages_them(moving_mnist_dir,
+                                                                          tmp_path, backend):
+    """`worker_gradients`: the seed code's sum of per-GPU gradients of its summed loss is the
+    one-process run on the global batch (the default); the "mean" alternative changes the
+    update; on each twin."""
+    def e3d(out: Path, model: str, preset: str, *more: str) -> None:
+        twinport("train", "--backend", backend, "--model", model, "--preset", preset,
+                 "--batch-size", "4", "--quiet", "--data", moving_mnist_dir, "--out", out,
+                 "--steps", "2", *more)
+
+    e3d(tmp_path / "one", "e3d_lstm", "tiny")
+    e3d(tmp_path / "sum", "e3d_lstm", "tiny", "--workers", "2")
+    e3d(tmp_path / "mean", "tests.e3d_mean_gradients:PAIR", "tiny_mean", "--workers", "2")
+    np.testing.assert_allclose(losses(tmp_path / "sum"), losses(tmp_path / "one"), rtol=1e-5)
+    one, summed, mean = (final_state(tmp_path / name) for name in ("one", "sum", "mean"))
+    for name in one:
+        np.testing.assert_allclose(summed[name], one[name], rtol=1e-4, atol=1e-6, err_msg=name)
+    assert any(not np.array_equal(mean[name], summed[name]) for name in one)

@@ -21,7 +21,8 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from twinport.workers import PORTS_VARIABLE, Watchdog
+from common.launch_env import PORTS_VARIABLE
+from common.watchdog import Watchdog
 
 PEER_FAILURES = (tf.errors.UnavailableError, tf.errors.CancelledError,
                  tf.errors.DeadlineExceededError, tf.errors.AbortedError)

@@ -19,6 +19,7 @@ import tensorflow as tf
 
 from spec.layer import Layer, run_graph
 from spec.optimizers import resolve
+from spec.pair import worker_gradients
 from spec.twin import TwinModel
 from spec.weights import STEP, check_weights, trainable_names
 from tf_reference.device import tf_device
@@ -226,7 +227,7 @@ class TFTwin(TwinModel, tf.Module):
             taps = self._run(inputs, noise, {}, True)
         grads = tape.gradient(taps[self.pair.loss], self._trainable)
         if self.strategy is not None:
-            grads = _replica_mean(grads)
+            grads = _replica_reduce(grads, worker_gradients(self.preset))
         self._apply(grads, lr)
         wanted = {*self.pair.losses.values(), *self.pair.step_outputs.values()}
         return {name: taps[name] for name in wanted}
@@ -258,13 +259,14 @@ class TFTwin(TwinModel, tf.Module):
         self._update = resolve(optimizer.kind.tf_update or by_rule)
 
 
-def _replica_mean(grads: list[tf.Tensor | None]) -> list[tf.Tensor | None]:
-    """Each gradient averaged over the replicas in sync (one all-reduce for all of them); a
-    variable without one stays without (every replica runs the same graph)."""
+def _replica_reduce(grads: list[tf.Tensor | None], how: str) -> list[tf.Tensor | None]:
+    """Each gradient averaged ("mean") or added ("sum") over the replicas in sync (one
+    all-reduce for all of them; `spec.pair.worker_gradients`); a variable without one stays
+    without (every replica runs the same graph)."""
     present = [grad for grad in grads if grad is not None]
-    means = iter(tf.distribute.get_replica_context().all_reduce(tf.distribute.ReduceOp.MEAN,
-                                                                present))
-    return [None if grad is None else next(means) for grad in grads]
+    op = tf.distribute.ReduceOp.SUM if how == "sum" else tf.distribute.ReduceOp.MEAN
+    reduced = iter(tf.distribute.get_replica_context().all_reduce(op, present))
+    return [None if grad is None else next(reduced) for grad in grads]
 
 
 def _float32(value: ArrayLike) -> tf.Tensor:

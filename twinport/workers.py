@@ -9,11 +9,11 @@ sets (`common.launch_env.launched_as`) and launches nothing.
 A worker that dies must not leave the others waiting forever in an allreduce, nor kill them
 without a word: `mpiexec` runs with `-disable-auto-cleanup`, MPICH's SIGUSR1 (a process of the
 job died) stops each other worker with one line, and every collective waits at most `timeout`
-seconds (`Watchdog`: a stuck or silent peer, any MPI), then the worker says so in one line and
-exits. MPICH's `mpiexec` does not always forward a surviving worker's last line before it ends
-(measured: 5 of 9 kills showed it), so the launching process always says, in one line, that the
-workers stopped and which checkpoint is the last. No partial checkpoint is left: worker 0 writes
-each one whole (`twinport.runs.RunDir`).
+seconds (`common.watchdog.Watchdog`: a stuck or silent peer, any MPI), then the worker says so
+in one line and exits. MPICH's `mpiexec` does not always forward a surviving worker's last line
+before it ends (measured: 5 of 9 kills showed it), so the launching process always says, in one
+line, that the workers stopped and which checkpoint is the last. No partial checkpoint is left:
+worker 0 writes each one whole (`twinport.runs.RunDir`).
 """
 
 from __future__ import annotations
@@ -25,19 +25,15 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
 from common.errors import UserError
-from common.launch_env import launched_as, tf_config_place
+from common.launch_env import PORTS_VARIABLE, launched_as, tf_config_place
 
-PORTS_VARIABLE = "TWINPORT_TF_PORTS"
-"""Comma-separated loopback ports of a one-machine TF run's workers, in rank order
-(`tf_reference.distributed`)."""
 DEFAULT_TIMEOUT = 600.0
 """Seconds a worker waits in one collective for the others (a whole step's skew fits)."""
 
@@ -100,52 +96,6 @@ def _launcher_banner(line: str) -> bool:
                         "Please see the FAQ page for debugging suggestions"))
 
 
-class Watchdog:
-    """A time limit on each collective: past `timeout` seconds, one line on stderr naming this
-    worker and what it waited for, then exit status 1 (the collective cannot be cancelled)."""
-
-    def __init__(self, rank: int, workers: int, timeout: float) -> None:
-        self.rank, self.workers, self.timeout = rank, workers, timeout
-
-    @contextlib.contextmanager
-    def waiting(self, what: str) -> Iterator[None]:
-        timer = threading.Timer(self.timeout, self._give_up, args=(what,))
-        timer.daemon = True
-        timer.start()
-        try:
-            yield
-        finally:
-            timer.cancel()
-
-    def _give_up(self, what: str) -> None:
-        self.stop(f"no answer from the other workers in {self.timeout:g} s ({what}): taking "
-                  "it that one has stopped")
-
-    def stop(self, why: str) -> None:
-        """One line naming this worker and `why`, then exit status 1 at once (the other
-        workers are gone or stuck: nothing more can be shared)."""
-        print(f"twinport: error: worker {self.rank} of {self.workers}: {why}; this one stops "
-              "too (the last checkpoint stays whole)", file=sys.stderr, flush=True)
-        os._exit(1)
-
-    @contextlib.contextmanager
-    def stopping_on(self, *failures: type[BaseException]) -> Iterator[None]:
-        """Within: an error of the `failures` types (a collective that lost a peer) stops this
-        worker with one line instead of a traceback."""
-        try:
-            yield
-        except failures as error:
-            reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
-            self.stop(f"a collective failed ({type(error).__name__}: {reason[:200]}): "
-                      "another worker has stopped")
-
-    def on_peer_failure(self) -> None:
-        """MPICH signals SIGUSR1 to the others when a process of the job dies (Python's default
-        for it would end this one without a word): stop with one line instead."""
-        signal.signal(signal.SIGUSR1,
-                      lambda signum, frame: self.stop("another worker has stopped"))
-
-
 class World(Protocol):
     """The workers of a run as the training loop sees them."""
 
@@ -167,7 +117,7 @@ class World(Protocol):
 
     def guarded(self) -> contextlib.AbstractContextManager:
         """Within: a collective that fails because a worker is gone stops this one with one
-        line (`Watchdog.stopping_on`)."""
+        line (`common.watchdog.Watchdog.stopping_on`)."""
 
 
 class OneWorker:

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from common.errors import UserError
+from spec.pair import WORKER_GRADIENTS
 
 GLOBAL_MEMORIES = ("old", "new")
 OUTPUT_GATES = ("tanh_sigmoid", "sigmoid")
@@ -46,6 +47,11 @@ class Preset:
     sampling_start / sampling_rate / sampling_stop: scheduled sampling's eta, start_value -
         changing_rate * iteration until stop_iter, then 0 (run.py's schedule_sampling).
     lr / batch_size: the script's.
+    worker_gradients: how a data-parallel run (`twinport train --workers N`) joins the workers'
+        gradients: "sum" (the code's `n_gpu` towers: each GPU's gradient of its summed loss,
+        added on GPU 0; with this summed loss that is the one-process gradient of the global
+        batch) or "mean" (the usual data parallelism's average: 1/N of it). Its reported
+        loss is averaged over the workers either way, as the code's `loss_train / n_gpu`.
     """
 
     name: str
@@ -67,10 +73,13 @@ class Preset:
     sampling_stop: int = 50000
     lr: float = 0.001
     batch_size: int = 4
+    worker_gradients: str = "sum"
 
     def __post_init__(self) -> None:
         for field, value, known in (("global_memory", self.global_memory, GLOBAL_MEMORIES),
-                                    ("output_gate", self.output_gate, OUTPUT_GATES)):
+                                    ("output_gate", self.output_gate, OUTPUT_GATES),
+                                    ("worker_gradients", self.worker_gradients,
+                                     WORKER_GRADIENTS)):
             if value not in known:
                 raise UserError(f"preset {self.name}: {field} {value!r} (known: "
                                 f"{', '.join(known)})")

@@ -129,6 +129,13 @@ def register(subparsers) -> None:
     c.add_argument("--out", default="reports/compare", help="report folder (replaced)")
     c.set_defaults(func=run_compare)
 
+    c = add_command(commands, "runs", "two training runs of one pair (any backend, any "
+                    "--workers) from the same weights, step by step: losses, then weights and "
+                    "optimizer state; exit 0 PASS, 1 FAIL")
+    compare_runs = importlib.import_module("twinport.compare_runs")
+    compare_runs.add_arguments(c)
+    c.set_defaults(func=compare_runs.run)
+
     r = add_command(subparsers, "report", "plot training runs of either backend side by side")
     r.add_argument("runs", metavar="RUN_DIR", nargs="+")
     r.add_argument("-o", "--output", required=True, help="report folder")
