@@ -41,7 +41,7 @@ from chainer_port.tf_compat import (
 )
 from spec.layer import Layer, run_graph
 from spec.layout import Activation
-from spec.twin import TwinModel
+from spec.twin import GRADIENT_NORM, TwinModel
 from spec.weights import STEP, check_weights, variables
 
 
@@ -157,7 +157,13 @@ class ChainerTwin(TwinModel, chainer.Chain):
         self.cleargrads()
         taps[self.pair.loss].backward()
         self._update(lr)
+        taps[GRADIENT_NORM] = self._gradient_norm()
         return taps
+
+    def _gradient_norm(self) -> float:
+        """The L2 norm of every gradient the update applied, together."""
+        return float(np.sqrt(sum(float((param.grad.astype(np.float64) ** 2).sum())
+                                 for param in self.params() if param.grad is not None)))
 
     def _update(self, lr: float) -> None:
         """One update as TF1 applies gradients: a parameter without a gradient is left alone

@@ -36,6 +36,12 @@ def _shape(value: Any) -> tuple[int, ...]:
     return tuple(int(d) for d in np.shape(value))
 
 
+GRADIENT_NORM = "gradient_norm"
+"""A train step's result key (and its `train_step_impl` tap): the L2 norm of all the trainable
+variables' gradients together, as the update applied them (a data-parallel run's: after the
+workers' reduction)."""
+
+
 class TwinModel:
     """The base of both twins. A subclass sets `pair` and `layout`, calls `setup_twin` in its
     constructor, and implements `forward_impl`, `run_layer_impl`, `layer_gradients_impl`,
@@ -132,8 +138,9 @@ class TwinModel:
     def train_step(self, inputs: Any, noise: Any, step: int | float,
                    lr: float | None = None) -> dict[str, Any]:
         """One step of the pair's optimizer at `lr` (default: its schedule at `step`), in
-        training mode. Returns `lr`, every loss of `pair.losses` as a float and every
-        `pair.step_outputs` as a float32 array."""
+        training mode. Returns `lr`, every loss of `pair.losses` as a float, every
+        `pair.step_outputs` as a float32 array and, where the twin gives it (both of
+        twinport's), `GRADIENT_NORM`: the global L2 norm of the gradient the update applied."""
         lr = self.pair.optimizer.learning_rate(float(step)) if lr is None else float(lr)
         inputs = self.check_inputs(inputs)
         noise = self.check_noise(noise, inputs)
@@ -143,6 +150,8 @@ class TwinModel:
         out["lr"] = lr
         out.update((key, self.to_numpy(taps[tap])) for key, tap in
                    self.pair.step_outputs.items())
+        if GRADIENT_NORM in taps:
+            out[GRADIENT_NORM] = float(self.to_numpy(taps[GRADIENT_NORM]))
         return out
 
     def set_weights(self, weights: Mapping[str, np.ndarray]) -> None:

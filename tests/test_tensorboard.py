@@ -56,4 +56,6 @@ def test_a_training_run_writes_its_losses_for_tensorboard(cli, moving_mnist_dir,
     np.testing.assert_allclose([v for _, v in found["loss/loss"]], [v for _, v in logged],
                                rtol=1e-6)
     assert [step for step, _ in found["weights/global_norm"]] == [1, 2]
-    assert all(value > 0 for _, value in found["step_seconds"] + found["weights/global_norm"])
+    assert [step for step, _ in found["gradients/global_norm"]] == [0, 1, 2]
+    assert all(value > 0 for _, value in found["step_seconds"] + found["weights/global_norm"]
+               + found["gradients/global_norm"])

@@ -101,3 +101,22 @@ def test_the_cross_conv_output_is_the_l2_losss_input_in_every_preset():
 
     for preset in PAIR.presets.values():
         assert output_name(PAIR.build(preset)) == OUTPUT == PAIR.named_taps["output"]
+
+
+def test_a_train_step_reports_the_norm_of_the_gradient_it_applied(twin):
+    """`GRADIENT_NORM`: the global L2 norm of `gradients()` at the step's weights, on either
+    twin (cross_conv: batch norm in training mode, the same batch and noise)."""
+    from spec.twin import GRADIENT_NORM
+
+    rng = np.random.default_rng(0)
+    frames = rng.random((2, 2, 64, 64, 3), dtype=np.float32)
+    preset = PAIR.get_preset("tiny")
+    noise = noise_at(PAIR.noise(preset), preset, {"frames": frames.shape}, 0, 0)
+    start = twin.get_weights()
+    _, grads, _ = twin.gradients(frames, noise, training=True)
+    twin.set_weights(start)
+    out = twin.train_step(frames, noise, 0)
+    twin.set_weights(start)
+    twin.reset_optimizer_state()
+    expected = np.sqrt(sum(np.sum(np.square(g, dtype=np.float64)) for g in grads.values()))
+    assert out[GRADIENT_NORM] == pytest.approx(expected, rel=1e-4)

@@ -20,7 +20,7 @@ import tensorflow as tf
 from spec.layer import Layer, run_graph
 from spec.optimizers import resolve
 from spec.pair import worker_gradients
-from spec.twin import TwinModel
+from spec.twin import GRADIENT_NORM, TwinModel
 from spec.weights import STEP, check_weights, trainable_names
 from tf_reference.device import tf_device
 from tf_reference.layers import spec_variable
@@ -230,7 +230,8 @@ class TFTwin(TwinModel, tf.Module):
             grads = _replica_reduce(grads, worker_gradients(self.preset))
         self._apply(grads, lr)
         wanted = {*self.pair.losses.values(), *self.pair.step_outputs.values()}
-        return {name: taps[name] for name in wanted}
+        return {**{name: taps[name] for name in wanted},
+                GRADIENT_NORM: tf.linalg.global_norm([g for g in grads if g is not None])}
 
     def _apply(self, grads: list[tf.Tensor | None], lr: tf.Tensor) -> None:
         """The pair's optimizer kind's TF1 kernel (`tf_reference.optimizers`) on each variable

@@ -9,8 +9,9 @@ RUN_DIR/
                               (+ optimizer.npz: the optimizer's state, e.g. Adam's m, v, step)
   checkpoints/latest          the name of the newest complete checkpoint
   tensorboard/                TensorBoard event files (losses, learning rate, step time, the
-                              weights' global norm at each checkpoint): `tensorboard --logdir`
-                              on a folder of runs shows both twins' side by side
+                              gradient's global norm; the weights' at each checkpoint):
+                              `tensorboard --logdir` on a folder of runs shows both twins'
+                              side by side
 
 A checkpoint folder is written under a temporary name and renamed into place, and `latest`
 is replaced atomically after it, so a run killed at any moment leaves its previous checkpoint

@@ -20,6 +20,7 @@ from common.tensorboard import EventWriter
 from data import Part
 from spec.pair import noise_at
 from spec.registry import get_pair
+from spec.twin import GRADIENT_NORM
 from twinport.backends import create_model
 from twinport.nonfinite import FiniteGuard
 from twinport.runs import TENSORBOARD, RunConfig, RunDir
@@ -145,7 +146,9 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
                                  "lr": last["lr"], "seconds": seconds})
                 events.scalars(step, {**{f"loss/{label}": last[label]
                                          for label in pair.losses},
-                                      "learning_rate": last["lr"], "step_seconds": seconds})
+                                      "learning_rate": last["lr"], "step_seconds": seconds,
+                                      **({"gradients/global_norm": last[GRADIENT_NORM]}
+                                         if GRADIENT_NORM in last else {})})
             bar.update(1)
             bar.set_postfix(loss=f"{last[next(iter(pair.losses))]:.4f}")
             if checkpoint_due:
