@@ -215,3 +215,33 @@ def test_e3d_lstm_adds_the_workers_gradients_as_its_code_or_averages_them(moving
     for name in one:
         np.testing.assert_allclose(summed[name], one[name], rtol=1e-4, atol=1e-6, err_msg=name)
     assert any(not np.array_equal(mean[name], summed[name]) for name in one)
+
+
+def test_workers_started_by_a_cluster_launch_launch_nothing(moving_mnist_dir, tmp_path):
+    """The documented cluster launches, here on loopback: the Chainer twin under the user's own
+    `mpiexec -n 2`, the TF twin as two processes each with its own TF_CONFIG (no mpiexec);
+    each equals the run `--workers 2` starts itself."""
+    from common.launch_env import PORTS_VARIABLE
+    from twinport.workers import free_ports, mpiexec
+
+    argv = [sys.executable, "-m", "twinport.cli", "train", *TINY, "--data",
+            str(moving_mnist_dir), "--steps", "2", "--workers", "2"]
+    chainer = subprocess.run([mpiexec(), "-n", "2", *argv, "--backend", "chainer", "--out",
+                              str(tmp_path / "chainer")], capture_output=True, text=True,
+                             timeout=300)
+    assert chainer.returncode == 0, chainer.stdout + chainer.stderr
+    train(moving_mnist_dir, tmp_path / "chainer-own", "--steps", "2", "--workers", "2")
+    ports = free_ports(2)
+    env = {name: value for name, value in os.environ.items() if name != PORTS_VARIABLE}
+    workers = [subprocess.Popen(
+        [*argv, "--backend", "tf", "--out", str(tmp_path / "tf")], stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True, env={**env, "TF_CONFIG": json.dumps(
+            {"cluster": {"worker": [f"localhost:{port}" for port in ports]},
+             "task": {"type": "worker", "index": index}})}) for index in range(2)]
+    for worker in workers:
+        out, err = worker.communicate(timeout=300)
+        assert worker.returncode == 0, out + err
+    train(moving_mnist_dir, tmp_path / "tf-own", "--steps", "2", "--workers", "2",
+          backend="tf")
+    for ours, own in (("chainer", "chainer-own"), ("tf", "tf-own")):
+        np.testing.assert_array_equal(losses(tmp_path / ours), losses(tmp_path / own))

@@ -76,9 +76,10 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
     steps (and before every checkpoint); see `twinport.nonfinite`.
 
     In a data-parallel run (`config.workers` processes, `twinport.workers`) each worker reads
-    its rows of the global batch and their noise, the gradients are averaged before every
-    update, the losses and step outputs are the global batch's (averaged over the workers),
-    and worker 0 alone writes the run folder; `timeout` bounds each wait for the others.
+    its rows of the global batch and their noise, the gradients are averaged (or added, as the
+    preset's `worker_gradients` says) before every update, the losses and step outputs are
+    averaged over the workers (the global batch's), and worker 0 alone writes the run folder;
+    `timeout` bounds each wait for the others.
     """
     pair = get_pair(config.model)
     preset = pair.get_preset(config.preset)

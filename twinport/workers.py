@@ -33,6 +33,7 @@ import numpy as np
 
 from common.errors import UserError
 from common.launch_env import PORTS_VARIABLE, launched_as, tf_config_place
+from common.tf_startup import LEVEL
 
 DEFAULT_TIMEOUT = 600.0
 """Seconds a worker waits in one collective for the others (a whole step's skew fits)."""
@@ -57,10 +58,12 @@ def launch(workers: int, argv: list[str]) -> int:
     """
     command = [mpiexec(), "-disable-auto-cleanup", "-n", str(workers), sys.executable,
                "-m", "twinport.cli", *argv]
-    # TF logs a dead peer's socket at ERROR level in every worker: the workers say it in one
-    # line instead (unless TF_CPP_MIN_LOG_LEVEL is set, or --debug set it).
-    env = {"TF_CPP_MIN_LOG_LEVEL": "3", **thread_shares(workers), **os.environ,
+    env = {**thread_shares(workers), **os.environ,
            PORTS_VARIABLE: ",".join(map(str, free_ports(workers)))}
+    # TF logs a dead peer's socket at ERROR level in every worker: the workers say it in one
+    # line instead, unless more of TF's logs were asked for ("0", "1": --debug sets "0").
+    if env.get(LEVEL, "2") in ("", "2"):
+        env[LEVEL] = "3"
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                text=True, bufsize=1, env=env)
     # Ctrl-C reaches the workers too (one process group): they finish the step, checkpoint and
@@ -155,10 +158,16 @@ class OneWorker:
         return contextlib.nullcontext()
 
 
+def place(backend: str) -> tuple[int, int] | None:
+    """(rank, workers) this process was started as: by mpiexec, or for TF by its TF_CONFIG;
+    None when it was started alone (then `train --workers N` starts the N itself)."""
+    return launched_as() or (tf_config_place() if backend == "tf" else None)
+
+
 def join(backend: str, workers: int, timeout: float = DEFAULT_TIMEOUT) -> World:
     """This process's place among `workers` (one: `OneWorker`); a UserError when it was not
     started as one of that many (by `launch`, a cluster's mpiexec, or, for TF, TF_CONFIG)."""
-    launched = launched_as() or (tf_config_place() if backend == "tf" else None)
+    launched = place(backend)
     size = launched[1] if launched else 1
     if size != workers:
         raise UserError(f"--workers {workers}, but this process is one of {size} (start it "

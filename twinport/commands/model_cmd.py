@@ -122,10 +122,10 @@ def check_positive(**values: int) -> None:
 
 def run_train(args: argparse.Namespace) -> int:
     from common.errors import UserError
-    from common.launch_env import launched_as
     from spec.registry import get_pair
     from twinport.runs import RunConfig
     from twinport.train import Interrupted, start_or_resume, train
+    from twinport.workers import place
 
     check_positive(steps=args.steps, batch_size=args.batch_size,
                    checkpoint_every=args.checkpoint_every, check_every=args.check_every,
@@ -138,7 +138,7 @@ def run_train(args: argparse.Namespace) -> int:
                        args.batch_size, args.seed, args.checkpoint_every, args.init, args.device,
                        args.model, args.split, args.workers)
     run, config = start_or_resume(args.out, config, args.resume)
-    launched = launched_as()
+    launched = place(config.backend)
     if args.workers > 1 and launched is None:
         return launch_workers(run, config, args.argv)
     try:
