@@ -27,12 +27,13 @@ class ChainerWorld:
     """This process's place in the run (`twinport.workers.World`), on ChainerMN's "naive"
     communicator: the host's arrays, any MPI (GPU arrays are copied to it and back)."""
 
-    def __init__(self, timeout: float) -> None:
+    def __init__(self, timeout: float, device: str) -> None:
         import chainermn
         from mpi4py import MPI
 
         self.communicator = chainermn.create_communicator("naive")
         self.rank, self.workers = self.communicator.rank, self.communicator.size
+        self.device = device
         self.watchdog = Watchdog(self.rank, self.workers, timeout)
         self.watchdog.on_peer_failure()
         self._mpi = self.communicator.mpi_comm
@@ -41,6 +42,11 @@ class ChainerWorld:
 
     def guarded(self) -> contextlib.AbstractContextManager:
         return self.watchdog.stopping_on(self._mpi_error)
+
+    def finish(self) -> None:
+        with self.watchdog.waiting("the other workers' last step"):
+            self._mpi.Barrier()
+        self.watchdog.finished()
 
     def attach(self, model: Any) -> None:
         with self.watchdog.waiting("worker 0's weights"):

@@ -50,6 +50,10 @@ class Watchdog:
             self.stop(f"a collective failed ({type(error).__name__}: {reason[:200]}): "
                       "another worker has stopped")
 
+    def finished(self) -> None:
+        """The run is over on every worker: another's exit is no longer news."""
+        signal.signal(signal.SIGUSR1, signal.SIG_IGN)
+
     def on_peer_failure(self) -> None:
         """MPICH signals SIGUSR1 to the others when a process of the job dies (Python's default
         for it would end this one without a word): stop with one line instead."""

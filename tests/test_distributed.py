@@ -127,11 +127,11 @@ def _worker_pid(out: Path, rank: int) -> int | None:
 
 
 @pytest.mark.parametrize("backend", ["chainer", "tf"])
-def test_a_worker_that_dies_stops_the_run_with_one_line_and_its_last_checkpoint(
+def test_a_worker_that_dies_stops_the_run_with_one_line_and_resumes_from_its_checkpoint(
         moving_mnist_dir, tmp_path, backend):
     out = tmp_path / "run"
     command = [sys.executable, "-m", "twinport.cli", "train", "--backend", backend, *TINY,
-               "--data", str(moving_mnist_dir), "--out", str(out), "--steps", "100000",
+               "--data", str(moving_mnist_dir), "--out", str(out), "--steps", "30",
                "--checkpoint-every", "2", "--workers", "2", "--timeout", "5"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
@@ -157,6 +157,9 @@ def test_a_worker_that_dies_stops_the_run_with_one_line_and_its_last_checkpoint(
     assert not list((out / "checkpoints").glob(".*"))  # no partial checkpoint
     kept = RunDir(out).latest_checkpoint()
     assert kept.step % 2 == 0 and set(read_npz(kept.weights_path, "weights"))
+    # The run resumes from it: the steps after the kill again, from its state, to the end.
+    train(moving_mnist_dir, out, "--steps", "30", "--workers", "2", "--resume", backend=backend)
+    assert [int(row["step"]) for row in RunDir(out).read_losses()] == list(range(30))
 
 
 @pytest.mark.parametrize(("more", "message"), [

@@ -40,14 +40,22 @@ class TFWorld:
     """This process's place in the run (`twinport.workers.World`) on MultiWorkerMirroredStrategy;
     `rank` and `workers` are its cluster's (TF_CONFIG)."""
 
-    def __init__(self, rank: int, timeout: float) -> None:
+    def __init__(self, rank: int, workers: int, timeout: float, device: str) -> None:
         if PORTS_VARIABLE in os.environ:
             os.environ["TF_CONFIG"] = loopback_config(rank, os.environ[PORTS_VARIABLE])
+        # One replica a worker: the strategy mirrors over every GPU it sees, so a worker sees
+        # its own GPU only (none on the CPU), which it then calls GPU 0.
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            tf.config.set_visible_devices([] if device == "cpu" else [gpus[int(device)]], "GPU")
+        self.device = device if device == "cpu" else "0"
         options = tf.distribute.experimental.CommunicationOptions(timeout_seconds=timeout)
-        self.strategy = tf.distribute.MultiWorkerMirroredStrategy(communication_options=options)
+        self.watchdog = Watchdog(rank, workers, timeout)
+        with self.watchdog.waiting("the TF cluster's start"):
+            self.strategy = tf.distribute.MultiWorkerMirroredStrategy(
+                communication_options=options)
         self.rank = self.strategy.cluster_resolver.task_id
         self.workers = self.strategy.num_replicas_in_sync
-        self.watchdog = Watchdog(self.rank, self.workers, timeout)
         self.watchdog.on_peer_failure()
         strategy = self.strategy
         # Traced once per list of shapes: the same few calls every step. The values are made
@@ -71,6 +79,10 @@ class TFWorld:
 
     def guarded(self) -> contextlib.AbstractContextManager:
         return self.watchdog.stopping_on(*PEER_FAILURES)
+
+    def finish(self) -> None:
+        self._all_reduce([tf.constant(0.0, tf.float64)], "the other workers' last step")
+        self.watchdog.finished()
 
     def attach(self, model: Any) -> None:
         keep = 1.0 if self.rank == 0 else 0.0

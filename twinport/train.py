@@ -85,13 +85,13 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
     preset = pair.get_preset(config.preset)
     if pair.check_data is not None:
         pair.check_data(config.data, config.split, preset, config.batch_size)
-    world = join(config.backend, config.workers, timeout)
+    world = join(config.backend, config.workers, timeout, config.device)
     part = Part(world.rank, world.workers)
     part.share(config.batch_size)
     lead = world.rank == 0
     checkpoint = run.latest_checkpoint()
     model = create_model(config.backend, config.preset, seed=config.seed,
-                         device=worker_device(config.device, world.rank),
+                         device=world.device,
                          weights=checkpoint.weights_path if checkpoint else config.init,
                          model=config.model)
     saved_state = checkpoint.optimizer_state() if checkpoint else None
@@ -157,8 +157,10 @@ def train(run: RunDir, config: RunConfig, progress: bool = True, check_every: in
                 if lead:
                     events.scalars(step, {"weights/global_norm": global_norm(model)})
             if stop:
+                world.finish()
                 raise Interrupted(f"interrupted after step {step}: checkpoint saved in "
                                   f"{run.checkpoints}; --resume continues")
+        world.finish()
     return last
 
 
@@ -166,11 +168,6 @@ def global_norm(model: Any) -> float:
     """The L2 norm of all the model's variables together (TF's `tf.linalg.global_norm`)."""
     return float(np.sqrt(sum(np.sum(np.square(value, dtype=np.float64))
                              for value in model.get_weights().values())))
-
-
-def worker_device(device: str, rank: int) -> str:
-    """A worker's device: the CPU, or GPU `device` + its rank (one GPU a worker)."""
-    return device if device == "cpu" else str(int(device) + rank)
 
 
 def save_checkpoint(run: RunDir, world: World, model: Any, step: int,

@@ -118,6 +118,8 @@ class World(Protocol):
 
     rank: int
     workers: int
+    device: str
+    """The device this worker's twin runs on, as the twin's `device` argument takes it."""
 
     def attach(self, model: Any) -> None:
         """Give every worker worker 0's weights, and make `model`'s updates average the
@@ -136,11 +138,18 @@ class World(Protocol):
         """Within: a collective that fails because a worker is gone stops this one with one
         line (`common.watchdog.Watchdog.stopping_on`)."""
 
+    def finish(self) -> None:
+        """Wait for every worker to finish the run, then stop listening for another's end
+        (each exits as it likes from here: MPICH tells the others when one exits first)."""
+
 
 class OneWorker:
     """A run of one process: nothing to share."""
 
     rank, workers = 0, 1
+
+    def __init__(self, device: str = "cpu") -> None:
+        self.device = device
 
     def attach(self, model: Any) -> None:
         pass
@@ -157,6 +166,9 @@ class OneWorker:
     def guarded(self) -> contextlib.AbstractContextManager:
         return contextlib.nullcontext()
 
+    def finish(self) -> None:
+        pass
+
 
 def place(backend: str) -> tuple[int, int] | None:
     """(rank, workers) this process was started as: by mpiexec, or for TF by its TF_CONFIG;
@@ -164,8 +176,10 @@ def place(backend: str) -> tuple[int, int] | None:
     return launched_as() or (tf_config_place() if backend == "tf" else None)
 
 
-def join(backend: str, workers: int, timeout: float = DEFAULT_TIMEOUT) -> World:
-    """This process's place among `workers` (one: `OneWorker`); a UserError when it was not
+def join(backend: str, workers: int, timeout: float = DEFAULT_TIMEOUT, device: str = "cpu"
+         ) -> World:
+    """This process's place among `workers` (one: `OneWorker`), its twin on `device` ("cpu",
+    or a GPU id: worker r takes GPU id + r, `World.device`); a UserError when it was not
     started as one of that many (by `launch`, a cluster's mpiexec, or, for TF, TF_CONFIG)."""
     launched = place(backend)
     size = launched[1] if launched else 1
@@ -173,11 +187,12 @@ def join(backend: str, workers: int, timeout: float = DEFAULT_TIMEOUT) -> World:
         raise UserError(f"--workers {workers}, but this process is one of {size} (start it "
                         f"with `mpiexec -n {workers}`, or give --workers {size})")
     if workers == 1:
-        return OneWorker()
+        return OneWorker(device)
+    own = device if device == "cpu" else str(int(device) + launched[0])
     if backend == "tf":
         from tf_reference.distributed import TFWorld
 
-        return TFWorld(launched[0], timeout)
+        return TFWorld(launched[0], workers, timeout, own)
     from chainer_port.distributed import ChainerWorld
 
-    return ChainerWorld(timeout)
+    return ChainerWorld(timeout, own)
