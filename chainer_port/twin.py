@@ -56,7 +56,8 @@ class ChainerTwin(TwinModel, chainer.Chain):
     """
 
     layout = "NCHW"
-    # Averages the gradients over a data-parallel run's workers before each update
+    # Joins the gradients of a data-parallel run's workers before each update: averages them,
+    # or adds them where the preset's `worker_gradients` says "sum"
     # (`chainer_port.distributed.ChainerWorld.attach`); None in a run of one process.
     gradient_mean: Callable[[], None] | None = None
 
