@@ -12,13 +12,13 @@ whose `worker_gradients` is "sum", the E3D-LSTM code's, an allreduce that adds t
 from __future__ import annotations
 
 import contextlib
-import hashlib
 from collections.abc import Mapping
 from typing import Any
 
 import chainer
 import numpy as np
 
+from common.arrays import digest
 from common.watchdog import Watchdog
 from spec.pair import worker_gradients
 
@@ -85,10 +85,6 @@ class ChainerWorld:
             return bool(self._mpi.allreduce(bool(flag), op=self._lor))
 
     def same(self, arrays: Mapping[str, np.ndarray], what: str) -> bool:
-        digest = hashlib.sha256()
-        for name, array in arrays.items():
-            digest.update(name.encode())
-            digest.update(np.ascontiguousarray(array).tobytes())
         with self.watchdog.waiting(what):
-            return len(set(self._mpi.allgather(digest.hexdigest()))) == 1
+            return len(set(self._mpi.allgather(digest(arrays)))) == 1
 

@@ -12,7 +12,6 @@ operation is the cluster's.
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import json
 import os
 from collections.abc import Mapping
@@ -21,6 +20,7 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
+from common.arrays import digest
 from common.launch_env import PORTS_VARIABLE
 from common.watchdog import Watchdog
 
@@ -103,11 +103,7 @@ class TFWorld:
         return bool(self._all_reduce([tf.constant(float(flag), tf.float64)], what)[0] > 0)
 
     def same(self, arrays: Mapping[str, np.ndarray], what: str) -> bool:
-        digest = hashlib.sha256()
-        for name, array in arrays.items():
-            digest.update(name.encode())
-            digest.update(np.ascontiguousarray(array).tobytes())
-        code = np.frombuffer(digest.digest(), np.uint8).astype(np.float64)
+        code = np.frombuffer(digest(arrays), np.uint8).astype(np.float64)
         total, squares = self._all_reduce([tf.constant(code), tf.constant(code * code)], what)
         # Equal on every worker exactly when the spread of each byte is zero.
         return bool(np.all(total * total == self.workers * squares))
