@@ -8,7 +8,14 @@ from __future__ import annotations
 import chainer
 import chainer.functions as F
 
-from chainer_port.tf_compat import tf_concat, tf_conv2d, tf_space_to_depth, tf_split
+from chainer_port.tf_compat import (
+    tf_concat,
+    tf_conv2d,
+    tf_gate_convs,
+    tf_peephole_lstm_cell,
+    tf_space_to_depth,
+    tf_split,
+)
 from chainer_port.twin import ChainerTwin
 from spec.convlstm import PAIR
 from spec.layer import Layer
@@ -54,25 +61,22 @@ class ConvLSTMModel(ChainerTwin):
             c = h = chainer.Variable(xp.zeros((inputs[0].shape[0], width, grid, grid),
                                               inputs[0].dtype))
 
-        def gate(name: str) -> chainer.Variable:
-            variable = self.GATE_VARIABLES[name]
-            total = tf_conv2d(h, self.var(scope, f"{variable}h2state/kernel"), "SAME",
-                              bias=self.var(scope, f"{variable}h2state/bias"))
-            if x is not None:
-                total += tf_conv2d(x, self.var(scope, f"{variable}x2state/kernel"), "SAME")
-            return total
+        groups = [self.GATE_VARIABLES[name] for name in ("input", "cell", "forget", "output")]
+        sources = {"h": h, **({"x": x} if x is not None else {})}
+        gates = tf_gate_convs(
+            list(sources.values()),
+            [[self.var(scope, f"{group}{source}2state/kernel") for source in sources]
+             for group in groups], "SAME",
+            biases=[self.var(scope, f"{group}h2state/bias") for group in groups])
+        peepholes = [self._peephole_weights(scope, name)
+                     for name in ("inputc", "forgetc", "outputc")]
+        return tf_peephole_lstm_cell(gates, c, peepholes, attrs["forget_bias"],
+                                     output_sees_new=self.OUTPUT_PEEPHOLE_CELL == "new")
 
-        i = F.sigmoid(gate("input") + self._peephole(scope, "inputc", c))
-        f = F.sigmoid(gate("forget") + self._peephole(scope, "forgetc", c)
-                      + attrs["forget_bias"])
-        c_new = f * c + i * F.tanh(gate("cell"))
-        seen = c_new if self.OUTPUT_PEEPHOLE_CELL == "new" else c
-        o = F.sigmoid(gate("output") + self._peephole(scope, "outputc", seen))
-        return tf_concat([c_new, o * F.tanh(c_new)], axis=1)
-
-    def _peephole(self, scope: str, name: str, cell: chainer.Variable) -> chainer.Variable:
-        """A per-position peephole weight (1, C, H, W) times the cell state."""
-        return F.broadcast_to(self.var(scope, name), cell.shape) * cell
+    def _peephole_weights(self, scope: str, name: str) -> chainer.Variable:
+        """A gate's per-position peephole weights (1, C, H, W), multiplied into the cell state
+        (`tf_peephole_lstm_cell`)."""
+        return self.var(scope, name)
 
     def _hidden(self, layer: Layer, state: chainer.Variable, training: bool
                 ) -> chainer.Variable:

@@ -104,6 +104,39 @@ def tf_conv2d(x: VariableOrArray, weights: VariableOrArray, padding: str, stride
     return tf_conv(x, weights, padding, stride, pad_extra=pad_extra, bias=bias)
 
 
+def tf_gate_convs(xs: Sequence[VariableOrArray],
+                  kernels: Sequence[Sequence[VariableOrArray]], padding: str,
+                  biases: Sequence[VariableOrArray] | None = None, dilation: int = 1
+                  ) -> chainer.Variable:
+    """A recurrent cell's gate pre-activations joined on the channel axis (gate g in its g-th
+    block of channels, as one convolution of TF's BasicConvLSTMCell gives them), each a sum of
+    `tf_conv`s of every input: gate g = conv(xs[0], kernels[g][0]) (+ biases[g]) + conv(xs[1],
+    kernels[g][1]) + ..., in that order (the TF code's), NCHW, kernels (out, in, k, k) of one
+    size, stride 1. The cells take the joined gates (`tf_peephole_lstm_cell`,
+    `multiplicative_unit`) and give their gradient as one array.
+
+    NumPy maps without dilation take one convolution of the inputs joined on their channels by
+    the kernels joined to match (`fast_cpu.conv2d`, the biases in it): one pass over the
+    inputs for all the gates, where the per-gate convolutions read each input once a gate,
+    then add (the same sums, in another order: within float rounding)."""
+    flat = [kernel for row in kernels for kernel in row]
+    if (xs[0].ndim == 4 and dilation == 1 and len({kernel.shape[2:] for kernel in flat}) == 1
+            and fast_cpu.applies(*xs, *flat, *(biases or ()))):
+        joined = F.concat([F.concat(row, axis=1) if len(row) > 1 else row[0]
+                           for row in kernels], axis=0)
+        bias = F.concat(biases, axis=0) if biases is not None else None
+        return tf_conv2d(tf_concat(xs, axis=1) if len(xs) > 1 else xs[0], joined, padding,
+                         bias=bias)
+    pre = []
+    for g, row in enumerate(kernels):
+        total = tf_conv(xs[0], row[0], padding, dilation=dilation,
+                        bias=biases[g] if biases else None)
+        for x, kernel in zip(xs[1:], row[1:], strict=True):
+            total += tf_conv(x, kernel, padding, dilation=dilation)
+        pre.append(total)
+    return tf_concat(pre, axis=1)
+
+
 def tf_concat(values: Sequence[VariableOrArray], axis: int) -> chainer.Variable:
     """`tf.concat(values, axis)` on Chainer's axes. NumPy maps (4-D, 5-D) joined on their
     channels (axis 1) take `fast_cpu.concat_channels`: the same values in channels-last memory,
@@ -149,6 +182,31 @@ def tf_lstm_cell(gates: VariableOrArray, c: VariableOrArray, forget_bias: float,
     g = dict(zip(gate_split, tf_split(gates, 4, axis=1), strict=True))
     new_c = c * F.sigmoid(g["f"] + forget_bias) + F.sigmoid(g["i"]) * F.tanh(g["j"])
     return tf_concat([new_c, F.tanh(new_c) * F.sigmoid(g["o"])], axis=1)
+
+
+def tf_peephole_lstm_cell(gates: VariableOrArray, c: VariableOrArray,
+                          peepholes: Sequence[VariableOrArray], forget_bias: float,
+                          output_sees_new: bool = True, gate_split: tuple[str, ...] = GATES
+                          ) -> chainer.Variable:
+    """A peephole LSTM cell's update (Shi et al.'s ConvLSTM, TF's LSTMCell with use_peepholes),
+    channels first: pre-activations i, j, f, o joined (N, 4W, ...), their blocks named by
+    `gate_split`, cell c (N, W, ...), per-position peephole weights w_i, w_f, w_o (1, W, ...);
+    returns concat(c', h') on the channel axis, c' = sigmoid(f + w_f * c + forget_bias) * c +
+    sigmoid(i + w_i * c) * tanh(j), h' = sigmoid(o + w_o * c') * tanh(c') (w_o * c where
+    `output_sees_new` is False). NumPy maps (N, 4W, H, W) take `fast_cpu.peephole_lstm_cell`
+    (one pass on both cores)."""
+    if c.ndim == 4 and fast_cpu.applies(gates, c, *peepholes):
+        order = tuple(gate_split.index(name) for name in GATES)
+        return fast_cpu.peephole_lstm_cell(gates, c, peepholes, forget_bias, output_sees_new,
+                                           order)
+    g = dict(zip(gate_split, tf_split(gates, 4, axis=1), strict=True))
+    i, j, f, o = (g[name] for name in GATES)
+    w_i, w_f, w_o = (F.broadcast_to(w, c.shape) for w in peepholes)
+    i = F.sigmoid(i + w_i * c)
+    f = F.sigmoid(f + w_f * c + forget_bias)
+    new_c = f * c + i * F.tanh(j)
+    o = F.sigmoid(o + w_o * (new_c if output_sees_new else c))
+    return tf_concat([new_c, o * F.tanh(new_c)], axis=1)
 
 
 def tf_matmul(a: VariableOrArray, b: VariableOrArray, transpose_a: bool = False,
@@ -501,14 +559,16 @@ def per_pixel_kernels(image: VariableOrArray, kernels: VariableOrArray,
     return F.sum(F.broadcast_to(kernels[:, :, None], shifted.shape) * shifted, axis=1)
 
 
-def multiplicative_unit(g1: VariableOrArray, g2: VariableOrArray, g3: VariableOrArray,
-                        u: VariableOrArray, h: VariableOrArray | None) -> chainer.Variable:
+def multiplicative_unit(gates: VariableOrArray, h: VariableOrArray | None
+                        ) -> chainer.Variable:
     """Kalchbrenner et al.'s multiplicative unit (the VPN) on its four convolutions'
-    pre-activations: sigmoid(g1) * tanh(sigmoid(g2) * h + sigmoid(g3) * tanh(u)); h None:
-    sigmoid(g2) in place of the product. NumPy arrays take `fast_cpu.multiplicative_unit` (one
-    node, Chainer's arithmetic)."""
-    if fast_cpu.applies(*(x for x in (g1, g2, g3, u, h) if x is not None)):
-        return fast_cpu.multiplicative_unit(g1, g2, g3, u, h)
+    pre-activations g1, g2, g3, u joined on the channel axis (`tf_gate_convs`): sigmoid(g1) *
+    tanh(sigmoid(g2) * h + sigmoid(g3) * tanh(u)); h None: sigmoid(g2) in place of the
+    product. NumPy arrays take `fast_cpu.multiplicative_unit` (one node, Chainer's
+    arithmetic)."""
+    if fast_cpu.applies(*(x for x in (gates, h) if x is not None)):
+        return fast_cpu.multiplicative_unit(gates, h)
+    g1, g2, g3, u = tf_split(gates, 4, axis=1)
     gate2 = F.sigmoid(g2)
     return F.sigmoid(g1) * F.tanh((gate2 * h if h is not None else gate2)
                                   + F.sigmoid(g3) * F.tanh(u))

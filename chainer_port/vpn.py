@@ -13,6 +13,7 @@ from chainer_port.tf_compat import (
     multiplicative_unit,
     tf_concat,
     tf_conv,
+    tf_gate_convs,
     tf_softmax_cross_entropy,
     tf_split,
 )
@@ -32,16 +33,20 @@ class VPNModel(ChainerTwin):
 
     def conv(self, x: chainer.Variable, scope: str, dilation: int = 1, mask: str | None = None,
              masked_channels: int = 0) -> chainer.Variable:
-        """TF's SAME conv (dilated: `tf_conv`) and its bias; a masked conv's kernel times the
-        PixelCNN mask moved to (out, in, k, k) by `Transpose.KERNEL`."""
-        if mask is None:
-            kernel, bias = self.variable(f"{scope}/kernel"), self.variable(f"{scope}/bias")
-        else:
-            kernel, bias = self.variable(f"{scope}/weights"), self.variable(f"{scope}/biases")
-            cout, cin, k, _ = kernel.shape
-            pattern = Transpose.KERNEL.to_chainer(self.mask(k, cin, cout, mask, masked_channels))
-            kernel = kernel * self.device.send(np.ascontiguousarray(pattern, kernel.dtype))
+        """TF's SAME conv (dilated: `tf_conv`) and its bias (`kernel_and_bias`)."""
+        kernel, bias = self.kernel_and_bias(scope, mask, masked_channels)
         return tf_conv(x, kernel, "SAME", dilation=dilation, bias=bias)
+
+    def kernel_and_bias(self, scope: str, mask: str | None = None, masked_channels: int = 0
+                        ) -> tuple[chainer.Variable, chainer.Variable]:
+        """A conv's kernel (out, in, k, k) and bias; a masked conv's kernel times the PixelCNN
+        mask moved to (out, in, k, k) by `Transpose.KERNEL`."""
+        if mask is None:
+            return self.variable(f"{scope}/kernel"), self.variable(f"{scope}/bias")
+        kernel, bias = self.variable(f"{scope}/weights"), self.variable(f"{scope}/biases")
+        cout, cin, k, _ = kernel.shape
+        pattern = Transpose.KERNEL.to_chainer(self.mask(k, cin, cout, mask, masked_channels))
+        return kernel * self.device.send(np.ascontiguousarray(pattern, kernel.dtype)), bias
 
     def mask(self, k: int, cin: int, cout: int, mask: str, masked_channels: int
              ) -> np.ndarray:
@@ -50,10 +55,13 @@ class VPNModel(ChainerTwin):
 
     def unit(self, h: chainer.Variable, scope: str, dilation: int = 1, mask: str | None = None,
              masked_channels: int = 0, g2_times_h: bool = True) -> chainer.Variable:
-        """A multiplicative unit on its four convolutions (`multiplicative_unit`)."""
-        g1, g2, g3, u = (self.conv(h, f"{scope}/{gate}", dilation, mask, masked_channels)
-                         for gate in UNIT_GATES)
-        return multiplicative_unit(g1, g2, g3, u, h if g2_times_h else None)
+        """A multiplicative unit on its four convolutions of h (`tf_gate_convs`,
+        `multiplicative_unit`)."""
+        kernels, biases = zip(*(self.kernel_and_bias(f"{scope}/{gate}", mask, masked_channels)
+                                for gate in UNIT_GATES), strict=True)
+        gates = tf_gate_convs([h], [[kernel] for kernel in kernels], "SAME", biases=biases,
+                              dilation=dilation)
+        return multiplicative_unit(gates, h if g2_times_h else None)
 
     # -- the graph -----------------------------------------------------------------------------
 

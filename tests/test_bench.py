@@ -42,6 +42,7 @@ def test_the_benchmark_times_any_pair(moving_mnist_dir, monkeypatch, tmp_path):
                if line.startswith("| [vpn](benchmarks/vpn.md) | tiny | "))
     train = [statistics.median(workers[role]["train_step_ms"]) for role in ("chainer", "tf")]
     assert row.split(" | ")[7] == f"{train[0] / train[1]:.2f}"
+    assert "beside 1 busy process spinning a core each" in index.read_text()
 
 
 def test_a_pair_without_its_dataset_names_the_command_that_makes_it(tmp_path, monkeypatch):
@@ -91,3 +92,27 @@ def test_a_worker_killed_midway_is_one_line(moving_mnist_dir, tmp_path):
     with pytest.raises(UserError, match="bench worker tf was killed .*out of memory"):
         worker.call("forward")
     worker.close()
+
+
+def test_the_busy_processes_stop_when_the_benchmark_is_killed():
+    """A benchmark killed by a signal runs no `finally`: its spinning processes end by
+    themselves."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    bench = subprocess.Popen(
+        [sys.executable, "-c", "from twinport.bench.run import busy_processes\n"
+         "with busy_processes(1) as spinning:\n"
+         "    print(spinning[0].pid, flush=True)\n"
+         "    import time; time.sleep(60)\n"], stdout=subprocess.PIPE, text=True)
+    child = int(bench.stdout.readline())
+    bench.send_signal(signal.SIGKILL)
+    bench.wait()
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and os.path.exists(f"/proc/{child}") and \
+            open(f"/proc/{child}/stat").read().split()[2] != "Z":
+        time.sleep(0.1)
+    assert not os.path.exists(f"/proc/{child}") or \
+        open(f"/proc/{child}/stat").read().split()[2] == "Z"

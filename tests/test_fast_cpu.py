@@ -577,6 +577,71 @@ def test_the_lstm_cell_backward_numerically():
 
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("output_sees_new", [True, False])
+@pytest.mark.parametrize("samples, order", [(1, ("i", "j", "f", "o")), (3, ("j", "i", "o", "f"))])
+def test_the_peephole_lstm_cell_is_chainers_functions(dtype, output_sees_new, samples, order):
+    """`tf_peephole_lstm_cell` on the fast path against the same update in Chainer's functions
+    (the shim with the fast path off): the state and the gradients of the joined gates, of c
+    (a channel slice of an earlier channels-last state, as a cell's step reads it) and of the
+    per-position peephole weights (summed over the samples)."""
+    from chainer_port.tf_compat import tf_peephole_lstm_cell
+
+    rng = np.random.default_rng(8)
+    gates = (rng.standard_normal((samples, 5, 6, 16)) * 2).astype(dtype).transpose(0, 3, 1, 2)
+    state = rng.standard_normal((samples, 5, 6, 8)).astype(dtype).transpose(0, 3, 1, 2)
+    peepholes = [rng.standard_normal((1, 4, 5, 6)).astype(dtype) for _ in range(3)]
+    g_state = rng.standard_normal((samples, 8, 5, 6)).astype(dtype)
+
+    def cell(g, s, w_i, w_f, w_o):
+        return tf_peephole_lstm_cell(g, F.split_axis(s, 2, axis=1)[0], [w_i, w_f, w_o], 1.0,
+                                     output_sees_new, order)
+
+    fast, stock = _fast_and_stock(cell, (gates, state, *peepholes), g_state,
+                                  nodes.PeepholeLSTMCell)
+    _close(fast, stock, dtype)
+
+
+@pytest.mark.parametrize("output_sees_new", [True, False])
+def test_the_peephole_lstm_cell_backward_numerically(output_sees_new):
+    rng = np.random.default_rng(9)
+    gradient_check.check_backward(
+        lambda g, c, w_i, w_f, w_o: fast_cpu.peephole_lstm_cell(
+            g, c, [w_i, w_f, w_o], 0.5, output_sees_new, (0, 1, 2, 3)),
+        (rng.standard_normal((2, 8, 3, 2)), rng.standard_normal((2, 2, 3, 2)),
+         *(rng.standard_normal((1, 2, 3, 2)) for _ in range(3))),
+        rng.standard_normal((2, 4, 3, 2)), dtype=np.float64)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("kernel, dilation, memory", [(3, 1, "nhwc"), (5, 1, "nchw"),
+                                                      (3, 2, "nhwc")])
+def test_gate_convolutions_are_the_per_gate_sums(dtype, kernel, dilation, memory):
+    """`tf_gate_convs` on the fast path (one convolution of the joined inputs, for dilation 1)
+    against the TF code's per-gate convolutions and sums (the fast path off): the joined
+    gates and the gradients of the inputs, kernels and biases."""
+    from chainer_port.tf_compat import tf_gate_convs
+
+    rng = np.random.default_rng(10)
+    x = rng.standard_normal((2, 3, 7, 6)).astype(dtype)
+    h = rng.standard_normal((2, 7, 6, 5)).astype(dtype).transpose(0, 3, 1, 2)
+    if memory == "nchw":
+        h = np.ascontiguousarray(h)
+    kernels = [rng.standard_normal((4, c, kernel, kernel)).astype(dtype)
+               for _ in range(3) for c in (5, 3)]
+    biases = [rng.standard_normal(4).astype(dtype) for _ in range(3)]
+    gy = rng.standard_normal((2, 12, 7, 6)).astype(dtype)
+
+    def gates(h, x, *weights):
+        kernels, biases = weights[:6], weights[6:]
+        return tf_gate_convs([h, x], [kernels[2 * g:2 * g + 2] for g in range(3)], "SAME",
+                             biases=biases, dilation=dilation)
+
+    node = nodes.Conv2D if dilation == 1 else nodes.ConcatChannels  # per gate, then joined
+    fast, stock = _fast_and_stock(gates, (h, x, *kernels, *biases), gy, node)
+    _close(fast, stock, dtype, rtol=1e-5 if dtype == np.float32 else 1e-12)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("shape, memory", [((3, 6, 5, 4), "nchw"), ((3, 6, 5, 4), "nhwc"),
                                            ((2, 5, 3, 4, 6), "nhwc"),
                                            ((4, 16, 72, 64), "nhwc")])
@@ -676,21 +741,19 @@ def test_per_pixel_kernels_backward_numerically():
 @pytest.mark.parametrize("with_h", [True, False])
 def test_the_multiplicative_unit_is_chainers_functions(dtype, with_h):
     """`tf_compat.multiplicative_unit` on the fast path against the same unit in Chainer's
-    functions (the fast path off): the output and the gradients of the four pre-activations and
-    of h, which is a channel slice of a channels-last map (as a state's half)."""
+    functions (the fast path off): the output and the gradients of the joined pre-activations
+    and of h, which is a channel slice of a channels-last map (as a state's half)."""
     from chainer_port.tf_compat import multiplicative_unit
 
     rng = np.random.default_rng(14)
-    pre = [(rng.standard_normal((2, 5, 6, 4)) * 2).astype(dtype).transpose(0, 3, 1, 2)
-           for _ in range(4)]
+    gates = (rng.standard_normal((2, 5, 6, 16)) * 2).astype(dtype).transpose(0, 3, 1, 2)
     state = rng.standard_normal((2, 5, 6, 8)).astype(dtype).transpose(0, 3, 1, 2)
     gy = rng.standard_normal((2, 4, 5, 6)).astype(dtype)
 
-    def unit(g1, g2, g3, u, s):
-        return multiplicative_unit(g1, g2, g3, u, F.split_axis(s, 2, axis=1)[1] if with_h
-                                   else None)
+    def unit(g, s):
+        return multiplicative_unit(g, F.split_axis(s, 2, axis=1)[1] if with_h else None)
 
-    fast, stock = _fast_and_stock(unit, (*pre, state), gy, nodes.MultiplicativeUnit)
+    fast, stock = _fast_and_stock(unit, (gates, state), gy, nodes.MultiplicativeUnit)
     _close(fast, stock, dtype, rtol=1e-6 if dtype == np.float32 else 1e-14)
 
 
@@ -698,7 +761,7 @@ def test_the_multiplicative_unit_backward_numerically():
     rng = np.random.default_rng(15)
     gradient_check.check_backward(
         fast_cpu.multiplicative_unit,
-        tuple(rng.standard_normal((2, 3, 4, 2)) for _ in range(5)),
+        (rng.standard_normal((2, 12, 4, 2)), rng.standard_normal((2, 3, 4, 2))),
         rng.standard_normal((2, 3, 4, 2)), dtype=np.float64)
 
 

@@ -37,7 +37,8 @@ PUBLIC = ("applies", "conv2d", "conv2d_transpose", "conv3d", "conv3d_runs", "dep
           "max_pool2d",
           "batch_norm_training", "fixed_batch_norm", "channel_moments",
           "softmax_cross_entropy", "last_axis_softmax", "batched_matmul", "lstm_cell",
-          "layer_norm", "bilinear_sample", "per_pixel_kernels", "multiplicative_unit",
+          "peephole_lstm_cell", "layer_norm", "bilinear_sample", "per_pixel_kernels",
+          "multiplicative_unit",
           "concat_channels", "split_channels", "attention")
 
 

@@ -29,6 +29,7 @@ from chainer_port.fast_cpu.nodes import (
     LSTMCell,
     MaxPool2D,
     MultiplicativeUnit,
+    PeepholeLSTMCell,
     PerPixelKernels,
     Softmax,
     SoftmaxCrossEntropy,
@@ -152,10 +153,10 @@ def per_pixel_kernels(image: VariableOrArray, kernels: VariableOrArray,
     return PerPixelKernels(_pads(pads)).apply((image, kernels))[0]
 
 
-def multiplicative_unit(g1: VariableOrArray, g2: VariableOrArray, g3: VariableOrArray,
-                        u: VariableOrArray, h: VariableOrArray | None) -> chainer.Variable:
-    """`tf_compat.multiplicative_unit` of NCHW pre-activations (and h, when given)."""
-    return MultiplicativeUnit().apply((g1, g2, g3, u) if h is None else (g1, g2, g3, u, h))[0]
+def multiplicative_unit(gates: VariableOrArray, h: VariableOrArray | None) -> chainer.Variable:
+    """`tf_compat.multiplicative_unit` of NCHW pre-activations g1, g2, g3, u joined (N, 4C, H,
+    W), and h (N, C, H, W) when given."""
+    return MultiplicativeUnit().apply((gates,) if h is None else (gates, h))[0]
 
 
 def concat_channels(xs: Sequence[VariableOrArray]) -> chainer.Variable:
@@ -203,6 +204,17 @@ def lstm_cell(gates: VariableOrArray, c: VariableOrArray, forget_bias: float,
     """`tf_compat.tf_lstm_cell` of NCHW gates (N, 4W, H, W), their blocks i, j, f, o at the
     indexes `order`, and cell c (N, W, H, W): concat(c', h') (N, 2W, H, W)."""
     return LSTMCell(float(forget_bias), order).apply((gates, c))[0]
+
+
+def peephole_lstm_cell(gates: VariableOrArray, c: VariableOrArray,
+                       weights: Sequence[VariableOrArray], forget_bias: float,
+                       output_sees_new: bool, order: tuple[int, int, int, int]
+                       ) -> chainer.Variable:
+    """`tf_compat.tf_peephole_lstm_cell` of NCHW gates (N, 4W, H, W), their blocks i, j, f, o at
+    the indexes `order`, cell c (N, W, H, W) and peephole weights w_i, w_f, w_o (1, W, H, W):
+    concat(c', h') (N, 2W, H, W)."""
+    return PeepholeLSTMCell(float(forget_bias), output_sees_new, order).apply(
+        (gates, c, *weights))[0]
 
 
 def channel_moments(x: NdArray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,6 +1,6 @@
-"""The LSTM cell update of TF's BasicConvLSTMCell for the CPU fast path: the gates'
-nonlinearities, the cell update and their gradients in one pass over blocks of positions,
-the blocks on both cores, channels last.
+"""The LSTM cell updates for the CPU fast path, TF's BasicConvLSTMCell's and the peephole
+cell's (Shi et al.'s ConvLSTM, seed 002): the gates' nonlinearities, the cell update and
+their gradients in one pass over blocks of positions, the blocks on both cores, channels last.
 
 Chainer runs the same update as a dozen nodes (split, three sigmoids, two tanh, products,
 sums, concat) and as many in the backward, each a pass over the whole maps on one core.
@@ -12,9 +12,11 @@ tanh(x / 2) / 2 + 1/2.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
-from chainer_port.fast_cpu.threads import parallel_map, worker_blocks
+from chainer_port.fast_cpu.threads import WORKERS, parallel_map, row_blocks, worker_blocks
 
 Order = tuple[int, int, int, int]
 """The block index of each of i, j, f, o in the gates."""
@@ -82,3 +84,104 @@ def lstm_update_grad(gates: np.ndarray, c: np.ndarray, g_state: np.ndarray,
 
     parallel_map(block, worker_blocks(len(c)))
     return g_gates, g_c
+
+
+def _sample_blocks(samples: int, positions: int) -> list[tuple[int, slice]]:
+    """(sample, block of its positions) pairs, about two per worker thread in all: a block
+    never spans two samples, so the peephole weights' rows are the block's positions."""
+    per_sample = -(-2 * WORKERS // samples)
+    return [(n, rows) for n in range(samples)
+            for rows in row_blocks(positions, -(-positions // per_sample))]
+
+
+def _peephole_gates(gates: Sequence[np.ndarray], weights: Sequence[np.ndarray], c: np.ndarray,
+                    forget_bias: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """sigmoid(i + w_i * c), tanh(j), sigmoid(f + w_f * c + forget_bias) of a block of rows,
+    added in the order of the Chainer cell's nodes."""
+    i, j, f, _ = gates
+    w_i, w_f, _ = weights
+    return (sigmoid(i + w_i * c), np.tanh(j),
+            sigmoid(f + w_f * c + c.dtype.type(forget_bias)))
+
+
+def _gate_blocks(gates: np.ndarray, order: Order) -> list[np.ndarray]:
+    """Views of i, j, f, o, the blocks `order` of (..., 4W) `gates`' last axis."""
+    width = gates.shape[-1] // 4
+    return [gates[..., k * width:(k + 1) * width] for k in order]
+
+
+def peephole_lstm_update(gates: np.ndarray, c: np.ndarray, weights: Sequence[np.ndarray],
+                         forget_bias: float, order: Order, output_sees_new: bool
+                         ) -> np.ndarray:
+    """The new state concat(c', h') (N, positions, 2W) of a peephole LSTM cell (Shi et al.'s
+    ConvLSTM, TF's LSTMCell with use_peepholes): i = sigmoid(i + w_i * c), f = sigmoid(f + w_f
+    * c + forget_bias), c' = f * c + i * tanh(j), o = sigmoid(o + w_o * c') (w_o * c with
+    `output_sees_new` False), h' = o * tanh(c'). `gates` (N, positions, 4W) holds the
+    pre-activations i, j, f, o in the blocks `order`; c (N, positions, W); `weights` w_i, w_f,
+    w_o (positions, W), the same for every sample; any strides."""
+    samples, positions, width = c.shape
+    state = np.empty((samples, positions, 2 * width), c.dtype)
+    pre = _gate_blocks(gates, order)
+
+    def block(where: tuple[int, slice]) -> None:
+        n, rows = where
+        block_pre, c_rows = [x[n, rows] for x in pre], c[n, rows]
+        peepholes = [w[rows] for w in weights]
+        i, j, f = _peephole_gates(block_pre, peepholes, c_rows, forget_bias)
+        new_c = state[n, rows, :width]
+        np.multiply(f, c_rows, out=new_c)
+        new_c += i * j
+        o = sigmoid(block_pre[3] + peepholes[2] * (new_c if output_sees_new else c_rows))
+        np.multiply(o, np.tanh(new_c), out=state[n, rows, width:])
+
+    parallel_map(block, _sample_blocks(samples, positions))
+    return state
+
+
+def peephole_lstm_update_grad(gates: np.ndarray, c: np.ndarray, weights: Sequence[np.ndarray],
+                              g_state: np.ndarray, forget_bias: float, order: Order,
+                              output_sees_new: bool
+                              ) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+    """The gradients of `peephole_lstm_update` given the state's (N, positions, 2W): of the
+    gates (N, positions, 4W, one array), of c (N, positions, W), and of the three peephole
+    weights (positions, W: each sample's terms summed in the samples' order)."""
+    samples, positions, width = c.shape
+    g_gates = np.empty(gates.shape, gates.dtype)
+    g_c = np.empty(c.shape, c.dtype)
+    g_weights = [np.empty(c.shape, c.dtype) for _ in range(3)]  # each sample's terms
+    pre, g_pre = _gate_blocks(gates, order), _gate_blocks(g_gates, order)
+    one = c.dtype.type(1)
+
+    def block(where: tuple[int, slice]) -> None:
+        n, rows = where
+        block_pre, c_rows = [x[n, rows] for x in pre], c[n, rows]
+        w_i, w_f, w_o = (w[rows] for w in weights)
+        i, j, f = _peephole_gates(block_pre, (w_i, w_f, w_o), c_rows, forget_bias)
+        new_c = f * c_rows
+        new_c += i * j
+        seen = new_c if output_sees_new else c_rows
+        o = sigmoid(block_pre[3] + w_o * seen)
+        tanh_c = np.tanh(new_c)
+        g_i, g_j, g_f, g_o = (g[n, rows] for g in g_pre)
+        g_w_i, g_w_f, g_w_o = (g[n, rows] for g in g_weights)
+        g_h = g_state[n, rows, width:]
+        np.multiply(g_h * tanh_c, o * (one - o), out=g_o)
+        g_new_c = g_h * o * (one - tanh_c * tanh_c)
+        g_new_c += g_state[n, rows, :width]
+        if output_sees_new:
+            g_new_c += g_o * w_o
+        np.multiply(g_new_c * j, i * (one - i), out=g_i)
+        np.multiply(g_new_c * i, one - j * j, out=g_j)
+        np.multiply(g_new_c * c_rows, f * (one - f), out=g_f)
+        out = g_c[n, rows]
+        np.multiply(g_new_c, f, out=out)
+        out += g_i * w_i
+        out += g_f * w_f
+        if not output_sees_new:
+            out += g_o * w_o
+        np.multiply(g_i, c_rows, out=g_w_i)
+        np.multiply(g_f, c_rows, out=g_w_f)
+        np.multiply(g_o, seen, out=g_w_o)
+
+    parallel_map(block, _sample_blocks(samples, positions))
+    return g_gates, g_c, [g.sum(axis=0) for g in g_weights]

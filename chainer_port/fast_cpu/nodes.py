@@ -24,7 +24,13 @@ from chainer_port.fast_cpu.conv import channels_last
 from chainer_port.fast_cpu.flash import attention, attention_grad
 from chainer_port.fast_cpu.kernels import Pads
 from chainer_port.fast_cpu.layernorm import layer_norm, layer_norm_grad
-from chainer_port.fast_cpu.lstm import Order, lstm_update, lstm_update_grad
+from chainer_port.fast_cpu.lstm import (
+    Order,
+    lstm_update,
+    lstm_update_grad,
+    peephole_lstm_update,
+    peephole_lstm_update_grad,
+)
 from chainer_port.fast_cpu.matmul import batched_gemm, transposed
 from chainer_port.fast_cpu.norm import batch_norm, batch_norm_grad, fixed_batch_norm
 from chainer_port.fast_cpu.perpixel import per_pixel_kernels, per_pixel_kernels_grad
@@ -565,25 +571,63 @@ class LSTMCell(_FastNode):
                 _nchw(g_c.reshape(_channels_last_shape(c))))
 
 
-class MultiplicativeUnit(_FastNode):
-    """`tf_compat.multiplicative_unit` of (N, C, H, W) pre-activations g1, g2, g3, u and (when
-    given) h: sigmoid(g1) * tanh(sigmoid(g2) * h + sigmoid(g3) * tanh(u)), computed channels
-    last (`units`); the output is NHWC memory, as the convolutions'."""
+class PeepholeLSTMCell(_FastNode):
+    """`tf_compat.tf_peephole_lstm_cell`: gates (N, 4W, H, W), c (N, W, H, W), peephole
+    weights w_i, w_f, w_o (1, W, H, W) -> concat(c', h') (N, 2W, H, W), computed channels last
+    (`lstm.peephole_lstm_update`); the output is NHWC memory, as the convolutions'."""
+
+    def __init__(self, forget_bias: float, output_sees_new: bool, order: Order) -> None:
+        super().__init__()
+        self.forget_bias = forget_bias
+        self.output_sees_new = output_sees_new
+        self.order = order
 
     def forward(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray]:
-        self.retain_inputs(tuple(range(len(inputs))))
-        y = multiplicative_unit(*(_rows(x) for x in inputs[:4]), _h_rows(inputs))
-        return _nchw(y.reshape(_channels_last_shape(inputs[0]))),
+        self.retain_inputs(tuple(range(5)))
+        gates, c, weights = self._rows(inputs)
+        state = peephole_lstm_update(gates, c, weights, self.forget_bias, self.order,
+                                     self.output_sees_new)
+        return _nchw(state.reshape(*_channels_last_shape(inputs[1])[:3], -1)),
 
     def gradients(self, *arrays_gy_wanted) -> tuple[np.ndarray, ...]:
         *inputs, gy, _ = arrays_gy_wanted
-        grads = multiplicative_unit_grad(*(_rows(x) for x in inputs[:4]), _h_rows(inputs),
-                                         _rows(gy))
-        return tuple(_nchw(g.reshape(_channels_last_shape(gy))) for g in grads)
+        gates, c, weights = self._rows(inputs)
+        g_gates, g_c, g_weights = peephole_lstm_update_grad(
+            gates, c, weights, _sample_rows(gy), self.forget_bias, self.order,
+            self.output_sees_new)
+        return (_nchw(g_gates.reshape(_channels_last_shape(inputs[0]))),
+                _nchw(g_c.reshape(_channels_last_shape(inputs[1]))),
+                *(_nchw(g.reshape(_channels_last_shape(inputs[2]))) for g in g_weights))
+
+    @staticmethod
+    def _rows(inputs: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray, list[np.ndarray]]:
+        """(N, positions, channels) rows of the gates and c, (positions, W) rows of the
+        weights: views of channels-last memory (c as a state's channel slice too)."""
+        rows = [_rows(x).reshape(x.shape[0], -1, x.shape[1]) for x in inputs]
+        return rows[0], rows[1], [w[0] for w in rows[2:]]
+
+
+class MultiplicativeUnit(_FastNode):
+    """`tf_compat.multiplicative_unit` of (N, 4C, H, W) pre-activations g1, g2, g3, u joined
+    and (when given) h (N, C, H, W): sigmoid(g1) * tanh(sigmoid(g2) * h + sigmoid(g3) *
+    tanh(u)), computed channels last (`units`); the output is NHWC memory, as the
+    convolutions'."""
+
+    def forward(self, inputs: tuple[np.ndarray, ...]) -> tuple[np.ndarray]:
+        self.retain_inputs(tuple(range(len(inputs))))
+        y = multiplicative_unit(_rows(inputs[0]), _h_rows(inputs))
+        n, channels, *spatial = inputs[0].shape
+        return _nchw(y.reshape(n, *spatial, channels // 4)),
+
+    def gradients(self, *arrays_gy_wanted) -> tuple[np.ndarray, ...]:
+        *inputs, gy, _ = arrays_gy_wanted
+        grads = multiplicative_unit_grad(_rows(inputs[0]), _h_rows(inputs), _rows(gy))
+        return tuple(_nchw(g.reshape(_channels_last_shape(x)))
+                     for g, x in zip(grads, inputs, strict=True))
 
 
 def _h_rows(inputs: Sequence[np.ndarray]) -> np.ndarray | None:
-    return _rows(inputs[4]) if len(inputs) > 4 else None
+    return _rows(inputs[1]) if len(inputs) > 1 else None
 
 
 def _rows(x: np.ndarray) -> np.ndarray:

@@ -4,9 +4,10 @@ pass over blocks of positions, the blocks on both cores, channels last.
 
 Chainer runs a unit as ten nodes (three sigmoids, two tanh, three products, a sum) and as
 many in the backward, each a pass over the whole maps on one core, and keeps six maps of each
-for the backward; here it is one node that keeps its five inputs. Arrays are (positions,
-channels) rows of any strides, in the arithmetic of Chainer's functions in their dtype:
-sigmoid(x) = tanh(x / 2) / 2 + 1/2.
+for the backward; here it is one node that keeps its inputs: the four pre-activations joined
+(the channel blocks of one convolution, `tf_compat.tf_gate_convs`, whose gradient comes out
+joined too) and h. Arrays are (positions, channels) rows of any strides, in the arithmetic of
+Chainer's functions in their dtype: sigmoid(x) = tanh(x / 2) / 2 + 1/2.
 """
 
 from __future__ import annotations
@@ -27,10 +28,16 @@ def _sigmoid_grad(g: np.ndarray, s: np.ndarray, out: np.ndarray) -> None:
     np.multiply(g * s, s.dtype.type(1) - s, out=out)
 
 
-def multiplicative_unit(g1: np.ndarray, g2: np.ndarray, g3: np.ndarray, u: np.ndarray,
-                        h: np.ndarray | None) -> np.ndarray:
-    """sigmoid(g1) * tanh(sigmoid(g2) * h + sigmoid(g3) * tanh(u)) of (P, C) pre-activations
-    (without h: sigmoid(g2) in place of the product)."""
+def _quarters(gates: np.ndarray) -> list[np.ndarray]:
+    """Views of g1, g2, g3, u: the four blocks of (P, 4C) `gates`' columns."""
+    width = gates.shape[1] // 4
+    return [gates[:, k * width:(k + 1) * width] for k in range(4)]
+
+
+def multiplicative_unit(gates: np.ndarray, h: np.ndarray | None) -> np.ndarray:
+    """sigmoid(g1) * tanh(sigmoid(g2) * h + sigmoid(g3) * tanh(u)) of (P, 4C) pre-activations
+    g1, g2, g3, u joined (without h: sigmoid(g2) in place of the product)."""
+    g1, g2, g3, u = _quarters(gates)
     y = np.empty(g1.shape, g1.dtype)
 
     def block(rows: slice) -> None:
@@ -42,12 +49,15 @@ def multiplicative_unit(g1: np.ndarray, g2: np.ndarray, g3: np.ndarray, u: np.nd
     return y
 
 
-def multiplicative_unit_grad(g1: np.ndarray, g2: np.ndarray, g3: np.ndarray, u: np.ndarray,
-                             h: np.ndarray | None, gy: np.ndarray
+def multiplicative_unit_grad(gates: np.ndarray, h: np.ndarray | None, gy: np.ndarray
                              ) -> tuple[np.ndarray, ...]:
-    """The gradients of `multiplicative_unit` w.r.t. g1, g2, g3, u and (when given) h."""
-    grads = [np.empty(g1.shape, g1.dtype) for _ in range(4 if h is None else 5)]
-    one = g1.dtype.type(1)
+    """The gradients of `multiplicative_unit` w.r.t. the joined gates (P, 4C) and (when given)
+    h (P, C)."""
+    g1, g2, g3, u = _quarters(gates)
+    g_gates = np.empty(gates.shape, gates.dtype)
+    g_quarters = _quarters(g_gates)
+    g_h = None if h is None else np.empty(h.shape, h.dtype)
+    one = gates.dtype.type(1)
 
     def block(rows: slice) -> None:
         s1, s2, s3 = sigmoid(g1[rows]), sigmoid(g2[rows]), sigmoid(g3[rows])
@@ -55,13 +65,13 @@ def multiplicative_unit_grad(g1: np.ndarray, g2: np.ndarray, g3: np.ndarray, u: 
         h_rows = None if h is None else h[rows]
         t = np.tanh(_inner(s2, s3, t_u, h_rows))
         g = gy[rows]
-        _sigmoid_grad(g * t, s1, grads[0][rows])
+        _sigmoid_grad(g * t, s1, g_quarters[0][rows])
         g_inner = g * s1 * (one - t * t)
-        _sigmoid_grad(g_inner * h_rows if h is not None else g_inner, s2, grads[1][rows])
-        _sigmoid_grad(g_inner * t_u, s3, grads[2][rows])
-        np.multiply(g_inner * s3, one - t_u * t_u, out=grads[3][rows])
-        if h is not None:
-            np.multiply(g_inner, s2, out=grads[4][rows])
+        _sigmoid_grad(g_inner * h_rows if h is not None else g_inner, s2, g_quarters[1][rows])
+        _sigmoid_grad(g_inner * t_u, s3, g_quarters[2][rows])
+        np.multiply(g_inner * s3, one - t_u * t_u, out=g_quarters[3][rows])
+        if g_h is not None:
+            np.multiply(g_inner, s2, out=g_h[rows])
 
     parallel_map(block, worker_blocks(len(gy)))
-    return tuple(grads)
+    return (g_gates,) if g_h is None else (g_gates, g_h)

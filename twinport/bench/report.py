@@ -219,7 +219,7 @@ def write_index(pages: list[tuple[str, dict[str, Any], Path]], out: str | Path, 
         "figures that matter. Port: the Chainer port on its CPU fast path; stock: the same "
         "with Chainer's own functions (TWINPORT_FAST_CPU=0). Each pair's report (per layer, "
         "the port's train step by function) is linked; docs/performance.md says where the "
-        "time goes.", "",
+        "time goes." + _load_sentence(first['settings'].get('load', 0)), "",
         "| pair | preset | TF forward ms | port forward ms | port / TF | TF train step ms "
         "| port train step ms | port / TF | stock / TF (train) | port / TF peak RSS "
         "| `twinport parity` s |",
@@ -235,6 +235,13 @@ def write_index(pages: list[tuple[str, dict[str, Any], Path]], out: str | Path, 
     with atomic_path(out) as tmp:
         tmp.write_text("\n".join(lines) + "\n")
     return out
+
+
+def _load_sentence(load: int) -> str:
+    """What `--load` did to every timing of the index, when it was given."""
+    return (f" Every timing was taken beside {load} busy process{'es' if load > 1 else ''} "
+            "spinning a core each "
+            "(`--load`): the ratios on a shared machine." if load else "")
 
 
 def _csv(value: float | None) -> str:

@@ -158,11 +158,16 @@ def measure(workers: dict[str, WorkerProcess], settings: BenchSettings) -> dict[
     return out
 
 
+SPIN = "import os, sys\nwhile os.getppid() == int(sys.argv[1]):\n    pass\n"
+"""A busy process's program: spin while its parent (the pid it is given) lives."""
+
+
 @contextlib.contextmanager
 def busy_processes(count: int) -> Iterator[list[subprocess.Popen]]:
     """`count` processes each spinning one core (a Python loop) while the block runs: a
-    machine shared with other work, as researchers' machines are (`--load N`)."""
-    spinning = [subprocess.Popen([sys.executable, "-c", "while True: pass"])
+    machine shared with other work, as researchers' machines are (`--load N`). Each stops by
+    itself when this process is gone (a benchmark killed by a signal runs no `finally`)."""
+    spinning = [subprocess.Popen([sys.executable, "-c", SPIN, str(os.getpid())])
                 for _ in range(count)]
     if count:
         log(f"{count} busy processes beside the benchmark")

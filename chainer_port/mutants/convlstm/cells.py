@@ -28,9 +28,8 @@ class PeepholeHW(ConvLSTMModel):
     """The per-position peephole weights applied with H and W swapped (a [1, H, W, C] array
     transposed as if it were [1, W, H, C])."""
 
-    def _peephole(self, scope: str, name: str, cell: chainer.Variable) -> chainer.Variable:
-        weights = F.swapaxes(self.var(scope, name), 2, 3)
-        return F.broadcast_to(weights, cell.shape) * cell
+    def _peephole_weights(self, scope: str, name: str) -> chainer.Variable:
+        return F.swapaxes(self.var(scope, name), 2, 3)
 
 
 class ForgetBiasOne(ConvLSTMModel):

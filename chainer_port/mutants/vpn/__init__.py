@@ -19,11 +19,10 @@ class MasksSwapped(VPNModel):
     """Mask A and mask B swapped: the first unit keeps the pixel's own value, the later ones
     hide their own features' centre."""
 
-    def conv(self, x: chainer.Variable, scope: str, dilation: int = 1, mask: str | None = None,
-             masked_channels: int = 0) -> chainer.Variable:
-        swapped = {"A": "B", "B": "A"}.get(mask) if mask else None
-        return super().conv(x, scope, dilation, swapped, x.shape[1] if swapped == "A"
-                            else masked_channels)
+    def mask(self, k: int, cin: int, cout: int, mask: str, masked_channels: int
+             ) -> np.ndarray:
+        swapped = {"A": "B", "B": "A"}[mask]
+        return super().mask(k, cin, cout, swapped, cin if swapped == "A" else masked_channels)
 
 
 class MaskRowsBelowKept(VPNModel):
