@@ -10,7 +10,7 @@ STAMP := $(VENV)/.installed-$(shell (cat $(REQS); echo $(PYTHON_BOOT)) 2>/dev/nu
 DATA := data/generated/moving-objects
 JOBS ?= 2
 
-.PHONY: venv demo test lint bench chainer-selftest clean-venv
+.PHONY: venv demo test lint bench bench-shared chainer-selftest clean-venv
 
 venv: $(STAMP)
 
@@ -48,6 +48,11 @@ lint: $(STAMP)
 # adds each pair's `twinport parity` wall time.
 bench: $(STAMP)
 	$(VENV)/bin/twinport bench --all --batch-size 4 $(BENCH_ARGS)
+
+# The same beside two busy processes (a shared machine): docs/benchmarks-shared.md and
+# docs/benchmarks-shared/NAME.md; BENCH_ARGS="--no-stock --steps 3" about 30 minutes.
+bench-shared: $(STAMP)
+	$(VENV)/bin/twinport bench --all --batch-size 4 --load 2 --out docs/benchmarks-shared.md $(BENCH_ARGS)
 
 # Chainer 7.8.1's own CPU tests for what the ports use, on this stack (docs/stack.md):
 #   make chainer-selftest CHAINER_SRC=/path/to/chainer-v7.8.1-checkout

@@ -55,6 +55,7 @@ class ChainerWorld:
         summed = worker_gradients(model.preset) == "sum"
 
         def gradient_mean() -> None:
+            contiguous_gradients(model)
             with self.watchdog.waiting("the gradients' allreduce"):
                 if not summed:
                     self.communicator.multi_node_mean_grad(model)
@@ -88,3 +89,13 @@ class ChainerWorld:
         with self.watchdog.waiting(what):
             return len(set(self._mpi.allgather(digest(arrays)))) == 1
 
+
+def contiguous_gradients(model: chainer.Link) -> None:
+    """Every parameter's gradient in C-contiguous memory. ChainerMN packs the gradients (and MPI
+    sends them) as flat memory from each array's first element, while a node may give a
+    gradient as a view of other memory (the CPU fast path: a channels-last map's NCHW view, one
+    block of the kernels a gate convolution joined): packed as it is, such a gradient is other
+    values, and the workers' updates differ."""
+    for param in model.params():
+        if param.grad is not None and not param.grad.flags.c_contiguous:
+            param.grad = param.xp.ascontiguousarray(param.grad)

@@ -42,7 +42,8 @@ def test_the_benchmark_times_any_pair(moving_mnist_dir, monkeypatch, tmp_path):
                if line.startswith("| [vpn](benchmarks/vpn.md) | tiny | "))
     train = [statistics.median(workers[role]["train_step_ms"]) for role in ("chainer", "tf")]
     assert row.split(" | ")[7] == f"{train[0] / train[1]:.2f}"
-    assert "beside 1 busy process spinning a core each" in index.read_text()
+    assert "(`make bench-shared`)" in index.read_text() and \
+        "beside 1 busy process spinning a core each" in index.read_text()
 
 
 def test_a_pair_without_its_dataset_names_the_command_that_makes_it(tmp_path, monkeypatch):

@@ -248,3 +248,14 @@ def test_workers_started_by_a_cluster_launch_launch_nothing(moving_mnist_dir, tm
           backend="tf")
     for ours, own in (("chainer", "chainer-own"), ("tf", "tf-own")):
         np.testing.assert_array_equal(losses(tmp_path / ours), losses(tmp_path / own))
+
+
+def test_mpichs_report_of_a_dead_process_is_cut_even_inside_a_workers_line():
+    from twinport.workers import _without_banner
+
+    line = "twinport: error: worker 0 of 2: ... stays whole)"
+    assert _without_banner(line + "YOUR APPLICATION TERMINATED WITH THE EXIT STRING: Killed "
+                           "(signal 9)\n") == line + "\n"
+    assert _without_banner("=" * 40 + "\n") == ""
+    assert _without_banner("YOUR APPLICATION TERMINATED WITH THE EXIT STRING: x\n") == ""
+    assert _without_banner(line + "\n") == line + "\n"

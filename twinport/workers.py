@@ -70,10 +70,13 @@ def launch(workers: int, argv: list[str]) -> int:
     # stop together, and this process waits for them.
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
+        cut = False
         for line in process.stdout:
-            if not _launcher_banner(line):
-                sys.stdout.write(line)
+            kept = _without_banner(line)
+            if kept.strip() or (kept == line and not cut):  # the blank rest of a cut line: no
+                sys.stdout.write(kept)
                 sys.stdout.flush()
+            cut = kept != line
         return process.wait()
     finally:
         signal.signal(signal.SIGINT, previous)
@@ -105,12 +108,20 @@ def free_ports(count: int) -> list[int]:
             held.close()
 
 
-def _launcher_banner(line: str) -> bool:
-    """Whether `line` is part of MPICH's report of a process that ended badly."""
+BANNER_START = "YOUR APPLICATION TERMINATED"
+
+
+def _without_banner(line: str) -> str:
+    """`line` without MPICH's report of a process that ended badly: "" for a line of it, the
+    text before it (and a newline) where the report began in the middle of a worker's line
+    (mpiexec forwards a worker's output and writes its own as they come)."""
     text = line.strip()
-    return (text.startswith("=") or text.startswith("YOUR APPLICATION TERMINATED")
+    if (text.startswith("=") or text.startswith(BANNER_START)
             or text in ("This typically refers to a problem with your application.",
-                        "Please see the FAQ page for debugging suggestions"))
+                        "Please see the FAQ page for debugging suggestions")):
+        return ""
+    start = line.find(BANNER_START)
+    return line if start < 0 else line[:start] + "\n"
 
 
 class World(Protocol):

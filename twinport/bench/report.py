@@ -209,17 +209,18 @@ def write_index(pages: list[tuple[str, dict[str, Any], Path]], out: str | Path, 
     out = Path(out)
     first = pages[0][1]
     machine = first["machine"]
+    load = first["settings"].get("load", 0)
     lines = [
         "# Benchmarks", "",
         f"`{command}` on {machine['date']}, {machine['cpu']}, {machine['cores']} cores "
-        f"(`make bench`). Every pair at its bench preset (`TwinPair.bench_preset`: the "
-        "paper's or the seed's where a 2-core run finishes), batch "
+        f"(`make {'bench-shared' if load else 'bench'}`). Every pair at its bench preset "
+        "(`TwinPair.bench_preset`: the paper's or the seed's where a 2-core run finishes), batch "
         f"{first['settings']['batch_size']}; TF and the port in their own processes, timed "
         "runs alternating between them, medians: the ratios, measured side by side, are the "
         "figures that matter. Port: the Chainer port on its CPU fast path; stock: the same "
         "with Chainer's own functions (TWINPORT_FAST_CPU=0). Each pair's report (per layer, "
         "the port's train step by function) is linked; docs/performance.md says where the "
-        "time goes." + _load_sentence(first['settings'].get('load', 0)), "",
+        "time goes." + _load_sentence(load), "",
         "| pair | preset | TF forward ms | port forward ms | port / TF | TF train step ms "
         "| port train step ms | port / TF | stock / TF (train) | port / TF peak RSS "
         "| `twinport parity` s |",
