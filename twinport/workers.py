@@ -73,7 +73,8 @@ def launch(workers: int, argv: list[str]) -> int:
         cut = False
         for line in process.stdout:
             kept = _without_banner(line)
-            if kept.strip() or (kept == line and not cut):  # the blank rest of a cut line: no
+            # A worker's own blank line is kept; what a cut report leaves blank is not.
+            if kept.strip() or (kept == line and not cut):
                 sys.stdout.write(kept)
                 sys.stdout.flush()
             cut = kept != line

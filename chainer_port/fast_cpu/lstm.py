@@ -31,11 +31,17 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
     return y
 
 
+def gate_blocks(gates: np.ndarray, order: Order = (0, 1, 2, 3)) -> list[np.ndarray]:
+    """Views of the four gates, the blocks `order` of (..., 4W) `gates`' last axis (i, j, f, o
+    of an LSTM's; a multiplicative unit's g1, g2, g3, u in their order)."""
+    width = gates.shape[-1] // 4
+    return [gates[..., k * width:(k + 1) * width] for k in order]
+
+
 def _gate_values(gates: np.ndarray, forget_bias: float, order: Order
                  ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """sigmoid(i), tanh(j), sigmoid(f + forget_bias), sigmoid(o) of a block of rows."""
-    width = gates.shape[1] // 4
-    i, j, f, o = (gates[:, k * width:(k + 1) * width] for k in order)
+    i, j, f, o = gate_blocks(gates, order)
     return sigmoid(i), np.tanh(j), sigmoid(f + gates.dtype.type(forget_bias)), sigmoid(o)
 
 
@@ -63,7 +69,6 @@ def lstm_update_grad(gates: np.ndarray, c: np.ndarray, g_state: np.ndarray,
     width = c.shape[1]
     g_gates = np.empty(gates.shape, gates.dtype)
     g_c = np.empty(c.shape, c.dtype)
-    gate_columns = [slice(k * width, (k + 1) * width) for k in order]
     one = c.dtype.type(1)
 
     def block(rows: slice) -> None:
@@ -74,8 +79,7 @@ def lstm_update_grad(gates: np.ndarray, c: np.ndarray, g_state: np.ndarray,
         g_h = g_state[rows, width:]
         g_new_c = g_h * o * (one - tanh_c * tanh_c)
         g_new_c += g_state[rows, :width]
-        out = g_gates[rows]
-        gi, gj, gf, go = (out[:, column] for column in gate_columns)
+        gi, gj, gf, go = gate_blocks(g_gates[rows], order)
         np.multiply(g_new_c * j, i * (one - i), out=gi)
         np.multiply(g_new_c * i, one - j * j, out=gj)
         np.multiply(g_new_c * c[rows], f * (one - f), out=gf)
@@ -104,12 +108,6 @@ def _peephole_gates(gates: Sequence[np.ndarray], weights: Sequence[np.ndarray], 
             sigmoid(f + w_f * c + c.dtype.type(forget_bias)))
 
 
-def _gate_blocks(gates: np.ndarray, order: Order) -> list[np.ndarray]:
-    """Views of i, j, f, o, the blocks `order` of (..., 4W) `gates`' last axis."""
-    width = gates.shape[-1] // 4
-    return [gates[..., k * width:(k + 1) * width] for k in order]
-
-
 def peephole_lstm_update(gates: np.ndarray, c: np.ndarray, weights: Sequence[np.ndarray],
                          forget_bias: float, order: Order, output_sees_new: bool
                          ) -> np.ndarray:
@@ -121,7 +119,7 @@ def peephole_lstm_update(gates: np.ndarray, c: np.ndarray, weights: Sequence[np.
     w_o (positions, W), the same for every sample; any strides."""
     samples, positions, width = c.shape
     state = np.empty((samples, positions, 2 * width), c.dtype)
-    pre = _gate_blocks(gates, order)
+    pre = gate_blocks(gates, order)
 
     def block(where: tuple[int, slice]) -> None:
         n, rows = where
@@ -149,7 +147,7 @@ def peephole_lstm_update_grad(gates: np.ndarray, c: np.ndarray, weights: Sequenc
     g_gates = np.empty(gates.shape, gates.dtype)
     g_c = np.empty(c.shape, c.dtype)
     g_weights = [np.empty(c.shape, c.dtype) for _ in range(3)]  # each sample's terms
-    pre, g_pre = _gate_blocks(gates, order), _gate_blocks(g_gates, order)
+    pre, g_pre = gate_blocks(gates, order), gate_blocks(g_gates, order)
     one = c.dtype.type(1)
 
     def block(where: tuple[int, slice]) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from chainer_port.fast_cpu.lstm import sigmoid
+from chainer_port.fast_cpu.lstm import gate_blocks, sigmoid
 from chainer_port.fast_cpu.threads import parallel_map, worker_blocks
 
 
@@ -28,16 +28,10 @@ def _sigmoid_grad(g: np.ndarray, s: np.ndarray, out: np.ndarray) -> None:
     np.multiply(g * s, s.dtype.type(1) - s, out=out)
 
 
-def _quarters(gates: np.ndarray) -> list[np.ndarray]:
-    """Views of g1, g2, g3, u: the four blocks of (P, 4C) `gates`' columns."""
-    width = gates.shape[1] // 4
-    return [gates[:, k * width:(k + 1) * width] for k in range(4)]
-
-
 def multiplicative_unit(gates: np.ndarray, h: np.ndarray | None) -> np.ndarray:
     """sigmoid(g1) * tanh(sigmoid(g2) * h + sigmoid(g3) * tanh(u)) of (P, 4C) pre-activations
     g1, g2, g3, u joined (without h: sigmoid(g2) in place of the product)."""
-    g1, g2, g3, u = _quarters(gates)
+    g1, g2, g3, u = gate_blocks(gates)
     y = np.empty(g1.shape, g1.dtype)
 
     def block(rows: slice) -> None:
@@ -53,9 +47,9 @@ def multiplicative_unit_grad(gates: np.ndarray, h: np.ndarray | None, gy: np.nda
                              ) -> tuple[np.ndarray, ...]:
     """The gradients of `multiplicative_unit` w.r.t. the joined gates (P, 4C) and (when given)
     h (P, C)."""
-    g1, g2, g3, u = _quarters(gates)
+    g1, g2, g3, u = gate_blocks(gates)
     g_gates = np.empty(gates.shape, gates.dtype)
-    g_quarters = _quarters(g_gates)
+    g_quarters = gate_blocks(g_gates)
     g_h = None if h is None else np.empty(h.shape, h.dtype)
     one = gates.dtype.type(1)
 
